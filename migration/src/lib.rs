@@ -1,0 +1,18 @@
+//! Andi's database migrations, one file per change, applied in order by `andi migrate` and
+//! at `andi serve` start. The same migrations serve SQLite and PostgreSQL. Migrations never
+//! import the application's entity structs, so old ones keep compiling as entities change.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_workspaces_and_keys;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(
+            m20261126_000001_create_workspaces_and_keys::Migration,
+        )]
+    }
+}

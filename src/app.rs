@@ -1,0 +1,222 @@
+//! The HTTP application: shared state, the router and the tower layers around it, and the
+//! start-up sequence of `andi serve`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode, header};
+use axum::routing::get;
+use sea_orm::DatabaseConnection;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{KeyVerifier, UsageRecorder};
+use crate::authz::Authz;
+use crate::config::{Limits, ServeConfig};
+use crate::error::ApiError;
+use crate::{health, identity, objects, request_id, store};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub authz: Arc<Authz>,
+    pub keys: Arc<KeyVerifier>,
+    pub limits: Arc<Limits>,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, authz: Authz, limits: Limits) -> AppState {
+        AppState {
+            keys: Arc::new(KeyVerifier::new(db.clone(), UsageRecorder::new())),
+            db,
+            authz: Arc::new(authz),
+            limits: Arc::new(limits),
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/workspace", get(identity::workspace_get))
+        .route("/api/key", get(identity::key_get))
+        .route(
+            "/api/objects",
+            get(objects::objects_list).post(objects::objects_create),
+        );
+
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Layers run outside-in from the last added: request id, sensitive headers, trace,
+        // panic guard, timeout, body limit, then the route.
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.limits.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!(
+                "handler panicked"
+            )))
+        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    let id = request
+                        .headers()
+                        .get(request_id::HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %id,
+                        status = tracing::field::Empty,
+                    )
+                })
+                .on_response(
+                    |response: &axum::http::Response<Body>,
+                     latency: std::time::Duration,
+                     span: &tracing::Span| {
+                        span.record("status", response.status().as_u16());
+                        tracing::debug!(
+                            status = response.status().as_u16(),
+                            latency_ms = latency.as_millis() as u64,
+                            "response"
+                        );
+                    },
+                ),
+        )
+        // Before tracing sees the request, so no layer can record a credential.
+        .layer(SetSensitiveRequestHeadersLayer::from_shared(Arc::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            HeaderName::from_static("x-api-key"),
+        ])))
+        // Outermost, so every response (even a panic's or a timeout's) carries the id and
+        // error bodies can quote it.
+        .layer(axum::middleware::from_fn(request_id::middleware))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route; see API.md for the routes".to_owned())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// `andi serve`: migrate, load policies, listen, and serve until SIGINT or SIGTERM.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let db = store::connect(&config.database.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                redact_url(&config.database.database_url)
+            )
+        })?;
+    store::migrate(&db)
+        .await
+        .context("cannot apply the database migrations")?;
+    let authz = Authz::load(&config.policy_dir).map_err(|errors| {
+        anyhow::anyhow!(
+            "the policies in {} are invalid:\n{errors}",
+            config.policy_dir.display()
+        )
+    })?;
+    let bundle = authz.snapshot();
+    tracing::info!(
+        version = %bundle.version,
+        dir = %config.policy_dir.display(),
+        policies = %bundle.policy_ids.join(","),
+        "policy set loaded"
+    );
+    let state = AppState::new(db.clone(), authz, config.limits.clone());
+    let usage = state.keys.usage().clone();
+    let flusher = usage.spawn_flusher(db.clone(), config.last_used_interval);
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, policy_version = %bundle.version, "andi listening on http://{address}");
+
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    flusher.abort();
+    usage.flush(&db).await;
+    tracing::info!("andi stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_hidden_in_database_urls() {
+        assert_eq!(
+            redact_url("postgres://andi:s3cret@db:5432/andi"),
+            "postgres://andi:***@db:5432/andi"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            redact_url("sqlite://andi.db?mode=rwc"),
+            "sqlite://andi.db?mode=rwc"
+        );
+    }
+}

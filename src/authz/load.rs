@@ -1,0 +1,643 @@
+//! Loading `policies/`: the schema, every `*.cedar` file and `entities.json`, parsed and
+//! strictly validated as one set. A set that has any error is never returned, so the
+//! service cannot start on, or switch to, a half-valid set.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Schema,
+    ValidationMode, Validator,
+};
+use miette::Diagnostic;
+use sha2::{Digest, Sha256};
+
+use super::action::Action;
+use crate::keys::{Permission, Role};
+
+pub const SCHEMA_FILE: &str = "schema.cedarschema";
+pub const ENTITIES_FILE: &str = "entities.json";
+const NAMESPACE: &str = "Andi";
+
+/// One problem in the policy files, located as precisely as the source allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every error found in one load, so an author fixes them all in one pass.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct PolicyErrors(pub Vec<PolicyError>);
+
+impl fmt::Display for PolicyErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "{}", lines.join("\n"))
+    }
+}
+
+/// Where a policy is written, for decisions an auditor can trace back to the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyLocation {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// Entity type names of the `Andi` namespace, parsed once.
+#[derive(Debug, Clone)]
+pub struct EntityTypes {
+    pub api_key: EntityTypeName,
+    pub workspace: EntityTypeName,
+    pub role: EntityTypeName,
+    pub permission: EntityTypeName,
+    pub object_definition: EntityTypeName,
+    pub record: EntityTypeName,
+}
+
+impl EntityTypes {
+    fn parse() -> Result<EntityTypes, String> {
+        let name = |n: &str| {
+            EntityTypeName::from_str(&format!("{NAMESPACE}::{n}"))
+                .map_err(|e| format!("bad entity type name {n}: {e}"))
+        };
+        Ok(EntityTypes {
+            api_key: name("ApiKey")?,
+            workspace: name("Workspace")?,
+            role: name("Role")?,
+            permission: name("Permission")?,
+            object_definition: name("ObjectDefinition")?,
+            record: name("Record")?,
+        })
+    }
+
+    pub fn uid(&self, type_name: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
+    }
+}
+
+/// A complete, validated policy set with everything a decision needs precomputed.
+#[derive(Debug)]
+pub struct PolicyBundle {
+    pub version: String,
+    pub schema: Schema,
+    pub policies: PolicySet,
+    pub policy_ids: Vec<String>,
+    pub locations: HashMap<PolicyId, PolicyLocation>,
+    pub types: EntityTypes,
+    /// Action entities (with their groups), roles and permissions.
+    pub base_entities: Vec<Entity>,
+    /// Indexed by [`Action::index`].
+    pub action_uids: Vec<EntityUid>,
+    /// The permission group each action belongs to, from the schema; indexed like `action_uids`.
+    pub action_permissions: Vec<Option<Permission>>,
+    pub role_permissions: HashMap<Role, Vec<Permission>>,
+    pub entities_template: Entities,
+}
+
+impl PolicyBundle {
+    pub fn action_uid(&self, action: Action) -> &EntityUid {
+        &self.action_uids[action.index()]
+    }
+
+    pub fn required_permission(&self, action: Action) -> Option<Permission> {
+        self.action_permissions[action.index()]
+    }
+
+    /// Explicit permissions plus those of the role, per `entities.json`.
+    pub fn effective_permissions(
+        &self,
+        role: Option<Role>,
+        explicit: &[Permission],
+    ) -> Vec<Permission> {
+        let mut all: Vec<Permission> = explicit.to_vec();
+        if let Some(role) = role {
+            all.extend(self.role_permissions.get(&role).into_iter().flatten());
+        }
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+struct SourceFile {
+    path: PathBuf,
+    text: String,
+}
+
+/// Loads and validates the policy directory.
+pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
+    let mut errors = Vec::new();
+    let whole_dir = |message: String| {
+        PolicyErrors(vec![PolicyError {
+            file: dir.to_path_buf(),
+            line: None,
+            column: None,
+            message,
+        }])
+    };
+
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| whole_dir(format!("cannot read the policy directory: {e}")))?;
+    let mut cedar_paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "cedar"))
+        .collect();
+    cedar_paths.sort();
+
+    let schema_file = read_source(&dir.join(SCHEMA_FILE)).map_err(|e| PolicyErrors(vec![e]))?;
+    let entities_file = read_source(&dir.join(ENTITIES_FILE)).map_err(|e| PolicyErrors(vec![e]))?;
+    let mut cedar_files = Vec::new();
+    for path in &cedar_paths {
+        match read_source(path) {
+            Ok(file) => cedar_files.push(file),
+            Err(e) => errors.push(e),
+        }
+    }
+    if cedar_files.is_empty() && errors.is_empty() {
+        return Err(whole_dir("no *.cedar policy files found".to_owned()));
+    }
+
+    let version = version_of(
+        std::iter::once(&schema_file)
+            .chain(&cedar_files)
+            .chain(std::iter::once(&entities_file)),
+    );
+
+    let schema = match Schema::from_cedarschema_str(&schema_file.text) {
+        Ok((schema, warnings)) => {
+            for warning in warnings {
+                errors.push(located(&schema_file, &warning));
+            }
+            Some(schema)
+        }
+        Err(e) => {
+            errors.push(located(&schema_file, &e));
+            None
+        }
+    };
+
+    let types = EntityTypes::parse().map_err(|m| whole_dir(m))?;
+    let (policies, locations, policy_ids) = parse_policies(&cedar_files, &mut errors);
+
+    let Some(schema) = schema else {
+        return Err(PolicyErrors(errors));
+    };
+
+    let action_uids: Vec<EntityUid> = Action::ALL
+        .iter()
+        .map(|a| action_uid(a.as_str()))
+        .collect::<Result<_, _>>()
+        .map_err(|m| whole_dir(m))?;
+    let declared: HashSet<&EntityUid> = schema.actions().collect();
+    let action_entities = schema
+        .action_entities()
+        .map_err(|e| whole_dir(format!("cannot build the action entities: {e}")))?;
+    let mut action_permissions = Vec::with_capacity(Action::ALL.len());
+    for (action, uid) in Action::ALL.iter().zip(&action_uids) {
+        if !declared.contains(uid) {
+            errors.push(PolicyError {
+                file: schema_file.path.clone(),
+                line: first_line_containing(&schema_file.text, "action "),
+                column: None,
+                message: format!(
+                    "action `{}` is used by Andi but not declared in the schema",
+                    action.as_str()
+                ),
+            });
+            action_permissions.push(None);
+            continue;
+        }
+        let groups: Vec<Permission> = action_entities
+            .ancestors(uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|group| group.id().unescaped().parse::<Permission>().ok())
+            .collect();
+        if groups.len() > 1 {
+            errors.push(PolicyError {
+                file: schema_file.path.clone(),
+                line: first_line_containing(&schema_file.text, action.as_str()),
+                column: None,
+                message: format!(
+                    "action `{}` is in more than one permission group; it must need exactly one permission or none",
+                    action.as_str()
+                ),
+            });
+        }
+        action_permissions.push(groups.first().copied());
+    }
+
+    if let Some(policies) = &policies {
+        let validation = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
+        let file_of = |id: &PolicyId| {
+            locations
+                .get(id)
+                .and_then(|loc| cedar_files.iter().find(|f| f.path == loc.file))
+        };
+        for error in validation.validation_errors() {
+            match file_of(error.policy_id()) {
+                Some(file) => errors.push(located(file, error)),
+                None => errors.push(PolicyError {
+                    file: dir.to_path_buf(),
+                    line: None,
+                    column: None,
+                    message: error.to_string(),
+                }),
+            }
+        }
+        for warning in validation.validation_warnings() {
+            match file_of(warning.policy_id()) {
+                Some(file) => errors.push(located(file, warning)),
+                None => errors.push(PolicyError {
+                    file: dir.to_path_buf(),
+                    line: None,
+                    column: None,
+                    message: warning.to_string(),
+                }),
+            }
+        }
+    }
+
+    let role_permissions = parse_roles(&entities_file, &schema, &types, &mut errors);
+
+    let (Some(policies), Some(role_entities)) =
+        (policies, role_permissions.as_ref().map(|r| r.1.clone()))
+    else {
+        return Err(PolicyErrors(errors));
+    };
+    if !errors.is_empty() {
+        return Err(PolicyErrors(errors));
+    }
+    let role_permissions = role_permissions.map(|r| r.0).unwrap_or_default();
+
+    let base_entities: Vec<Entity> = action_entities
+        .iter()
+        .cloned()
+        .chain(role_entities)
+        .collect();
+    let entities_template = Entities::from_entities(base_entities.clone(), None)
+        .map_err(|e| whole_dir(format!("cannot build the base entities: {e}")))?;
+
+    Ok(PolicyBundle {
+        version,
+        schema,
+        policies,
+        policy_ids,
+        locations,
+        types,
+        base_entities,
+        action_uids,
+        action_permissions,
+        role_permissions,
+        entities_template,
+    })
+}
+
+fn read_source(path: &Path) -> Result<SourceFile, PolicyError> {
+    std::fs::read_to_string(path)
+        .map(|text| SourceFile {
+            path: path.to_path_buf(),
+            text,
+        })
+        .map_err(|e| PolicyError {
+            file: path.to_path_buf(),
+            line: None,
+            column: None,
+            message: format!("cannot read: {e}"),
+        })
+}
+
+/// A stable content hash of the policy files: the same files give the same version on
+/// every server, so a decision can be tied to a commit.
+fn version_of<'a>(files: impl Iterator<Item = &'a SourceFile>) -> String {
+    let mut named: BTreeMap<String, &str> = BTreeMap::new();
+    for file in files {
+        let name = file
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        named.insert(name, &file.text);
+    }
+    let mut hasher = Sha256::new();
+    for (name, text) in named {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(text.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(&hasher.finalize()[..8])
+}
+
+fn action_uid(id: &str) -> Result<EntityUid, String> {
+    let type_name = EntityTypeName::from_str(&format!("{NAMESPACE}::Action"))
+        .map_err(|e| format!("bad action type: {e}"))?;
+    Ok(EntityUid::from_type_name_and_id(
+        type_name,
+        EntityId::new(id),
+    ))
+}
+
+/// Parses each file and renames its policies after their `@id` annotation.
+fn parse_policies(
+    files: &[SourceFile],
+    errors: &mut Vec<PolicyError>,
+) -> (
+    Option<PolicySet>,
+    HashMap<PolicyId, PolicyLocation>,
+    Vec<String>,
+) {
+    let mut set = PolicySet::new();
+    let mut locations: HashMap<PolicyId, PolicyLocation> = HashMap::new();
+    let mut ids = Vec::new();
+    let mut failed = false;
+    for file in files {
+        let parsed = match PolicySet::from_str(&file.text) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                for error in e.iter() {
+                    errors.push(located(file, error));
+                }
+                failed = true;
+                continue;
+            }
+        };
+        if parsed.num_of_templates() > 0 {
+            errors.push(PolicyError {
+                file: file.path.clone(),
+                line: None,
+                column: None,
+                message: "templates are not supported; write static policies".to_owned(),
+            });
+            failed = true;
+        }
+        // Policies come back in an arbitrary order; sort by where their text starts so that
+        // line numbers are found in one pass and duplicate reports name the later one.
+        let mut in_file: Vec<(usize, &cedar_policy::Policy)> = parsed
+            .policies()
+            .map(|p| {
+                (
+                    p.to_cedar().and_then(|t| file.text.find(&t)).unwrap_or(0),
+                    p,
+                )
+            })
+            .collect();
+        in_file.sort_by_key(|(offset, _)| *offset);
+        for (offset, policy) in in_file {
+            let (line, _) = line_column(&file.text, offset);
+            let Some(id) = policy.annotation("id").filter(|id| !id.trim().is_empty()) else {
+                errors.push(PolicyError {
+                    file: file.path.clone(),
+                    line: Some(line),
+                    column: None,
+                    message: "policy has no @id(\"…\") annotation; every policy needs a unique id"
+                        .to_owned(),
+                });
+                failed = true;
+                continue;
+            };
+            let policy_id = PolicyId::new(id);
+            if let Some(first) = locations.get(&policy_id) {
+                errors.push(PolicyError {
+                    file: file.path.clone(),
+                    line: Some(line),
+                    column: None,
+                    message: format!(
+                        "duplicate policy id `{id}`: already used at {}:{}",
+                        first.file.display(),
+                        first.line
+                    ),
+                });
+                failed = true;
+                continue;
+            }
+            if let Err(e) = set.add(policy.new_id(policy_id.clone())) {
+                errors.push(PolicyError {
+                    file: file.path.clone(),
+                    line: Some(line),
+                    column: None,
+                    message: e.to_string(),
+                });
+                failed = true;
+                continue;
+            }
+            locations.insert(
+                policy_id,
+                PolicyLocation {
+                    file: file.path.clone(),
+                    line,
+                },
+            );
+            ids.push(id.to_owned());
+        }
+    }
+    ((!failed).then_some(set), locations, ids)
+}
+
+/// Reads `entities.json`: the roles and the permissions they group.
+fn parse_roles(
+    file: &SourceFile,
+    schema: &Schema,
+    types: &EntityTypes,
+    errors: &mut Vec<PolicyError>,
+) -> Option<(HashMap<Role, Vec<Permission>>, Vec<Entity>)> {
+    let value: serde_json::Value = match serde_json::from_str(&file.text) {
+        Ok(value) => value,
+        Err(e) => {
+            errors.push(PolicyError {
+                file: file.path.clone(),
+                line: Some(e.line()),
+                column: Some(e.column()),
+                message: e.to_string(),
+            });
+            return None;
+        }
+    };
+    let entities = match Entities::from_json_value(value, Some(schema)) {
+        Ok(entities) => entities,
+        Err(e) => {
+            errors.push(PolicyError {
+                file: file.path.clone(),
+                line: None,
+                column: None,
+                message: diagnostic_message(&e),
+            });
+            return None;
+        }
+    };
+    let mut roles = HashMap::new();
+    let mut role_entities = Vec::new();
+    let before = errors.len();
+    for entity in entities.iter() {
+        let uid = entity.uid();
+        let id = uid.id().unescaped().to_owned();
+        if uid.type_name().basename() == "Action" {
+            // With a schema, Cedar adds the action entities itself.
+            continue;
+        } else if uid.type_name() == &types.permission {
+            if id.parse::<Permission>().is_err() {
+                errors.push(entity_error(file, &id, format!("unknown permission `{id}`: Andi knows objects.read, objects.write, workspaces.read")));
+            }
+        } else if uid.type_name() == &types.role {
+            match id.parse::<Role>() {
+                Ok(role) => {
+                    let mut permissions = Vec::new();
+                    for ancestor in entities.ancestors(&uid).into_iter().flatten() {
+                        match ancestor.id().unescaped().parse::<Permission>() {
+                            Ok(p) if ancestor.type_name() == &types.permission => permissions.push(p),
+                            _ => errors.push(entity_error(file, &id, format!("role `{id}` has parent `{ancestor}`, which is not a known permission"))),
+                        }
+                    }
+                    permissions.sort();
+                    roles.insert(role, permissions);
+                    role_entities.push(entity.clone());
+                }
+                Err(message) => errors.push(entity_error(file, &id, message)),
+            }
+        } else {
+            errors.push(entity_error(file, &id, format!("entities.json may define only Andi::Role and Andi::Permission entities, not `{uid}`")));
+        }
+    }
+    for role in Role::ALL {
+        if !roles.contains_key(&role) {
+            errors.push(PolicyError {
+                file: file.path.clone(),
+                line: None,
+                column: None,
+                message: format!("role `{role}` is not defined"),
+            });
+        }
+    }
+    (errors.len() == before).then_some((roles, role_entities))
+}
+
+fn entity_error(file: &SourceFile, id: &str, message: String) -> PolicyError {
+    PolicyError {
+        file: file.path.clone(),
+        line: first_line_containing(&file.text, &format!("\"{id}\"")),
+        column: None,
+        message,
+    }
+}
+
+/// A diagnostic's message with its help, located at its first label.
+fn located(file: &SourceFile, diagnostic: &dyn Diagnostic) -> PolicyError {
+    let offset = diagnostic
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map(|label| label.offset());
+    let (line, column) = match offset {
+        Some(offset) => {
+            let (line, column) = line_column(&file.text, offset);
+            (Some(line), Some(column))
+        }
+        None => (None, None),
+    };
+    PolicyError {
+        file: file.path.clone(),
+        line,
+        column,
+        message: diagnostic_message(diagnostic),
+    }
+}
+
+fn diagnostic_message(diagnostic: &dyn Diagnostic) -> String {
+    let mut message = diagnostic.to_string();
+    let mut source = std::error::Error::source(diagnostic);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if let Some(help) = diagnostic.help() {
+        message.push_str(&format!(" (help: {help})"));
+    }
+    message
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+fn first_line_containing(text: &str, needle: &str) -> Option<usize> {
+    text.lines()
+        .position(|line| line.contains(needle))
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
+    }
+
+    #[test]
+    fn the_shipped_policies_load() {
+        let bundle =
+            load(&shipped()).unwrap_or_else(|e| panic!("shipped policies must load:\n{e}"));
+        assert!(!bundle.policy_ids.is_empty());
+        assert_eq!(bundle.version.len(), 16);
+    }
+
+    #[test]
+    fn every_rust_action_exists_in_the_shipped_schema() {
+        let text =
+            std::fs::read_to_string(shipped().join(SCHEMA_FILE)).expect("schema is readable");
+        let (schema, _) = Schema::from_cedarschema_str(&text).expect("schema parses");
+        let declared: HashSet<EntityUid> = schema.actions().cloned().collect();
+        for action in Action::ALL {
+            let uid = action_uid(action.as_str()).expect("valid uid");
+            assert!(
+                declared.contains(&uid),
+                "action {} is missing from the schema",
+                action.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn every_role_is_defined_in_entities_json() {
+        let bundle = load(&shipped()).expect("shipped policies load");
+        for role in Role::ALL {
+            assert!(bundle.role_permissions.contains_key(&role), "role {role}");
+        }
+        assert_eq!(
+            bundle.role_permissions[&Role::Viewer],
+            vec![Permission::ObjectsRead]
+        );
+    }
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_column("ab\ncd", 0), (1, 1));
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+    }
+}

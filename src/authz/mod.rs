@@ -1,0 +1,352 @@
+//! Authorization: every request's principal, action and resource are put to Cedar against
+//! the loaded policy set, and every decision is recorded.
+//!
+//! Security-sensitive: this is the only place that decides whether an authenticated key may
+//! act. It fails closed (any error building the request is a denial answered as a 500), and
+//! what it records never holds a secret: keys appear by id.
+
+mod action;
+mod load;
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityUid, Request, RestrictedExpression,
+};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+pub use action::Action;
+pub use load::{PolicyBundle, PolicyError, PolicyErrors, PolicyLocation, load};
+
+use crate::auth::Principal;
+use crate::keys::Permission;
+
+/// What a decision is about: the resource, with the workspace it lives in.
+#[derive(Debug, Clone)]
+pub enum Resource {
+    Workspace {
+        id: String,
+    },
+    ApiKey {
+        id: String,
+        workspace_id: String,
+    },
+    ObjectDefinition {
+        id: String,
+        handle: String,
+        workspace_id: String,
+    },
+    Record {
+        id: String,
+        object_id: String,
+        object_handle: String,
+        workspace_id: String,
+    },
+}
+
+/// Facts about the request that policies may use: client IP, time, method and path.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub ip: IpAddr,
+    pub time: DateTime<Utc>,
+    pub method: String,
+    pub path: String,
+}
+
+/// A denied request: which action, and the missing permission when that is the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", denial_detail(self))]
+pub struct Denial {
+    pub action: Action,
+    pub missing_permission: Option<Permission>,
+}
+
+fn denial_detail(denial: &Denial) -> String {
+    match denial.missing_permission {
+        Some(permission) => format!(
+            "this key lacks the `{permission}` permission that `{}` needs; create a key with it or add it to the key's role",
+            denial.action.as_str()
+        ),
+        None => format!("a policy denies `{}` to this key", denial.action.as_str()),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthzError {
+    #[error(transparent)]
+    Denied(#[from] Denial),
+    #[error("authorization could not be evaluated: {0}")]
+    Internal(String),
+}
+
+impl From<AuthzError> for crate::error::ApiError {
+    fn from(error: AuthzError) -> Self {
+        match error {
+            AuthzError::Denied(denial) => crate::error::ApiError::Denied(denial),
+            AuthzError::Internal(message) => {
+                crate::error::ApiError::Internal(anyhow::anyhow!(message))
+            }
+        }
+    }
+}
+
+/// The outcome of one evaluation, as recorded for auditors.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub allowed: bool,
+    pub policies: Vec<String>,
+    pub errors: Vec<String>,
+    pub policy_version: String,
+}
+
+/// The live policy set. Each decision takes one snapshot, so a request never sees a
+/// partially swapped set.
+pub struct Authz {
+    current: ArcSwap<PolicyBundle>,
+}
+
+impl Authz {
+    pub fn load(dir: &Path) -> Result<Authz, PolicyErrors> {
+        Ok(Authz::new(load(dir)?))
+    }
+
+    pub fn new(bundle: PolicyBundle) -> Authz {
+        Authz {
+            current: ArcSwap::from_pointee(bundle),
+        }
+    }
+
+    pub fn snapshot(&self) -> Arc<PolicyBundle> {
+        self.current.load_full()
+    }
+
+    pub fn version(&self) -> String {
+        self.current.load().version.clone()
+    }
+
+    /// Asks whether `principal` may perform `action` on `resource`.
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<(), AuthzError> {
+        let bundle = self.current.load();
+        let resource_uid = resource_uid(&bundle, resource);
+        let span = tracing::info_span!(
+            "authz",
+            andi.principal = %principal.key_id,
+            andi.workspace = %principal.workspace.id,
+            andi.action = action.as_str(),
+            andi.resource = %resource_uid,
+            andi.decision = tracing::field::Empty,
+            andi.policies = tracing::field::Empty,
+            andi.errors = tracing::field::Empty,
+            andi.policy_version = %bundle.version,
+        );
+        let _entered = span.enter();
+        let evaluation = evaluate(&bundle, principal, action, resource, context);
+        let evaluation = match evaluation {
+            Ok(evaluation) => evaluation,
+            Err(message) => {
+                span.record("andi.decision", "deny");
+                span.record("andi.errors", message.as_str());
+                return Err(AuthzError::Internal(message));
+            }
+        };
+        let decision = if evaluation.allowed { "allow" } else { "deny" };
+        span.record("andi.decision", decision);
+        span.record("andi.policies", evaluation.policies.join(","));
+        span.record("andi.errors", evaluation.errors.join("; "));
+        tracing::debug!(decision, "authorization decision");
+        if evaluation.allowed {
+            return Ok(());
+        }
+        let missing_permission = bundle.required_permission(action).filter(|needed| {
+            !bundle
+                .effective_permissions(principal.role, &principal.permissions)
+                .contains(needed)
+        });
+        Err(Denial {
+            action,
+            missing_permission,
+        }
+        .into())
+    }
+}
+
+fn resource_uid(bundle: &PolicyBundle, resource: &Resource) -> EntityUid {
+    let t = &bundle.types;
+    match resource {
+        Resource::Workspace { id } => t.uid(&t.workspace, id),
+        Resource::ApiKey { id, .. } => t.uid(&t.api_key, id),
+        Resource::ObjectDefinition { id, .. } => t.uid(&t.object_definition, id),
+        Resource::Record { id, object_id, .. } => t.uid(&t.record, &format!("{object_id}/{id}")),
+    }
+}
+
+/// Evaluates one request against one bundle. Errors are programming errors (an entity or
+/// request the schema rejects); the caller fails closed on them.
+pub fn evaluate(
+    bundle: &PolicyBundle,
+    principal: &Principal,
+    action: Action,
+    resource: &Resource,
+    context: &RequestContext,
+) -> Result<Evaluation, String> {
+    let t = &bundle.types;
+    let principal_uid = t.uid(&t.api_key, &principal.key_id);
+    let workspace_uid = t.uid(&t.workspace, &principal.workspace.id);
+
+    let mut parents: HashSet<EntityUid> = HashSet::from([workspace_uid.clone()]);
+    if let Some(role) = principal.role {
+        parents.insert(t.uid(&t.role, role.as_str()));
+    }
+    parents.extend(
+        principal
+            .permissions
+            .iter()
+            .map(|p| t.uid(&t.permission, p.as_str())),
+    );
+    let key_entity = Entity::new(
+        principal_uid.clone(),
+        HashMap::from([
+            (
+                "workspace".to_owned(),
+                RestrictedExpression::new_entity_uid(workspace_uid.clone()),
+            ),
+            (
+                "environment".to_owned(),
+                RestrictedExpression::new_string(principal.environment.as_str().to_owned()),
+            ),
+        ]),
+        parents,
+    )
+    .map_err(|e| format!("principal entity: {e}"))?;
+
+    let mut request_entities = vec![
+        key_entity,
+        Entity::new_no_attrs(workspace_uid, HashSet::new()),
+    ];
+    request_entities.extend(resource_entities(bundle, principal, resource)?);
+    let entities = Entities::from_entities(
+        bundle.base_entities.iter().cloned().chain(request_entities),
+        None,
+    )
+    .map_err(|e| format!("entities: {e}"))?;
+
+    let context = Context::from_pairs([
+        (
+            "ip".to_owned(),
+            RestrictedExpression::new_ip(context.ip.to_string()),
+        ),
+        (
+            "time".to_owned(),
+            RestrictedExpression::new_datetime(
+                context.time.to_rfc3339_opts(SecondsFormat::Millis, true),
+            ),
+        ),
+        (
+            "method".to_owned(),
+            RestrictedExpression::new_string(context.method.clone()),
+        ),
+        (
+            "path".to_owned(),
+            RestrictedExpression::new_string(context.path.clone()),
+        ),
+    ])
+    .map_err(|e| format!("context: {e}"))?;
+
+    let request = Request::new(
+        principal_uid,
+        bundle.action_uid(action).clone(),
+        resource_uid(bundle, resource),
+        context,
+        Some(&bundle.schema),
+    )
+    .map_err(|e| format!("request: {e}"))?;
+
+    let response = Authorizer::new().is_authorized(&request, &bundle.policies, &entities);
+    let mut policies: Vec<String> = response
+        .diagnostics()
+        .reason()
+        .map(ToString::to_string)
+        .collect();
+    policies.sort();
+    Ok(Evaluation {
+        allowed: response.decision() == Decision::Allow,
+        policies,
+        errors: response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect(),
+        policy_version: bundle.version.clone(),
+    })
+}
+
+fn resource_entities(
+    bundle: &PolicyBundle,
+    principal: &Principal,
+    resource: &Resource,
+) -> Result<Vec<Entity>, String> {
+    let t = &bundle.types;
+    let workspace_attr = |id: &str| RestrictedExpression::new_entity_uid(t.uid(&t.workspace, id));
+    let object_entity = |id: &str, handle: &str, workspace_id: &str| {
+        Entity::new(
+            t.uid(&t.object_definition, id),
+            HashMap::from([
+                ("workspace".to_owned(), workspace_attr(workspace_id)),
+                (
+                    "handle".to_owned(),
+                    RestrictedExpression::new_string(handle.to_owned()),
+                ),
+            ]),
+            HashSet::from([t.uid(&t.workspace, workspace_id)]),
+        )
+        .map_err(|e| format!("object entity: {e}"))
+    };
+    match resource {
+        // The key's own workspace and the key itself are already among the request's entities.
+        Resource::Workspace { id } if *id == principal.workspace.id => Ok(vec![]),
+        Resource::Workspace { id } => Ok(vec![Entity::new_no_attrs(
+            t.uid(&t.workspace, id),
+            HashSet::new(),
+        )]),
+        Resource::ApiKey { id, .. } if *id == principal.key_id => Ok(vec![]),
+        Resource::ApiKey { .. } => Err("a key can only be asked about itself".to_owned()),
+        Resource::ObjectDefinition {
+            id,
+            handle,
+            workspace_id,
+        } => Ok(vec![object_entity(id, handle, workspace_id)?]),
+        Resource::Record {
+            id,
+            object_id,
+            object_handle,
+            workspace_id,
+        } => {
+            let record = Entity::new(
+                t.uid(&t.record, &format!("{object_id}/{id}")),
+                HashMap::from([
+                    ("workspace".to_owned(), workspace_attr(workspace_id)),
+                    (
+                        "objectHandle".to_owned(),
+                        RestrictedExpression::new_string(object_handle.clone()),
+                    ),
+                ]),
+                HashSet::from([t.uid(&t.object_definition, object_id)]),
+            )
+            .map_err(|e| format!("record entity: {e}"))?;
+            Ok(vec![
+                record,
+                object_entity(object_id, object_handle, workspace_id)?,
+            ])
+        }
+    }
+}

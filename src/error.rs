@@ -1,0 +1,290 @@
+//! One error type for every HTTP answer that is not a success, rendered as RFC 9457
+//! `application/problem+json`.
+//!
+//! Security-sensitive: this is the only status table of the service, and the one place that
+//! decides what a caller learns from a failure. Bodies name what to fix; they never carry a
+//! key secret, SQL, or an internal cause chain (a 500 says "internal error" and the request
+//! id, and the cause goes to the log inside the request's span).
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+use crate::authz::Denial;
+use crate::request_id;
+use crate::store::StoreError;
+
+/// One problem in a request body, located by its JSON path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Issue {
+    pub path: Vec<PathSegment>,
+    pub message: String,
+}
+
+/// A step of a JSON path: an object key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+impl From<&str> for PathSegment {
+    fn from(key: &str) -> Self {
+        PathSegment::Key(key.to_owned())
+    }
+}
+
+impl From<String> for PathSegment {
+    fn from(key: String) -> Self {
+        PathSegment::Key(key)
+    }
+}
+
+impl From<usize> for PathSegment {
+    fn from(index: usize) -> Self {
+        PathSegment::Index(index)
+    }
+}
+
+impl Issue {
+    pub fn new(path: Vec<PathSegment>, message: impl Into<String>) -> Issue {
+        Issue {
+            path,
+            message: message.into(),
+        }
+    }
+}
+
+/// Every way a request can fail, as the caller sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Denied(#[from] Denial),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("the request body is invalid")]
+    Validation(Vec<Issue>),
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("this route does not support that method")]
+    MethodNotAllowed,
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Problem {
+    r#type: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    issues: Vec<Issue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing_permission: Option<&'static str>,
+}
+
+const REALM: &str = "Bearer realm=\"andi\"";
+
+impl ApiError {
+    /// The status table: what each failure answers.
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Auth(AuthError::ConflictingCredentials) => StatusCode::BAD_REQUEST,
+            ApiError::Auth(AuthError::WorkspaceMismatch { .. }) => StatusCode::FORBIDDEN,
+            ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Denied(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable code clients branch on.
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Auth(error) => error.code(),
+            ApiError::Denied(_) => "insufficient_scope",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict { code, .. } | ApiError::BadRequest { code, .. } => code,
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge of RFC 6750, for 401s and scope denials.
+    fn challenge(&self) -> Option<String> {
+        match self {
+            ApiError::Auth(AuthError::MissingCredentials | AuthError::UnsupportedScheme) => {
+                Some(REALM.to_owned())
+            }
+            ApiError::Auth(AuthError::ConflictingCredentials) => Some(format!(
+                "{REALM}, error=\"invalid_request\", error_description=\"{}\"",
+                AuthError::ConflictingCredentials
+            )),
+            ApiError::Auth(AuthError::WorkspaceMismatch { .. }) => None,
+            ApiError::Auth(error) => Some(format!(
+                "{REALM}, error=\"invalid_token\", error_description=\"{error}\""
+            )),
+            ApiError::Denied(denial) => Some(format!(
+                "{REALM}, error=\"insufficient_scope\", scope=\"{}\"",
+                denial.missing_permission.map_or("", |p| p.as_str())
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let (issues, action, missing_permission) = match &self {
+            ApiError::Validation(issues) => (issues.clone(), None, None),
+            ApiError::Denied(denial) => (
+                Vec::new(),
+                Some(denial.action.as_str()),
+                denial.missing_permission.map(|p| p.as_str()),
+            ),
+            _ => (Vec::new(), None, None),
+        };
+        let problem = Problem {
+            r#type: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code(),
+            request_id: request_id::current(),
+            issues,
+            action,
+            missing_permission,
+        };
+        let mut response = (status, Json(problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(challenge) = self
+            .challenge()
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authz::Action;
+    use crate::keys::Permission;
+
+    #[test]
+    fn each_failure_maps_to_its_status_and_code() {
+        let cases: Vec<(ApiError, StatusCode, &str)> = vec![
+            (
+                AuthError::MissingCredentials.into(),
+                StatusCode::UNAUTHORIZED,
+                "missing_credentials",
+            ),
+            (
+                AuthError::RevokedKey.into(),
+                StatusCode::UNAUTHORIZED,
+                "revoked_key",
+            ),
+            (
+                AuthError::ConflictingCredentials.into(),
+                StatusCode::BAD_REQUEST,
+                "conflicting_credentials",
+            ),
+            (
+                AuthError::WorkspaceMismatch {
+                    header: "x-workspace-handle",
+                }
+                .into(),
+                StatusCode::FORBIDDEN,
+                "workspace_mismatch",
+            ),
+            (
+                Denial {
+                    action: Action::CreateObject,
+                    missing_permission: Some(Permission::ObjectsWrite),
+                }
+                .into(),
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+            ),
+            (
+                ApiError::Validation(vec![]),
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+            ),
+            (
+                ApiError::Internal(anyhow::anyhow!("boom")),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!(error.status(), status, "{error:?}");
+            assert_eq!(error.code(), code, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn an_internal_error_never_shows_its_cause() {
+        let error = ApiError::Internal(anyhow::anyhow!("SELECT * FROM api_keys failed"));
+        assert_eq!(error.to_string(), "internal error");
+    }
+
+    #[test]
+    fn scope_denials_carry_an_insufficient_scope_challenge() {
+        let error: ApiError = Denial {
+            action: Action::CreateObject,
+            missing_permission: Some(Permission::ObjectsWrite),
+        }
+        .into();
+        assert_eq!(
+            error.challenge().as_deref(),
+            Some("Bearer realm=\"andi\", error=\"insufficient_scope\", scope=\"objects.write\"")
+        );
+    }
+}

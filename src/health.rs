@@ -1,0 +1,42 @@
+//! Liveness and readiness, without a key.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::store;
+
+#[derive(Serialize)]
+pub struct Health {
+    status: &'static str,
+}
+
+/// The process is up and serving.
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Readiness {
+    status: &'static str,
+    database: &'static str,
+    policy_version: String,
+    policies: usize,
+}
+
+/// The database answers and a valid policy set is loaded.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
+    store::ping(&state.db)
+        .await
+        .map_err(|_| ApiError::Unavailable("the database does not answer".to_owned()))?;
+    let bundle = state.authz.snapshot();
+    Ok(Json(Readiness {
+        status: "ready",
+        database: "ok",
+        policy_version: bundle.version.clone(),
+        policies: bundle.policy_ids.len(),
+    }))
+}

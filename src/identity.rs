@@ -1,0 +1,64 @@
+//! The calling identity: `GET /api/workspace` and `GET /api/key`.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::authz::{Action, Resource};
+use crate::error::ApiError;
+use crate::keys::{ApiKeyView, Permission};
+use crate::store;
+use crate::workspace::WorkspaceView;
+
+pub async fn workspace_get(
+    State(state): State<AppState>,
+    Authenticated { principal, context }: Authenticated,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    let resource = Resource::Workspace {
+        id: principal.workspace.id.clone(),
+    };
+    state
+        .authz
+        .authorize(&principal, Action::ReadWorkspace, &resource, &context)?;
+    let workspace = store::workspaces::find_workspace(&state.db, &principal.workspace.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the key's workspace no longer exists".to_owned()))?;
+    Ok(Json(WorkspaceView::from(&workspace)))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfView {
+    #[serde(flatten)]
+    key: ApiKeyView,
+    /// What the key may do: its explicit permissions and its role's.
+    effective_permissions: Vec<Permission>,
+}
+
+pub async fn key_get(
+    State(state): State<AppState>,
+    Authenticated { principal, context }: Authenticated,
+) -> Result<Json<SelfView>, ApiError> {
+    let resource = Resource::ApiKey {
+        id: principal.key_id.clone(),
+        workspace_id: principal.workspace.id.clone(),
+    };
+    state
+        .authz
+        .authorize(&principal, Action::ReadSelf, &resource, &context)?;
+    let key = store::api_keys::find_key(&state.db, &principal.key_id)
+        .await?
+        .filter(|k| k.workspace_id == principal.workspace.id)
+        .ok_or_else(|| ApiError::NotFound("the key no longer exists".to_owned()))?;
+    let effective_permissions = state
+        .authz
+        .snapshot()
+        .effective_permissions(principal.role, &principal.permissions);
+    Ok(Json(SelfView {
+        key: ApiKeyView::new(&key, Utc::now()),
+        effective_permissions,
+    }))
+}

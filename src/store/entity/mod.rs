@@ -1,0 +1,5 @@
+//! sea-orm entities: the tables as the application reads and writes them.
+
+pub mod api_key;
+pub mod object_definition;
+pub mod workspace;

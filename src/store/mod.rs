@@ -1,0 +1,60 @@
+//! Storage: the database connection, migrations, and every query. Functions here take a
+//! connection (or transaction) and return domain types. Every query that reads tenant data
+//! filters by workspace id in SQL, a second wall behind the Cedar policies.
+
+pub mod api_keys;
+pub mod entity;
+pub mod objects;
+pub mod workspaces;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+
+/// The embedded default: a SQLite file next to where the service runs.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://andi.db?mode=rwc";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    #[error("a stored row is not valid: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the error is a unique-constraint violation (a concurrent duplicate).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
+    }
+}
+
+/// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
+pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(10))
+        // WAL lets readers run beside the single writer; the busy timeout makes a writer
+        // wait for another process (the CLI beside `serve`) instead of failing at once.
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    Ok(Database::connect(options).await?)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+/// Whether the database answers a trivial query.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
+    db.ping().await?;
+    Ok(())
+}

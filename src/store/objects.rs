@@ -1,0 +1,75 @@
+//! Object definition rows, always filtered by workspace.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+use super::StoreError;
+use super::entity::object_definition;
+use crate::objects::definition::{NewDefinition, attributes_from_json};
+use crate::objects::{ObjectDefinition, ObjectHandle, attributes_to_json};
+
+fn to_domain(model: object_definition::Model) -> Result<ObjectDefinition, StoreError> {
+    Ok(ObjectDefinition {
+        handle: ObjectHandle::parse(&model.handle).map_err(StoreError::Corrupt)?,
+        attributes: attributes_from_json(&model.attributes).map_err(StoreError::Corrupt)?,
+        id: model.id,
+        workspace_id: model.workspace_id,
+        name: model.name,
+        description: model.description,
+        created_at: model.created_at,
+        updated_at: model.updated_at,
+    })
+}
+
+pub async fn insert_definition(
+    db: &impl ConnectionTrait,
+    id: &str,
+    workspace_id: &str,
+    definition: &NewDefinition,
+    now: DateTime<Utc>,
+) -> Result<ObjectDefinition, StoreError> {
+    let model = object_definition::ActiveModel {
+        id: Set(id.to_owned()),
+        workspace_id: Set(workspace_id.to_owned()),
+        handle: Set(definition.handle.as_str().to_owned()),
+        name: Set(definition.name.clone()),
+        description: Set(definition.description.clone()),
+        attributes: Set(attributes_to_json(&definition.attributes)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    to_domain(model)
+}
+
+pub async fn find_definitions(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+) -> Result<Vec<ObjectDefinition>, StoreError> {
+    object_definition::Entity::find()
+        .filter(object_definition::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(object_definition::Column::Handle)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
+pub async fn find_definition_by_handle(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    handle: &ObjectHandle,
+) -> Result<Option<ObjectDefinition>, StoreError> {
+    object_definition::Entity::find()
+        .filter(object_definition::Column::WorkspaceId.eq(workspace_id))
+        .filter(object_definition::Column::Handle.eq(handle.as_str()))
+        .one(db)
+        .await?
+        .map(to_domain)
+        .transpose()
+}
