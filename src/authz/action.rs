@@ -16,10 +16,19 @@ pub enum Action {
     UpsertRecords,
     PatchRecords,
     DeleteRecords,
+    ListWorkspaces,
+    CreateWorkspace,
+    ViewWorkspace,
+    ListMembers,
+    ListApiKeys,
+    AddMember,
+    CreateApiKey,
+    RevokeApiKey,
+    RotateApiKey,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 21] = [
         Action::ReadSelf,
         Action::ReadWorkspace,
         Action::ListObjects,
@@ -32,6 +41,15 @@ impl Action {
         Action::UpsertRecords,
         Action::PatchRecords,
         Action::DeleteRecords,
+        Action::ListWorkspaces,
+        Action::CreateWorkspace,
+        Action::ViewWorkspace,
+        Action::ListMembers,
+        Action::ListApiKeys,
+        Action::AddMember,
+        Action::CreateApiKey,
+        Action::RevokeApiKey,
+        Action::RotateApiKey,
     ];
 
     /// The action's id in the schema: `Andi::Action::"<id>"`.
@@ -49,6 +67,15 @@ impl Action {
             Action::UpsertRecords => "upsertRecords",
             Action::PatchRecords => "patchRecords",
             Action::DeleteRecords => "deleteRecords",
+            Action::ListWorkspaces => "listWorkspaces",
+            Action::CreateWorkspace => "createWorkspace",
+            Action::ViewWorkspace => "viewWorkspace",
+            Action::ListMembers => "listMembers",
+            Action::ListApiKeys => "listApiKeys",
+            Action::AddMember => "addMember",
+            Action::CreateApiKey => "createApiKey",
+            Action::RevokeApiKey => "revokeApiKey",
+            Action::RotateApiKey => "rotateApiKey",
         }
     }
 

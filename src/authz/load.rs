@@ -70,6 +70,8 @@ pub struct EntityTypes {
     pub permission: EntityTypeName,
     pub object_definition: EntityTypeName,
     pub record: EntityTypeName,
+    pub user: EntityTypeName,
+    pub console: EntityTypeName,
 }
 
 impl EntityTypes {
@@ -85,6 +87,8 @@ impl EntityTypes {
             permission: name("Permission")?,
             object_definition: name("ObjectDefinition")?,
             record: name("Record")?,
+            user: name("User")?,
+            console: name("Console")?,
         })
     }
 

@@ -7,6 +7,7 @@
 
 mod action;
 mod load;
+mod user;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -21,6 +22,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 pub use action::Action;
 pub use load::{PolicyBundle, PolicyError, PolicyErrors, PolicyLocation, load};
+pub use user::{UserAuthzError, UserPrincipal, UserResource, evaluate_user};
 
 use crate::auth::Principal;
 use crate::keys::Permission;
