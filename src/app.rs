@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{KeyVerifier, UsageRecorder};
 use crate::authz::Authz;
 use crate::config::{Limits, ServeConfig};
+use crate::console::{self, ConsoleConfig};
 use crate::error::ApiError;
 use crate::{health, identity, objects, request_id, store};
 
@@ -29,6 +30,7 @@ pub struct AppState {
     pub authz: Arc<Authz>,
     pub keys: Arc<KeyVerifier>,
     pub limits: Arc<Limits>,
+    pub console: Arc<ConsoleConfig>,
 }
 
 impl AppState {
@@ -38,7 +40,14 @@ impl AppState {
             db,
             authz: Arc::new(authz),
             limits: Arc::new(limits),
+            console: Arc::new(ConsoleConfig::default()),
         }
+    }
+
+    /// Replaces the console's settings (sign-up mode, public URL, session and login limits).
+    pub fn with_console(mut self, console: ConsoleConfig) -> AppState {
+        self.console = Arc::new(console);
+        self
     }
 }
 
@@ -54,6 +63,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(api)
+        .merge(console::router())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
@@ -145,7 +155,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         policies = %bundle.policy_ids.join(","),
         "policy set loaded"
     );
-    let state = AppState::new(db.clone(), authz, config.limits.clone());
+    let state = AppState::new(db.clone(), authz, config.limits.clone())
+        .with_console(config.console.clone());
     let usage = state.keys.usage().clone();
     let flusher = usage.spawn_flusher(db.clone(), config.last_used_interval);
 

@@ -16,6 +16,11 @@ pub struct JsonBody {
 }
 
 impl JsonBody {
+    /// Whether the request had no body at all (for routes where the body is optional).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     /// Checks the media type and parses the body as JSON.
     pub fn parse(&self) -> Result<Value, ApiError> {
         let is_json = self.content_type.as_deref().is_some_and(|ct| {

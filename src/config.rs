@@ -35,6 +35,9 @@ pub struct ServeConfig {
     pub limits: Limits,
 
     #[command(flatten)]
+    pub console: crate::console::ConsoleConfig,
+
+    #[command(flatten)]
     pub database: DatabaseArgs,
 }
 

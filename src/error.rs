@@ -81,6 +81,17 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     Unavailable(String),
+    /// A console route was called without a signed-in session (or with an API key).
+    #[error("{0}")]
+    SessionRequired(String),
+    /// A signed-in user may not do this (a console decision), or a form lacked its CSRF token.
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    #[error("{detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -126,6 +137,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::SessionRequired(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -142,6 +156,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::SessionRequired(_) => "session_required",
+            ApiError::Forbidden { code, .. } => code,
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -206,6 +223,12 @@ impl IntoResponse for ApiError {
             .and_then(|c| HeaderValue::from_str(&c).ok())
         {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let ApiError::TooManyRequests {
+            retry_after_secs, ..
+        } = &self
+        {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response
     }

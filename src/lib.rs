@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 pub mod body;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod health;
 pub mod identity;

@@ -6,7 +6,7 @@ use andi::auth::Environment;
 use andi::config::{DatabaseArgs, ServeConfig};
 use andi::keys::{self, ApiKeyView, Grants, IssuedKey, NewKey, Permission, Role, parse_duration};
 use andi::workspace::{self, WorkspaceHandle, WorkspaceView};
-use andi::{app, store, telemetry};
+use andi::{app, console, store, telemetry};
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
@@ -35,6 +35,23 @@ enum Command {
     /// Create, list, revoke and rotate API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Create console accounts (for scripted setups and when sign-up is closed).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is read from ANDI_USER_PASSWORD, or else from the
+    /// first line of standard input, so it never appears in the process list.
+    Create {
+        email: String,
+        /// Also make the account an admin of this workspace (by handle).
+        #[arg(long)]
+        admin_of: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,6 +180,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Workspace(command) => run_workspace(command).await,
         Command::Key(command) => run_key(command).await,
+        Command::User(command) => run_user(command).await,
     }
 }
 
@@ -413,4 +431,45 @@ fn short_time(time: Option<DateTime<Utc>>) -> String {
     time.map_or("-".to_owned(), |t| {
         t.format("%Y-%m-%d %H:%M:%S").to_string()
     })
+}
+
+async fn run_user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create {
+            email,
+            admin_of,
+            database,
+        } => {
+            let password = match std::env::var("ANDI_USER_PASSWORD") {
+                Ok(password) if !password.is_empty() => password,
+                _ => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("cannot read the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let db = open(&database).await?;
+            let now = Utc::now();
+            let workspace = match admin_of {
+                Some(handle) => Some(find_workspace(&db, &handle).await?),
+                None => None,
+            };
+            let user = console::create_user(&db, &email, &password, now).await?;
+            if let Some(workspace) = workspace {
+                store::users::insert_membership(
+                    &db,
+                    &workspace.id,
+                    &user.id,
+                    console::MemberRole::Admin,
+                    now,
+                )
+                .await?;
+                eprintln!("{} is an admin of {}", user.email, workspace.handle);
+            }
+            println!("created user {} {}", user.email, user.id);
+            Ok(())
+        }
+    }
 }

@@ -1,5 +1,9 @@
 //! sea-orm entities: the tables as the application reads and writes them.
 
 pub mod api_key;
+pub mod login_attempt;
+pub mod membership;
 pub mod object_definition;
+pub mod session;
+pub mod user;
 pub mod workspace;

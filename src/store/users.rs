@@ -1,0 +1,258 @@
+//! Console rows: users, their sessions, their workspace memberships, and failed sign-in
+//! attempts. Sessions are looked up by the digest of the cookie value, never the value.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder,
+};
+
+use super::StoreError;
+use super::entity::{login_attempt, membership, session, user, workspace};
+use crate::console::{MemberRole, Session, User};
+use crate::workspace::{Workspace, WorkspaceHandle};
+
+fn user_to_domain(model: user::Model) -> User {
+    User {
+        id: model.id,
+        email: model.email,
+        created_at: model.created_at,
+    }
+}
+
+fn role_of(stored: &str) -> Result<MemberRole, StoreError> {
+    stored.parse().map_err(StoreError::Corrupt)
+}
+
+pub async fn insert_user(
+    db: &impl ConnectionTrait,
+    id: &str,
+    email: &str,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<User, StoreError> {
+    let model = user::ActiveModel {
+        id: Set(id.to_owned()),
+        email: Set(email.to_owned()),
+        password_hash: Set(password_hash.to_owned()),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(user_to_domain(model))
+}
+
+/// The user with `email` (already normalized) and their password hash.
+pub async fn find_user_credentials(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<(User, String)>, StoreError> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await?
+        .map(|model| {
+            let hash = model.password_hash.clone();
+            (user_to_domain(model), hash)
+        }))
+}
+
+pub async fn count_users(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
+    Ok(user::Entity::find().count(db).await?)
+}
+
+pub async fn insert_session(
+    db: &impl ConnectionTrait,
+    digest: &str,
+    user_id: &str,
+    csrf_token: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    session::ActiveModel {
+        id: Set(digest.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        csrf_token: Set(csrf_token.to_owned()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The live session with this digest, and its user.
+pub async fn find_session(
+    db: &impl ConnectionTrait,
+    digest: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Session, User)>, StoreError> {
+    let Some(found) = session::Entity::find_by_id(digest.to_owned())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(owner) = user::Entity::find_by_id(found.user_id.clone())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        Session {
+            csrf_token: found.csrf_token,
+            expires_at: found.expires_at,
+        },
+        user_to_domain(owner),
+    )))
+}
+
+pub async fn delete_session(db: &impl ConnectionTrait, digest: &str) -> Result<(), StoreError> {
+    session::Entity::delete_by_id(digest.to_owned())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_membership(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    user_id: &str,
+    role: MemberRole,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    membership::ActiveModel {
+        workspace_id: Set(workspace_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The user's role in one workspace; `None` when they are not a member.
+pub async fn find_membership(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    user_id: &str,
+) -> Result<Option<MemberRole>, StoreError> {
+    membership::Entity::find_by_id((workspace_id.to_owned(), user_id.to_owned()))
+        .one(db)
+        .await?
+        .map(|m| role_of(&m.role))
+        .transpose()
+}
+
+/// The workspaces a user belongs to, by handle, with their role in each.
+pub async fn find_workspaces_of_user(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<(Workspace, MemberRole)>, StoreError> {
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .all(db)
+        .await?;
+    let ids: Vec<String> = memberships.iter().map(|m| m.workspace_id.clone()).collect();
+    let workspaces = workspace::Entity::find()
+        .filter(workspace::Column::Id.is_in(ids))
+        .order_by_asc(workspace::Column::Handle)
+        .all(db)
+        .await?;
+    workspaces
+        .into_iter()
+        .filter_map(|w| {
+            let role = memberships.iter().find(|m| m.workspace_id == w.id)?;
+            Some((w, role.role.clone()))
+        })
+        .map(|(w, role)| {
+            Ok((
+                Workspace {
+                    handle: WorkspaceHandle::parse(&w.handle).map_err(StoreError::Corrupt)?,
+                    id: w.id,
+                    name: w.name,
+                    created_at: w.created_at,
+                },
+                role_of(&role)?,
+            ))
+        })
+        .collect()
+}
+
+/// A workspace's members, admins first, then by email.
+pub async fn find_members(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+) -> Result<Vec<(User, MemberRole)>, StoreError> {
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::WorkspaceId.eq(workspace_id))
+        .all(db)
+        .await?;
+    let ids: Vec<String> = memberships.iter().map(|m| m.user_id.clone()).collect();
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .order_by_asc(user::Column::Email)
+        .all(db)
+        .await?;
+    let mut members = Vec::with_capacity(users.len());
+    for u in users {
+        if let Some(m) = memberships.iter().find(|m| m.user_id == u.id) {
+            members.push((user_to_domain(u), role_of(&m.role)?));
+        }
+    }
+    members.sort_by_key(|(_, role)| *role != MemberRole::Admin);
+    Ok(members)
+}
+
+pub async fn insert_login_attempt(
+    db: &impl ConnectionTrait,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    login_attempt::ActiveModel {
+        subject: Set(subject.to_owned()),
+        attempted_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Failed attempts for `subject` since `since`, and the oldest of them.
+pub async fn find_login_attempts(
+    db: &impl ConnectionTrait,
+    subject: &str,
+    since: DateTime<Utc>,
+) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+    let attempts = login_attempt::Entity::find()
+        .filter(login_attempt::Column::Subject.eq(subject))
+        .filter(login_attempt::Column::AttemptedAt.gt(since))
+        .order_by_asc(login_attempt::Column::AttemptedAt)
+        .all(db)
+        .await?;
+    Ok((
+        attempts.len() as u64,
+        attempts.first().map(|a| a.attempted_at),
+    ))
+}
+
+/// Forgets a subject's failed attempts, and every attempt older than `before`.
+pub async fn delete_login_attempts(
+    db: &impl ConnectionTrait,
+    subject: &str,
+    before: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    login_attempt::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(login_attempt::Column::Subject.eq(subject))
+                .add(login_attempt::Column::AttemptedAt.lte(before)),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
