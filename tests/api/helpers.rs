@@ -10,6 +10,7 @@ use andi::app::{AppState, router};
 use andi::auth::{Environment, random_base62};
 use andi::authz::Authz;
 use andi::config::Limits;
+use andi::console::ConsoleConfig;
 use andi::keys::{self, Grants, NewKey, Permission, Role};
 use andi::workspace::{self, Workspace, WorkspaceHandle};
 use andi::store;
@@ -35,11 +36,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(limits: Limits) -> TestApp {
+    spawn_app_configured(limits, ConsoleConfig::default()).await
+}
+
+pub async fn spawn_app_configured(limits: Limits, console: ConsoleConfig) -> TestApp {
     let database = TestDatabase::create().await;
     let db = store::connect(&database.url).await.expect("connect to the test database");
     store::migrate(&db).await.expect("migrate the test database");
     let authz = Authz::load(&policy_dir()).expect("shipped policies load");
-    let state = AppState::new(db.clone(), authz, limits);
+    let state = AppState::new(db.clone(), authz, limits).with_console(console);
     state.keys.usage().spawn_flusher(db.clone(), Duration::from_millis(50));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");

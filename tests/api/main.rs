@@ -1,2 +1,4 @@
 mod auth;
+mod console;
+mod console_api;
 mod helpers;
