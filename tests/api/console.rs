@@ -1,7 +1,11 @@
 //! The console's pages over HTTP, as a browser uses them: forms, cookies and redirects.
+#![expect(
+    clippy::expect_used,
+    reason = "test helpers: a broken response fails the test"
+)]
 
-use andi::console::{ConsoleConfig, SignupMode};
 use andi::config::Limits;
+use andi::console::{ConsoleConfig, SignupMode};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
@@ -30,7 +34,13 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find(|line| line.starts_with("andi_session="))
-        .map(|line| line["andi_session=".len()..].split(';').next().unwrap_or_default().to_owned())
+        .map(|line| {
+            line["andi_session=".len()..]
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
 }
 
 impl Person {
@@ -40,7 +50,10 @@ impl Person {
             .redirect(Policy::none())
             .build()
             .expect("client");
-        Person { client, base: app.address.clone() }
+        Person {
+            client,
+            base: app.address.clone(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -48,7 +61,11 @@ impl Person {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn page(&self, path: &str) -> String {
@@ -63,11 +80,21 @@ impl Person {
     }
 
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.client.post(self.url(path)).form(fields).send().await.expect("request sent")
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// Posts a form on `page` to `action` with the page's CSRF token.
-    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn submit(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
         let token = self.token(page).await;
         let mut all = vec![("csrf", token.as_str())];
         all.extend_from_slice(fields);
@@ -75,18 +102,38 @@ impl Person {
     }
 
     pub async fn sign_up(&self, email: &str, password: &str) -> reqwest::Response {
-        self.submit("/sign-up", "/sign-up", &[("email", email), ("password", password)]).await
+        self.submit(
+            "/sign-up",
+            "/sign-up",
+            &[("email", email), ("password", password)],
+        )
+        .await
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
-        self.submit("/sign-in", "/sign-in", &[("email", email), ("password", password)]).await
+        self.submit(
+            "/sign-in",
+            "/sign-in",
+            &[("email", email), ("password", password)],
+        )
+        .await
     }
 
     /// Signs up and creates a workspace, of which this person is then the admin.
     pub async fn admin_of(app: &TestApp, email: &str, handle: &str) -> Person {
         let person = Person::new(app);
-        assert_eq!(person.sign_up(email, PASSWORD).await.status(), 303, "sign-up");
-        let created = person.submit("/workspaces", "/workspaces", &[("handle", handle), ("name", handle)]).await;
+        assert_eq!(
+            person.sign_up(email, PASSWORD).await.status(),
+            303,
+            "sign-up"
+        );
+        let created = person
+            .submit(
+                "/workspaces",
+                "/workspaces",
+                &[("handle", handle), ("name", handle)],
+            )
+            .await;
         assert_eq!(created.status(), 303, "workspace created");
         person
     }
@@ -102,8 +149,13 @@ impl Person {
 
 /// The secret shown on a keys page, if any.
 pub fn shown_secret(html: &str) -> Option<String> {
-    let start = html.find("andi_live_").or_else(|| html.find("andi_test_"))?;
-    let secret: String = html[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let start = html
+        .find("andi_live_")
+        .or_else(|| html.find("andi_test_"))?;
+    let secret: String = html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     // The table shows only the 14-character start followed by an ellipsis.
     (secret.len() > 20).then_some(secret)
 }
@@ -112,7 +164,10 @@ pub fn shown_secret(html: &str) -> Option<String> {
 async fn signing_up_signs_in_with_a_safe_cookie_and_lands_on_workspaces() {
     let app = spawn_app().await;
     let person = Person::new(&app);
-    assert!(person.get("/").await.headers()["location"] == "/sign-up", "a fresh install offers sign-up");
+    assert!(
+        person.get("/").await.headers()["location"] == "/sign-up",
+        "a fresh install offers sign-up"
+    );
 
     let response = person.sign_up("Ada@Example.com", PASSWORD).await;
     assert_eq!(response.status(), 303);
@@ -125,24 +180,46 @@ async fn signing_up_signs_in_with_a_safe_cookie_and_lands_on_workspaces() {
         .find(|line| line.starts_with("andi_session="))
         .expect("a session cookie")
         .to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "not Secure over plain http: {cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "not Secure over plain http: {cookie}"
+    );
 
     let page = person.page("/workspaces").await;
-    assert!(page.contains("ada@example.com"), "signed in as the lower-cased email");
+    assert!(
+        page.contains("ada@example.com"),
+        "signed in as the lower-cased email"
+    );
 }
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_public_url_is_https() {
-    let console = ConsoleConfig { public_url: Some("https://andi.example.com".to_owned()), ..ConsoleConfig::default() };
+    let console = ConsoleConfig {
+        public_url: Some("https://andi.example.com".to_owned()),
+        ..ConsoleConfig::default()
+    };
     let app = spawn_app_configured(Limits::default(), console).await;
     let person = Person::new(&app);
     let token = person.token("/sign-up").await;
     let response = person
-        .post_form("/sign-up", &[("csrf", &token), ("email", "ada@example.com"), ("password", PASSWORD)])
+        .post_form(
+            "/sign-up",
+            &[
+                ("csrf", &token),
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(response.status(), 303);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.contains("; Secure"), "{cookie}");
 }
 
@@ -153,8 +230,14 @@ async fn a_short_password_is_refused_with_a_clear_message() {
     let response = person.sign_up("ada@example.com", "short").await;
     assert_eq!(response.status(), 400);
     let page = response.text().await.unwrap();
-    assert!(page.contains("The password is too short: use at least 12 characters."), "{page}");
-    assert!(person.get("/workspaces").await.status() == 303, "no session was started");
+    assert!(
+        page.contains("The password is too short: use at least 12 characters."),
+        "{page}"
+    );
+    assert!(
+        person.get("/workspaces").await.status() == 303,
+        "no session was started"
+    );
 }
 
 #[tokio::test]
@@ -163,12 +246,24 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_answer() {
     Person::new(&app).sign_up("ada@example.com", PASSWORD).await;
 
     let person = Person::new(&app);
-    let wrong_password = person.sign_in("ada@example.com", "not the password at all").await;
-    let unknown_email = person.sign_in("nobody@example.com", "not the password at all").await;
+    let wrong_password = person
+        .sign_in("ada@example.com", "not the password at all")
+        .await;
+    let unknown_email = person
+        .sign_in("nobody@example.com", "not the password at all")
+        .await;
     assert_eq!(wrong_password.status(), 401);
     assert_eq!(unknown_email.status(), 401);
-    let error = |page: &str| page.split("role=\"alert\">").nth(1).and_then(|rest| rest.split('<').next()).map(str::to_owned);
-    let (a, b) = (error(&wrong_password.text().await.unwrap()), error(&unknown_email.text().await.unwrap()));
+    let error = |page: &str| {
+        page.split("role=\"alert\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .map(str::to_owned)
+    };
+    let (a, b) = (
+        error(&wrong_password.text().await.unwrap()),
+        error(&unknown_email.text().await.unwrap()),
+    );
     assert_eq!(a.as_deref(), Some("Incorrect email or password."));
     assert_eq!(a, b, "the two failures must be indistinguishable");
 }
@@ -177,18 +272,35 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_answer() {
 async fn signing_in_issues_a_new_session_and_signing_out_ends_it() {
     let app = spawn_app().await;
     let person = Person::new(&app);
-    let first = session_cookie(&person.sign_up("ada@example.com", PASSWORD).await).expect("session at sign-up");
-    let second = session_cookie(&person.sign_in("ada@example.com", PASSWORD).await).expect("session at sign-in");
+    let first = session_cookie(&person.sign_up("ada@example.com", PASSWORD).await)
+        .expect("session at sign-up");
+    let second = session_cookie(&person.sign_in("ada@example.com", PASSWORD).await)
+        .expect("session at sign-in");
     assert_ne!(first, second, "the session id changes at sign-in");
 
-    let raw = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
-    let with = |token: &str| raw.get(person.url("/workspaces")).header("cookie", format!("andi_session={token}")).send();
-    assert_eq!(with(&first).await.unwrap().status(), 303, "the replaced session is gone");
+    let raw = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let with = |token: &str| {
+        raw.get(person.url("/workspaces"))
+            .header("cookie", format!("andi_session={token}"))
+            .send()
+    };
+    assert_eq!(
+        with(&first).await.unwrap().status(),
+        303,
+        "the replaced session is gone"
+    );
     assert_eq!(with(&second).await.unwrap().status(), 200);
 
     let out = person.submit("/workspaces", "/sign-out", &[]).await;
     assert_eq!(out.status(), 303);
-    assert_eq!(with(&second).await.unwrap().status(), 303, "sign-out deleted the session");
+    assert_eq!(
+        with(&second).await.unwrap().status(),
+        303,
+        "sign-out deleted the session"
+    );
 }
 
 #[tokio::test]
@@ -197,27 +309,67 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
     let person = Person::new(&app);
     person.sign_up("ada@example.com", PASSWORD).await;
 
-    let forged = person.post_form("/workspaces", &[("handle", "acme"), ("name", "Acme")]).await;
+    let forged = person
+        .post_form("/workspaces", &[("handle", "acme"), ("name", "Acme")])
+        .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    assert!(forged.text().await.unwrap().contains("did not come from this site"));
-    let wrong = person.post_form("/workspaces", &[("csrf", "x".repeat(32).as_str()), ("handle", "acme"), ("name", "Acme")]).await;
+    assert!(
+        forged
+            .text()
+            .await
+            .unwrap()
+            .contains("did not come from this site")
+    );
+    let wrong = person
+        .post_form(
+            "/workspaces",
+            &[
+                ("csrf", "x".repeat(32).as_str()),
+                ("handle", "acme"),
+                ("name", "Acme"),
+            ],
+        )
+        .await;
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    assert!(!person.page("/workspaces").await.contains("/workspaces/acme/"), "no workspace was created");
+    assert!(
+        !person
+            .page("/workspaces")
+            .await
+            .contains("/workspaces/acme/"),
+        "no workspace was created"
+    );
 
     let token = person.token("/workspaces").await;
     let cross_site = person
         .client
         .post(person.url("/workspaces"))
         .header("origin", "https://evil.example")
-        .form(&[("csrf", token.as_str()), ("handle", "acme"), ("name", "Acme")])
+        .form(&[
+            ("csrf", token.as_str()),
+            ("handle", "acme"),
+            ("name", "Acme"),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN, "a foreign Origin is refused even with the token");
+    assert_eq!(
+        cross_site.status(),
+        StatusCode::FORBIDDEN,
+        "a foreign Origin is refused even with the token"
+    );
 
     let stranger = Person::new(&app);
-    let no_form_cookie = stranger.post_form("/sign-in", &[("email", "ada@example.com"), ("password", PASSWORD)]).await;
-    assert_eq!(no_form_cookie.status(), StatusCode::FORBIDDEN, "sign-in needs its form token too");
+    let no_form_cookie = stranger
+        .post_form(
+            "/sign-in",
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        no_form_cookie.status(),
+        StatusCode::FORBIDDEN,
+        "sign-in needs its form token too"
+    );
 }
 
 #[tokio::test]
@@ -226,40 +378,91 @@ async fn repeated_failed_sign_ins_lock_the_account_with_a_429() {
     Person::new(&app).sign_up("ada@example.com", PASSWORD).await;
     let attacker = Person::new(&app);
     for attempt in 1..=5 {
-        let response = attacker.sign_in("ada@example.com", "guess number one").await;
+        let response = attacker
+            .sign_in("ada@example.com", "guess number one")
+            .await;
         assert_eq!(response.status(), 401, "attempt {attempt}");
     }
     let locked = attacker.sign_in("ada@example.com", PASSWORD).await;
-    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert_eq!(
+        locked.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
     assert!(locked.headers().contains_key("retry-after"));
     let page = locked.text().await.unwrap();
-    assert!(page.contains("Too many failed sign-in attempts for this account; try again in 15 minute(s)."), "{page}");
+    assert!(
+        page.contains(
+            "Too many failed sign-in attempts for this account; try again in 15 minute(s)."
+        ),
+        "{page}"
+    );
 }
 
 #[tokio::test]
 async fn repeated_failed_sign_ins_from_one_address_are_limited_with_a_429() {
-    let console = ConsoleConfig { login_max_failures_per_ip: 3, ..ConsoleConfig::default() };
+    let console = ConsoleConfig {
+        login_max_failures_per_ip: 3,
+        ..ConsoleConfig::default()
+    };
     let app = spawn_app_configured(Limits::default(), console).await;
     let attacker = Person::new(&app);
     for n in 0..3 {
-        let response = attacker.sign_in(&format!("user{n}@example.com"), "guess number one").await;
+        let response = attacker
+            .sign_in(&format!("user{n}@example.com"), "guess number one")
+            .await;
         assert_eq!(response.status(), 401, "attempt {n}");
     }
-    let limited = attacker.sign_in("user9@example.com", "guess number one").await;
+    let limited = attacker
+        .sign_in("user9@example.com", "guess number one")
+        .await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(limited.text().await.unwrap().contains("for your network address"));
+    assert!(
+        limited
+            .text()
+            .await
+            .unwrap()
+            .contains("for your network address")
+    );
 }
 
 #[tokio::test]
 async fn when_sign_up_is_closed_only_the_first_account_can_be_created() {
-    let console = ConsoleConfig { signup: SignupMode::Closed, ..ConsoleConfig::default() };
+    let console = ConsoleConfig {
+        signup: SignupMode::Closed,
+        ..ConsoleConfig::default()
+    };
     let app = spawn_app_configured(Limits::default(), console).await;
-    assert_eq!(Person::new(&app).sign_up("first@example.com", PASSWORD).await.status(), 303);
+    assert_eq!(
+        Person::new(&app)
+            .sign_up("first@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
     let stranger = Person::new(&app);
-    assert!(stranger.page("/sign-up").await.contains("Sign-up is closed on this server"), "the page says so");
-    let second = stranger.submit("/sign-in", "/sign-up", &[("email", "second@example.com"), ("password", PASSWORD)]).await;
+    assert!(
+        stranger
+            .page("/sign-up")
+            .await
+            .contains("Sign-up is closed on this server"),
+        "the page says so"
+    );
+    let second = stranger
+        .submit(
+            "/sign-in",
+            "/sign-up",
+            &[("email", "second@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(second.status(), StatusCode::FORBIDDEN);
-    assert!(second.text().await.unwrap().contains("Sign-up is closed on this server"));
+    assert!(
+        second
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign-up is closed on this server")
+    );
 }
 
 #[tokio::test]
@@ -267,98 +470,234 @@ async fn a_new_secret_is_shown_once_and_works() {
     let app = spawn_app().await;
     let ada = Person::admin_of(&app, "ada@example.com", "acme").await;
     let page = ada
-        .create_key("acme", &[("name", "billing-worker"), ("permission", "objects.read"), ("environment", "live")])
+        .create_key(
+            "acme",
+            &[
+                ("name", "billing-worker"),
+                ("permission", "objects.read"),
+                ("environment", "live"),
+            ],
+        )
         .await;
     let secret = shown_secret(&page).expect("the page after creating shows the secret");
     assert!(page.contains("It will not be shown again"));
     assert_eq!(app.get("/api/objects", &secret).await.status(), 200);
-    assert_eq!(app.post_json("/api/objects", &secret, &serde_json::json!({"name": "Invoices"})).await.status(), 403);
+    assert_eq!(
+        app.post_json(
+            "/api/objects",
+            &secret,
+            &serde_json::json!({"name": "Invoices"})
+        )
+        .await
+        .status(),
+        403
+    );
 
     let reloaded = ada.page("/workspaces/acme/api-keys").await;
-    assert_eq!(shown_secret(&reloaded), None, "a reload does not show the secret again");
-    assert!(reloaded.contains("billing-worker") && reloaded.contains("objects.read"), "the key is in the table");
+    assert_eq!(
+        shown_secret(&reloaded),
+        None,
+        "a reload does not show the secret again"
+    );
+    assert!(
+        reloaded.contains("billing-worker") && reloaded.contains("objects.read"),
+        "the key is in the table"
+    );
 }
 
 #[tokio::test]
 async fn the_create_form_explains_what_is_missing() {
     let app = spawn_app().await;
     let ada = Person::admin_of(&app, "ada@example.com", "acme").await;
-    let response = ada.submit("/workspaces/acme/api-keys", "/workspaces/acme/api-keys", &[("name", "nothing")]).await;
+    let response = ada
+        .submit(
+            "/workspaces/acme/api-keys",
+            "/workspaces/acme/api-keys",
+            &[("name", "nothing")],
+        )
+        .await;
     assert_eq!(response.status(), 400);
-    assert!(response.text().await.unwrap().contains("A key needs at least one permission or a role"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("A key needs at least one permission or a role")
+    );
 }
 
 #[tokio::test]
 async fn revoking_asks_for_confirmation_and_then_stops_the_key() {
     let app = spawn_app().await;
     let ada = Person::admin_of(&app, "ada@example.com", "acme").await;
-    let page = ada.create_key("acme", &[("name", "ci"), ("role", "viewer")]).await;
+    let page = ada
+        .create_key("acme", &[("name", "ci"), ("role", "viewer")])
+        .await;
     let secret = shown_secret(&page).unwrap();
-    let key_id = page.split("data-key-id=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_owned();
+    let key_id = page
+        .split("data-key-id=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
 
     let confirm = format!("/workspaces/acme/api-keys/{key_id}/revoke");
     let question = ada.page(&confirm).await;
     assert!(question.contains("Revoke “ci”?"), "{question}");
-    assert_eq!(app.get("/api/objects", &secret).await.status(), 200, "asking revokes nothing");
+    assert_eq!(
+        app.get("/api/objects", &secret).await.status(),
+        200,
+        "asking revokes nothing"
+    );
 
     let done = ada.submit(&confirm, &confirm, &[]).await;
     assert_eq!(done.status(), 303);
     assert_eq!(app.get("/api/objects", &secret).await.status(), 401);
-    assert!(ada.page("/workspaces/acme/api-keys").await.contains("status-revoked"));
+    assert!(
+        ada.page("/workspaces/acme/api-keys")
+            .await
+            .contains("status-revoked")
+    );
 }
 
 #[tokio::test]
 async fn rotating_shows_the_new_secret_once_and_retires_the_old_one() {
     let app = spawn_app().await;
     let ada = Person::admin_of(&app, "ada@example.com", "acme").await;
-    let page = ada.create_key("acme", &[("name", "ci"), ("permission", "objects.read")]).await;
+    let page = ada
+        .create_key("acme", &[("name", "ci"), ("permission", "objects.read")])
+        .await;
     let old = shown_secret(&page).unwrap();
-    let key_id = page.split("data-key-id=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_owned();
+    let key_id = page
+        .split("data-key-id=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
 
     let rotate = format!("/workspaces/acme/api-keys/{key_id}/rotate");
-    assert_eq!(ada.submit(&rotate, &rotate, &[("grace", "0s")]).await.status(), 303);
+    assert_eq!(
+        ada.submit(&rotate, &rotate, &[("grace", "0s")])
+            .await
+            .status(),
+        303
+    );
     let after = ada.page("/workspaces/acme/api-keys").await;
     let new = shown_secret(&after).expect("the new secret is shown");
     assert_ne!(new, old);
     assert_eq!(app.get("/api/objects", &new).await.status(), 200);
-    assert_eq!(app.get("/api/objects", &old).await.status(), 401, "no grace: the old key stops at once");
-    assert_eq!(shown_secret(&ada.page("/workspaces/acme/api-keys").await), None);
+    assert_eq!(
+        app.get("/api/objects", &old).await.status(),
+        401,
+        "no grace: the old key stops at once"
+    );
+    assert_eq!(
+        shown_secret(&ada.page("/workspaces/acme/api-keys").await),
+        None
+    );
 }
 
 #[tokio::test]
 async fn a_member_sees_the_keys_but_only_admins_manage_them() {
     let app = spawn_app().await;
     let ada = Person::admin_of(&app, "ada@example.com", "acme").await;
-    let page = ada.create_key("acme", &[("name", "ci"), ("permission", "objects.read")]).await;
-    let key_id = page.split("data-key-id=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_owned();
+    let page = ada
+        .create_key("acme", &[("name", "ci"), ("permission", "objects.read")])
+        .await;
+    let key_id = page
+        .split("data-key-id=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
 
     let bob = Person::new(&app);
     bob.sign_up("bob@example.com", PASSWORD).await;
-    assert_eq!(bob.get("/workspaces/acme/api-keys").await.status(), 404, "not a member yet: no such workspace");
+    assert_eq!(
+        bob.get("/workspaces/acme/api-keys").await.status(),
+        404,
+        "not a member yet: no such workspace"
+    );
 
-    let added = ada.submit("/workspaces/acme/members", "/workspaces/acme/members", &[("email", "bob@example.com"), ("role", "member")]).await;
+    let added = ada
+        .submit(
+            "/workspaces/acme/members",
+            "/workspaces/acme/members",
+            &[("email", "bob@example.com"), ("role", "member")],
+        )
+        .await;
     assert_eq!(added.status(), 303);
-    assert!(ada.page("/workspaces/acme/members").await.contains("bob@example.com"));
+    assert!(
+        ada.page("/workspaces/acme/members")
+            .await
+            .contains("bob@example.com")
+    );
 
     let keys = bob.page("/workspaces/acme/api-keys").await;
     assert!(keys.contains(&key_id), "a member sees the keys");
     assert!(!keys.contains("Create key"), "but gets no create form");
     let token = bob.token("/workspaces").await;
-    let create = bob.post_form("/workspaces/acme/api-keys", &[("csrf", &token), ("name", "mine"), ("permission", "objects.write")]).await;
+    let create = bob
+        .post_form(
+            "/workspaces/acme/api-keys",
+            &[
+                ("csrf", &token),
+                ("name", "mine"),
+                ("permission", "objects.write"),
+            ],
+        )
+        .await;
     assert_eq!(create.status(), StatusCode::FORBIDDEN);
-    assert!(create.text().await.unwrap().contains("only admins of this workspace can create API keys"));
-    let revoke = bob.post_form(&format!("/workspaces/acme/api-keys/{key_id}/revoke"), &[("csrf", &token)]).await;
+    assert!(
+        create
+            .text()
+            .await
+            .unwrap()
+            .contains("only admins of this workspace can create API keys")
+    );
+    let revoke = bob
+        .post_form(
+            &format!("/workspaces/acme/api-keys/{key_id}/revoke"),
+            &[("csrf", &token)],
+        )
+        .await;
     assert_eq!(revoke.status(), StatusCode::FORBIDDEN);
-    let add = bob.post_form("/workspaces/acme/members", &[("csrf", &token), ("email", "bob@example.com"), ("role", "admin")]).await;
-    assert_eq!(add.status(), StatusCode::FORBIDDEN, "a member cannot promote themselves");
-    assert!(ada.page("/workspaces/acme/api-keys").await.contains("status-active"), "the key is untouched");
+    let add = bob
+        .post_form(
+            "/workspaces/acme/members",
+            &[
+                ("csrf", &token),
+                ("email", "bob@example.com"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        add.status(),
+        StatusCode::FORBIDDEN,
+        "a member cannot promote themselves"
+    );
+    assert!(
+        ada.page("/workspaces/acme/api-keys")
+            .await
+            .contains("status-active"),
+        "the key is untouched"
+    );
 }
 
 #[tokio::test]
 async fn page_text_is_escaped() {
     let app = spawn_app().await;
     let ada = Person::admin_of(&app, "ada@example.com", "acme").await;
-    let page = ada.create_key("acme", &[("name", "<script>alert(1)</script>"), ("permission", "objects.read")]).await;
+    let page = ada
+        .create_key(
+            "acme",
+            &[
+                ("name", "<script>alert(1)</script>"),
+                ("permission", "objects.read"),
+            ],
+        )
+        .await;
     assert!(!page.contains("<script>alert(1)</script>"));
     assert!(page.contains("&lt;script&gt;alert(1)&lt;"), "shown as text");
 }

@@ -1,4 +1,9 @@
 //! The console's JSON API: session only, CSRF-protected, admins manage keys.
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test helpers: a broken response fails the test"
+)]
 
 use andi::keys::Permission;
 use reqwest::StatusCode;
@@ -16,9 +21,17 @@ impl Person {
         page[start..].split('"').next().unwrap().to_owned()
     }
 
-    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+    async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
         let token = self.csrf().await;
-        let mut request = self.client.request(method, self.url(path)).header("x-csrf-token", token);
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("x-csrf-token", token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -30,18 +43,48 @@ impl Person {
 async fn the_console_api_refuses_api_keys_with_401_saying_a_session_is_required() {
     let app = spawn_app().await;
     let acme = app.create_workspace("acme").await;
-    let (key, _) = app.create_key(&acme, None, &[Permission::ObjectsRead, Permission::WorkspacesRead]).await;
+    let (key, _) = app
+        .create_key(
+            &acme,
+            None,
+            &[Permission::ObjectsRead, Permission::WorkspacesRead],
+        )
+        .await;
     for (method, path) in [
         (reqwest::Method::GET, "/api/v1/workspaces"),
         (reqwest::Method::POST, "/api/v1/workspaces"),
         (reqwest::Method::GET, "/api/v1/workspaces/acme/api-keys"),
         (reqwest::Method::POST, "/api/v1/workspaces/acme/api-keys"),
     ] {
-        let response = app.client.request(method.clone(), app.url(path)).bearer_auth(&key).json(&json!({})).send().await.unwrap();
-        let body = assert_problem(response, 401, "session_required", &format!("{method} {path} with a key")).await;
-        assert!(body["detail"].as_str().unwrap().contains("needs a signed-in console session"), "{body}");
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&key)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let body = assert_problem(
+            response,
+            401,
+            "session_required",
+            &format!("{method} {path} with a key"),
+        )
+        .await;
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("needs a signed-in console session"),
+            "{body}"
+        );
     }
-    let anonymous = app.client.get(app.url("/api/v1/workspaces")).send().await.unwrap();
+    let anonymous = app
+        .client
+        .get(app.url("/api/v1/workspaces"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(anonymous, 401, "session_required", "no session").await;
 }
 
@@ -51,14 +94,28 @@ async fn a_signed_in_admin_manages_keys_through_the_json_api() {
     let ada = Person::new(&app);
     ada.sign_up("ada@example.com", PASSWORD).await;
 
-    let created = ada.api(reqwest::Method::POST, "/api/v1/workspaces", Some(json!({"handle": "acme", "name": "Acme"}))).await;
+    let created = ada
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/workspaces",
+            Some(json!({"handle": "acme", "name": "Acme"})),
+        )
+        .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    assert_eq!(created.json::<Value>().await.unwrap()["role"], "admin", "the creator is the admin");
+    assert_eq!(
+        created.json::<Value>().await.unwrap()["role"],
+        "admin",
+        "the creator is the admin"
+    );
     let mine: Value = ada.get("/api/v1/workspaces").await.json().await.unwrap();
     assert_eq!(mine["items"][0]["handle"], "acme");
 
     let issued = ada
-        .api(reqwest::Method::POST, "/api/v1/workspaces/acme/api-keys", Some(json!({"name": "ci", "permissions": ["objects.read"]})))
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/workspaces/acme/api-keys",
+            Some(json!({"name": "ci", "permissions": ["objects.read"]})),
+        )
         .await;
     assert_eq!(issued.status(), StatusCode::CREATED);
     let issued: Value = issued.json().await.unwrap();
@@ -67,17 +124,41 @@ async fn a_signed_in_admin_manages_keys_through_the_json_api() {
     assert_eq!(issued["apiKey"]["permissions"], json!(["objects.read"]));
     assert_eq!(app.get("/api/objects", &secret).await.status(), 200);
 
-    let listed = ada.get("/api/v1/workspaces/acme/api-keys").await.text().await.unwrap();
-    assert!(listed.contains(&id) && !listed.contains(&secret), "listing never shows a secret");
+    let listed = ada
+        .get("/api/v1/workspaces/acme/api-keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains(&id) && !listed.contains(&secret),
+        "listing never shows a secret"
+    );
 
-    let rotated = ada.api(reqwest::Method::POST, &format!("/api/v1/workspaces/acme/api-keys/{id}/rotate"), Some(json!({"grace": "1h"}))).await;
+    let rotated = ada
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/workspaces/acme/api-keys/{id}/rotate"),
+            Some(json!({"grace": "1h"})),
+        )
+        .await;
     assert_eq!(rotated.status(), StatusCode::CREATED);
     let rotated: Value = rotated.json().await.unwrap();
     let new_secret = rotated["key"].as_str().unwrap().to_owned();
     let new_id = rotated["apiKey"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(app.get("/api/objects", &secret).await.status(), 200, "the old key works during the grace");
+    assert_eq!(
+        app.get("/api/objects", &secret).await.status(),
+        200,
+        "the old key works during the grace"
+    );
 
-    let revoked = ada.api(reqwest::Method::DELETE, &format!("/api/v1/workspaces/acme/api-keys/{new_id}"), None).await;
+    let revoked = ada
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/workspaces/acme/api-keys/{new_id}"),
+            None,
+        )
+        .await;
     assert_eq!(revoked.status(), StatusCode::OK);
     assert_eq!(revoked.json::<Value>().await.unwrap()["status"], "revoked");
     assert_eq!(app.get("/api/objects", &new_secret).await.status(), 401);
@@ -88,7 +169,13 @@ async fn state_changing_json_requests_need_the_csrf_header() {
     let app = spawn_app().await;
     let ada = Person::new(&app);
     ada.sign_up("ada@example.com", PASSWORD).await;
-    let response = ada.client.post(ada.url("/api/v1/workspaces")).json(&json!({"handle": "acme", "name": "Acme"})).send().await.unwrap();
+    let response = ada
+        .client
+        .post(ada.url("/api/v1/workspaces"))
+        .json(&json!({"handle": "acme", "name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, 403, "csrf_failed", "no X-CSRF-Token").await;
     let mine: Value = ada.get("/api/v1/workspaces").await.json().await.unwrap();
     assert_eq!(mine["items"], json!([]), "nothing was created");
@@ -104,11 +191,27 @@ async fn a_member_cannot_manage_keys_and_a_stranger_cannot_see_the_workspace() {
     let hidden = bob.get("/api/v1/workspaces/acme/api-keys").await;
     assert_problem(hidden, 404, "not_found", "a non-member").await;
 
-    ada.submit("/workspaces/acme/members", "/workspaces/acme/members", &[("email", "bob@example.com"), ("role", "member")]).await;
-    assert_eq!(bob.get("/api/v1/workspaces/acme/api-keys").await.status(), 200, "members may list");
+    ada.submit(
+        "/workspaces/acme/members",
+        "/workspaces/acme/members",
+        &[("email", "bob@example.com"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(
+        bob.get("/api/v1/workspaces/acme/api-keys").await.status(),
+        200,
+        "members may list"
+    );
     let denied = bob
-        .api(reqwest::Method::POST, "/api/v1/workspaces/acme/api-keys", Some(json!({"name": "mine", "permissions": ["objects.write"]})))
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/workspaces/acme/api-keys",
+            Some(json!({"name": "mine", "permissions": ["objects.write"]})),
+        )
         .await;
     let body = assert_problem(denied, 403, "forbidden", "a member creating a key").await;
-    assert!(body["detail"].as_str().unwrap().contains("only admins"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("only admins"),
+        "{body}"
+    );
 }
