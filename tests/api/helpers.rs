@@ -11,8 +11,8 @@ use andi::auth::{Environment, random_base62};
 use andi::authz::Authz;
 use andi::config::Limits;
 use andi::keys::{self, Grants, NewKey, Permission, Role};
-use andi::workspace::{self, Workspace, WorkspaceHandle};
 use andi::store;
+use andi::workspace::{self, Workspace, WorkspaceHandle};
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
@@ -36,18 +36,30 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(limits: Limits) -> TestApp {
     let database = TestDatabase::create().await;
-    let db = store::connect(&database.url).await.expect("connect to the test database");
-    store::migrate(&db).await.expect("migrate the test database");
+    let db = store::connect(&database.url)
+        .await
+        .expect("connect to the test database");
+    store::migrate(&db)
+        .await
+        .expect("migrate the test database");
     let authz = Authz::load(&policy_dir()).expect("shipped policies load");
     let state = AppState::new(db.clone(), authz, limits);
-    state.keys.usage().spawn_flusher(db.clone(), Duration::from_millis(50));
+    state
+        .keys
+        .usage()
+        .spawn_flusher(db.clone(), Duration::from_millis(50));
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral port");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     tokio::spawn(async move {
-        axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .expect("server runs");
+        axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("server runs");
     });
     TestApp {
         address,
@@ -64,14 +76,25 @@ impl TestApp {
     }
 
     pub async fn create_workspace(&self, handle: &str) -> Workspace {
-        workspace::create_workspace(&self.db, WorkspaceHandle::parse(handle).expect("valid handle"), handle, Utc::now())
-            .await
-            .expect("create workspace")
+        workspace::create_workspace(
+            &self.db,
+            WorkspaceHandle::parse(handle).expect("valid handle"),
+            handle,
+            Utc::now(),
+        )
+        .await
+        .expect("create workspace")
     }
 
     /// Creates a key and returns `(secret, key id)`.
-    pub async fn create_key(&self, workspace: &Workspace, role: Option<Role>, permissions: &[Permission]) -> (String, String) {
-        self.create_key_with(workspace, role, permissions, Environment::Live, None).await
+    pub async fn create_key(
+        &self,
+        workspace: &Workspace,
+        role: Option<Role>,
+        permissions: &[Permission],
+    ) -> (String, String) {
+        self.create_key_with(workspace, role, permissions, Environment::Live, None)
+            .await
     }
 
     pub async fn create_key_with(
@@ -88,26 +111,47 @@ impl TestApp {
             environment,
             expires_in,
         };
-        let (secret, key) = keys::create_key(&self.db, workspace, new, Utc::now()).await.expect("create key");
+        let (secret, key) = keys::create_key(&self.db, workspace, new, Utc::now())
+            .await
+            .expect("create key");
         (secret.expose().to_owned(), key.id)
     }
 
     pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).bearer_auth(key).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn post_json(&self, path: &str, key: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).bearer_auth(key).json(body).send().await.expect("request sent")
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// How many object definitions a workspace has, read straight from the database.
     pub async fn count_definitions(&self, workspace: &Workspace) -> usize {
-        store::objects::find_definitions(&self.db, &workspace.id).await.expect("count definitions").len()
+        store::objects::find_definitions(&self.db, &workspace.id)
+            .await
+            .expect("count definitions")
+            .len()
     }
 }
 
 /// Reads a problem+json body and checks its status, content type and code.
-pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str, context: &str) -> Value {
+pub async fn assert_problem(
+    response: reqwest::Response,
+    status: u16,
+    code: &str,
+    context: &str,
+) -> Value {
     assert_eq!(response.status().as_u16(), status, "{context}: status");
     let content_type = response
         .headers()
@@ -115,11 +159,17 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert_eq!(content_type, "application/problem+json", "{context}: content type");
+    assert_eq!(
+        content_type, "application/problem+json",
+        "{context}: content type"
+    );
     let body: Value = response.json().await.expect("problem body is JSON");
     assert_eq!(body["code"], code, "{context}: code in {body}");
     assert_eq!(body["status"], status, "{context}: status in body");
-    assert!(body["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{context}: requestId");
+    assert!(
+        body["requestId"].as_str().is_some_and(|id| !id.is_empty()),
+        "{context}: requestId"
+    );
     body
 }
 
@@ -136,26 +186,40 @@ impl TestDatabase {
         let name = format!("andi_test_{}", random_base62(12).to_lowercase());
         match std::env::var("ANDI_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
-                let admin = store::connect(&admin_url).await.expect("connect to ANDI_TEST_DATABASE_URL");
+                let admin = store::connect(&admin_url)
+                    .await
+                    .expect("connect to ANDI_TEST_DATABASE_URL");
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                     .await
                     .expect("create the test database");
                 admin.close().await.ok();
                 let url = replace_database(&admin_url, &name);
-                TestDatabase { url, admin_url: Some(admin_url), name, _dir: None }
+                TestDatabase {
+                    url,
+                    admin_url: Some(admin_url),
+                    name,
+                    _dir: None,
+                }
             }
             _ => {
                 let dir = tempfile::tempdir().expect("temporary directory");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("andi.db").display());
-                TestDatabase { url, admin_url: None, name, _dir: Some(dir) }
+                TestDatabase {
+                    url,
+                    admin_url: None,
+                    name,
+                    _dir: Some(dir),
+                }
             }
         }
     }
 }
 
 fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let base = match base.rfind('/') {
         Some(slash) if slash > "postgres://".len() => &base[..slash],
         _ => base,
@@ -168,14 +232,23 @@ fn replace_database(url: &str, name: &str) -> String {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Some(admin_url) = self.admin_url.clone() else { return };
+        let Some(admin_url) = self.admin_url.clone() else {
+            return;
+        };
         let name = self.name.clone();
         // Drop runs inside the test's runtime, which cannot block on itself.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(async {
                 if let Ok(admin) = store::connect(&admin_url).await {
-                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
                     admin.close().await.ok();
                 }
             });

@@ -1,2 +1,4 @@
 mod auth;
+mod create_object;
 mod helpers;
+mod service;
