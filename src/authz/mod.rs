@@ -350,3 +350,124 @@ fn resource_entities(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::auth::{Environment, WorkspaceRef};
+
+    fn bundle() -> PolicyBundle {
+        load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"))
+            .expect("shipped policies load")
+    }
+
+    fn reader() -> Principal {
+        Principal {
+            key_id: "key_reader".into(),
+            workspace: WorkspaceRef {
+                id: "ws_a".into(),
+                handle: "a".into(),
+            },
+            role: None,
+            permissions: vec![Permission::ObjectsRead],
+            environment: Environment::Live,
+        }
+    }
+
+    fn context() -> RequestContext {
+        RequestContext {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            time: Utc::now(),
+            method: "GET".into(),
+            path: "/".into(),
+        }
+    }
+
+    fn object_in(workspace_id: &str) -> Resource {
+        Resource::ObjectDefinition {
+            id: "obj_1".into(),
+            handle: "invoices".into(),
+            workspace_id: workspace_id.into(),
+        }
+    }
+
+    #[test]
+    fn a_permission_allows_its_actions_in_the_own_workspace() {
+        let evaluation = evaluate(
+            &bundle(),
+            &reader(),
+            Action::GetObject,
+            &object_in("ws_a"),
+            &context(),
+        )
+        .unwrap();
+        assert!(evaluation.allowed);
+        assert_eq!(evaluation.policies, vec!["objects-read".to_owned()]);
+    }
+
+    #[test]
+    fn the_isolation_policy_forbids_another_workspace_even_with_the_permission() {
+        let evaluation = evaluate(
+            &bundle(),
+            &reader(),
+            Action::GetObject,
+            &object_in("ws_b"),
+            &context(),
+        )
+        .unwrap();
+        assert!(!evaluation.allowed);
+        assert_eq!(evaluation.policies, vec!["workspace-isolation".to_owned()]);
+    }
+
+    #[test]
+    fn a_role_grants_its_permissions_through_entities_json() {
+        let editor = Principal {
+            role: Some(crate::keys::Role::Editor),
+            permissions: vec![],
+            ..reader()
+        };
+        let bundle = bundle();
+        let write = evaluate(
+            &bundle,
+            &editor,
+            Action::DeleteObject,
+            &object_in("ws_a"),
+            &context(),
+        )
+        .unwrap();
+        let workspace = Resource::Workspace { id: "ws_a".into() };
+        let read_workspace = evaluate(
+            &bundle,
+            &editor,
+            Action::ReadWorkspace,
+            &workspace,
+            &context(),
+        )
+        .unwrap();
+        assert!(write.allowed);
+        assert!(!read_workspace.allowed, "editors lack workspaces.read");
+        assert!(
+            read_workspace.policies.is_empty(),
+            "denied because nothing permits it"
+        );
+    }
+
+    #[test]
+    fn a_denial_names_the_missing_permission() {
+        let authz = Authz::new(bundle());
+        let denied = authz.authorize(
+            &reader(),
+            Action::CreateObject,
+            &Resource::Workspace { id: "ws_a".into() },
+            &context(),
+        );
+        match denied {
+            Err(AuthzError::Denied(denial)) => {
+                assert_eq!(denial.missing_permission, Some(Permission::ObjectsWrite))
+            }
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+}

@@ -68,6 +68,15 @@ async fn the_bearer_scheme_is_case_insensitive() {
     assert_eq!(app.count_definitions(&acme).await, 1);
 }
 
+/// A description, the headers sent, and the expected status, code and challenge.
+type Case<'a> = (
+    &'a str,
+    Vec<(&'a str, String)>,
+    u16,
+    &'a str,
+    Option<&'a str>,
+);
+
 #[tokio::test]
 async fn malformed_and_missing_credentials_are_rejected_and_change_nothing() {
     let app = spawn_app().await;
@@ -82,7 +91,7 @@ async fn malformed_and_missing_credentials_are_rejected_and_change_nothing() {
         .to_owned();
     let huge = format!("Bearer andi_live_{}", "A".repeat(10 * 1024));
 
-    let cases: Vec<(&str, Vec<(&str, String)>, u16, &str, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "no header",
             vec![],

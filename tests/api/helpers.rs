@@ -256,8 +256,3 @@ impl Drop for TestDatabase {
         let _ = dropped.join();
     }
 }
-
-/// A random suffix for names that must not collide.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", random_base62(8).to_lowercase())
-}
