@@ -25,6 +25,9 @@ pub struct Readiness {
     database: &'static str,
     policy_version: String,
     policies: usize,
+    /// Why the last policy reload was refused (the set above keeps serving); null once a
+    /// good set loads.
+    last_reload_error: Option<crate::authz::ReloadFailure>,
 }
 
 /// The database answers and a valid policy set is loaded.
@@ -38,5 +41,6 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
         database: "ok",
         policy_version: bundle.version.clone(),
         policies: bundle.policy_ids.len(),
+        last_reload_error: state.authz.last_reload_failure().map(|f| (*f).clone()),
     }))
 }

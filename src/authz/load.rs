@@ -143,6 +143,12 @@ struct SourceFile {
 
 /// Loads and validates the policy directory.
 pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
+    load_with(dir, &[])
+}
+
+/// Loads the policy directory as if the `extra` policy files were in it: how an example
+/// policy is tested on top of the base set before an operator copies it in.
+pub fn load_with(dir: &Path, extra: &[PathBuf]) -> Result<PolicyBundle, PolicyErrors> {
     let mut errors = Vec::new();
     let whole_dir = |message: String| {
         PolicyErrors(vec![PolicyError {
@@ -160,6 +166,7 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
         .map(|entry| entry.path())
         .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "cedar"))
         .collect();
+    cedar_paths.extend(extra.iter().cloned());
     cedar_paths.sort();
 
     let schema_file = read_source(&dir.join(SCHEMA_FILE)).map_err(|e| PolicyErrors(vec![e]))?;

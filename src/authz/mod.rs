@@ -6,23 +6,34 @@
 //! what it records never holds a secret: keys appear by id.
 
 mod action;
+mod cases;
+mod command;
+mod decision_log;
+mod explain;
 mod load;
+mod reload;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityUid, Request, RestrictedExpression,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 
 pub use action::Action;
-pub use load::{PolicyBundle, PolicyError, PolicyErrors, PolicyLocation, load};
+pub use cases::{CaseFailure, CaseReport, run_cases};
+pub use command::{PolicyCommand, run as run_policy_command};
+pub use decision_log::{DecisionLog, DecisionLogTarget};
+pub use explain::{Explanation, explain};
+pub use load::{PolicyBundle, PolicyError, PolicyErrors, PolicyLocation, load, load_with};
+pub use reload::{ReloadFailure, ReloadTask, reload_on_hangup, watch};
 
 use crate::auth::Principal;
+use decision_log::Decided;
 use crate::keys::Permission;
 
 /// What a decision is about: the resource, with the workspace it lives in.
@@ -107,6 +118,9 @@ pub struct Evaluation {
 /// partially swapped set.
 pub struct Authz {
     current: ArcSwap<PolicyBundle>,
+    /// Why the last reload was refused; cleared by the next good one.
+    reload_failure: ArcSwapOption<ReloadFailure>,
+    decision_log: Option<Arc<DecisionLog>>,
 }
 
 impl Authz {
@@ -117,7 +131,15 @@ impl Authz {
     pub fn new(bundle: PolicyBundle) -> Authz {
         Authz {
             current: ArcSwap::from_pointee(bundle),
+            reload_failure: ArcSwapOption::empty(),
+            decision_log: None,
         }
+    }
+
+    /// Also writes every decision to `log`.
+    pub fn with_decision_log(mut self, log: Arc<DecisionLog>) -> Authz {
+        self.decision_log = Some(log);
+        self
     }
 
     pub fn snapshot(&self) -> Arc<PolicyBundle> {
@@ -156,6 +178,18 @@ impl Authz {
             Err(message) => {
                 span.record("andi.decision", "deny");
                 span.record("andi.errors", message.as_str());
+                self.log_decision(
+                    &span,
+                    Decided {
+                        principal,
+                        action,
+                        resource: &resource_uid,
+                        policy_version: &bundle.version,
+                        allowed: false,
+                        policies: &[],
+                        errors: std::slice::from_ref(&message),
+                    },
+                );
                 return Err(AuthzError::Internal(message));
             }
         };
@@ -164,6 +198,18 @@ impl Authz {
         span.record("andi.policies", evaluation.policies.join(","));
         span.record("andi.errors", evaluation.errors.join("; "));
         tracing::debug!(decision, "authorization decision");
+        self.log_decision(
+            &span,
+            Decided {
+                principal,
+                action,
+                resource: &resource_uid,
+                policy_version: &bundle.version,
+                allowed: evaluation.allowed,
+                policies: &evaluation.policies,
+                errors: &evaluation.errors,
+            },
+        );
         if evaluation.allowed {
             return Ok(());
         }
