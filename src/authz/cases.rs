@@ -91,7 +91,9 @@ enum CaseResource {
         id: String,
     },
     /// A key asking about itself; `id` is the principal's key.
-    ApiKey { id: String },
+    ApiKey {
+        id: String,
+    },
     ObjectDefinition {
         id: String,
         workspace: String,
@@ -214,7 +216,10 @@ pub fn run_cases(dir: &Path) -> Result<CaseReport, PolicyErrors> {
                 report.fail(
                     &example,
                     "(load)",
-                    format!("the example does not load on top of {}:\n{errors}", dir.display()),
+                    format!(
+                        "the example does not load on top of {}:\n{errors}",
+                        dir.display()
+                    ),
                 );
                 continue;
             }
@@ -381,7 +386,10 @@ mod tests {
         for example in names {
             let stem = example.file_stem().unwrap().to_string_lossy().into_owned();
             assert!(
-                examples.join(TESTS_DIR).join(format!("{stem}.json")).is_file(),
+                examples
+                    .join(TESTS_DIR)
+                    .join(format!("{stem}.json"))
+                    .is_file(),
                 "{stem} has cases"
             );
         }

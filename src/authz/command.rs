@@ -138,11 +138,7 @@ fn test(dir: &Path) -> anyhow::Result<()> {
     for failure in &report.failures {
         println!("{failure}");
     }
-    println!(
-        "{} passed, {} failed",
-        report.passed,
-        report.failures.len()
-    );
+    println!("{} passed, {} failed", report.passed, report.failures.len());
     if report.failures.is_empty() {
         Ok(())
     } else {

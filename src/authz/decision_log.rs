@@ -274,7 +274,9 @@ mod tests {
         .err()
         .unwrap();
         assert!(
-            error.to_string().contains("/nonexistent-dir/decisions.jsonl"),
+            error
+                .to_string()
+                .contains("/nonexistent-dir/decisions.jsonl"),
             "{error}"
         );
     }

@@ -59,10 +59,7 @@ impl fmt::Display for Explanation {
         if self.errors.is_empty() {
             writeln!(f, "evaluation errors: none")?;
         } else {
-            writeln!(
-                f,
-                "evaluation errors (Cedar skipped these policies):"
-            )?;
+            writeln!(f, "evaluation errors (Cedar skipped these policies):")?;
             for error in &self.errors {
                 writeln!(f, "  {error}")?;
             }
@@ -86,7 +83,9 @@ pub async fn explain(
 ) -> anyhow::Result<Explanation> {
     let key = store::api_keys::find_key(db, key_id)
         .await?
-        .ok_or_else(|| anyhow!("no key `{key_id}`; list keys with `andi key list --workspace <handle>`"))?;
+        .ok_or_else(|| {
+            anyhow!("no key `{key_id}`; list keys with `andi key list --workspace <handle>`")
+        })?;
     let principal = Principal {
         key_id: key.id.clone(),
         workspace: WorkspaceRef {
@@ -118,7 +117,12 @@ pub async fn explain(
     let policies = evaluation
         .policies
         .iter()
-        .map(|id| (id.clone(), bundle.locations.get(&PolicyId::new(id)).cloned()))
+        .map(|id| {
+            (
+                id.clone(),
+                bundle.locations.get(&PolicyId::new(id)).cloned(),
+            )
+        })
         .collect();
     Ok(Explanation {
         principal,
@@ -179,7 +183,10 @@ async fn find_resource(
             id: id.to_owned(),
             workspace_id: principal.workspace.id.clone(),
         }),
-        "ApiKey" => bail!("a key can only be asked about itself: use --resource 'ApiKey::\"{}\"'", principal.key_id),
+        "ApiKey" => bail!(
+            "a key can only be asked about itself: use --resource 'ApiKey::\"{}\"'",
+            principal.key_id
+        ),
         "ObjectDefinition" => {
             let definition = object(id).await?;
             Ok(Resource::ObjectDefinition {
@@ -217,10 +224,15 @@ mod tests {
             "Andi::Workspace::\"ws_1\""
         );
         assert_eq!(
-            parse_resource("Andi::Record::\"obj_1/rec_2\"").unwrap().to_string(),
+            parse_resource("Andi::Record::\"obj_1/rec_2\"")
+                .unwrap()
+                .to_string(),
             "Andi::Record::\"obj_1/rec_2\""
         );
         let error = parse_resource("ws_1").unwrap_err().to_string();
-        assert!(error.contains("Type::\\\"id\\\"") || error.contains("Type::\"id\""), "{error}");
+        assert!(
+            error.contains("Type::\\\"id\\\"") || error.contains("Type::\"id\""),
+            "{error}"
+        );
     }
 }

@@ -33,8 +33,8 @@ pub use load::{PolicyBundle, PolicyError, PolicyErrors, PolicyLocation, load, lo
 pub use reload::{ReloadFailure, ReloadTask, reload_on_hangup, watch};
 
 use crate::auth::Principal;
-use decision_log::Decided;
 use crate::keys::Permission;
+use decision_log::Decided;
 
 /// What a decision is about: the resource, with the workspace it lives in.
 #[derive(Debug, Clone)]

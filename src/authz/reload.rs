@@ -200,11 +200,7 @@ mod tests {
                 "/srv/policies/entities.json",
                 true,
             ),
-            (
-                EventKind::Remove(RemoveKind::Folder),
-                "/srv/policies",
-                true,
-            ),
+            (EventKind::Remove(RemoveKind::Folder), "/srv/policies", true),
             (
                 EventKind::Access(AccessKind::Open(AccessMode::Any)),
                 "/srv/policies/base.cedar",
