@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use andi::app::{AppState, router};
@@ -21,6 +22,8 @@ pub struct TestApp {
     pub address: String,
     pub db: DatabaseConnection,
     pub database_url: String,
+    /// The live policy set the server decides with.
+    pub authz: Arc<Authz>,
     pub client: reqwest::Client,
     _database: TestDatabase,
 }
@@ -35,6 +38,16 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(limits: Limits) -> TestApp {
+    spawn_app_with_authz(
+        Authz::load(&policy_dir()).expect("shipped policies load"),
+        limits,
+    )
+    .await
+}
+
+/// The app with a given policy set, e.g. loaded from a temporary directory or with a
+/// decision log.
+pub async fn spawn_app_with_authz(authz: Authz, limits: Limits) -> TestApp {
     let database = TestDatabase::create().await;
     let db = store::connect(&database.url)
         .await
@@ -42,8 +55,8 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
     store::migrate(&db)
         .await
         .expect("migrate the test database");
-    let authz = Authz::load(&policy_dir()).expect("shipped policies load");
     let state = AppState::new(db.clone(), authz, limits);
+    let authz = state.authz.clone();
     state
         .keys
         .usage()
@@ -65,6 +78,7 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
         address,
         db,
         database_url: database.url.clone(),
+        authz,
         client: reqwest::Client::new(),
         _database: database,
     }

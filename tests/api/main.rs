@@ -5,9 +5,12 @@
     reason = "a test fails by panicking"
 )]
 
+mod audit;
 mod auth;
 mod cli;
 mod create_object;
 mod helpers;
+mod policy_files;
+mod policy_reload;
 mod serve;
 mod service;
