@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwap;
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityUid, Request, RestrictedExpression,
 };
@@ -118,8 +118,7 @@ pub struct Evaluation {
 /// partially swapped set.
 pub struct Authz {
     current: ArcSwap<PolicyBundle>,
-    /// Why the last reload was refused; cleared by the next good one.
-    reload_failure: ArcSwapOption<ReloadFailure>,
+    reloads: reload::ReloadState,
     decision_log: Option<Arc<DecisionLog>>,
 }
 
@@ -131,7 +130,7 @@ impl Authz {
     pub fn new(bundle: PolicyBundle) -> Authz {
         Authz {
             current: ArcSwap::from_pointee(bundle),
-            reload_failure: ArcSwapOption::empty(),
+            reloads: reload::ReloadState::default(),
             decision_log: None,
         }
     }

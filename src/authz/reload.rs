@@ -7,8 +7,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
@@ -30,15 +32,25 @@ pub struct ReloadFailure {
     pub errors: Vec<String>,
 }
 
+/// What `/readyz` tells about reloads.
+#[derive(Default)]
+pub(super) struct ReloadState {
+    /// Why the last reload was refused; cleared by the next good one.
+    failure: ArcSwapOption<ReloadFailure>,
+    /// Reloads tried since start, good or refused.
+    attempts: AtomicU64,
+}
+
 impl Authz {
     /// Loads `dir` as a whole and swaps it in; or keeps the current set, logs why, and
     /// remembers the failure for `/readyz`.
     pub fn reload(&self, dir: &Path) -> Result<Arc<PolicyBundle>, PolicyErrors> {
+        self.reloads.attempts.fetch_add(1, Ordering::Relaxed);
         match load(dir) {
             Ok(bundle) => {
                 let bundle = Arc::new(bundle);
                 let previous = self.current.swap(bundle.clone());
-                self.reload_failure.store(None);
+                self.reloads.failure.store(None);
                 tracing::info!(
                     version = %bundle.version,
                     previous_version = %previous.version,
@@ -58,7 +70,7 @@ impl Authz {
                     version = %self.version(),
                     "policy reload refused; still serving the last good set"
                 );
-                self.reload_failure.store(Some(Arc::new(ReloadFailure {
+                self.reloads.failure.store(Some(Arc::new(ReloadFailure {
                     at: Utc::now(),
                     errors: errors.0.iter().map(ToString::to_string).collect(),
                 })));
@@ -69,7 +81,12 @@ impl Authz {
 
     /// Why the last reload was refused, unless a good set has loaded since.
     pub fn last_reload_failure(&self) -> Option<Arc<ReloadFailure>> {
-        self.reload_failure.load_full()
+        self.reloads.failure.load_full()
+    }
+
+    /// How many reloads were tried since start, good or refused.
+    pub fn reload_attempts(&self) -> u64 {
+        self.reloads.attempts.load(Ordering::Relaxed)
     }
 }
 

@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod create_object;
 mod helpers;
+mod policy_cli;
 mod policy_files;
 mod policy_reload;
 mod serve;

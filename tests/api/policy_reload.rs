@@ -121,13 +121,16 @@ async fn files_saved_together_are_reloaded_once_as_a_whole() {
     std::fs::write(dir.path().join("a.cedar"), GATE_CLOSED).unwrap();
     std::fs::write(dir.path().join("b.cedar"), SPARE).unwrap();
     let app = spawn_on(dir.path()).await;
-    let _watch = watching(&app, dir.path());
+    let _watch = authz::watch(app.authz.clone(), dir.path(), Duration::from_millis(500)).unwrap();
     let target = version_of(&[("a.cedar", SPARE), ("b.cedar", GATE_OPEN)]);
 
-    // Between the two writes the directory holds `spare` twice, which a reload would refuse.
+    // Between the two writes the directory holds `spare` twice, which a reload would refuse;
+    // the pause is an editor saving one file after the other.
     std::fs::write(dir.path().join("a.cedar"), SPARE).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
     std::fs::write(dir.path().join("b.cedar"), GATE_OPEN).unwrap();
     let body = wait_for_readyz(&app, "the new set", |body| body["policyVersion"] == target.as_str()).await;
+    assert_eq!(body["policyReloads"], 1, "one reload for both files: {body:#}");
     assert!(body["lastReloadError"].is_null(), "no reload saw the half-written state: {body:#}");
 }
 
