@@ -84,7 +84,11 @@ impl DecisionLog {
                     })?,
             ),
         };
-        let (sender, receiver) = mpsc::sync_channel(CHANNEL_CAPACITY);
+        DecisionLog::start(out, CHANNEL_CAPACITY)
+    }
+
+    fn start(out: Box<dyn Write + Send>, capacity: usize) -> std::io::Result<DecisionLog> {
+        let (sender, receiver) = mpsc::sync_channel(capacity);
         let dropped = Arc::new(AtomicU64::new(0));
         let writer = std::thread::Builder::new()
             .name("decision-log".to_owned())
@@ -264,6 +268,57 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "{\"earlier\":true}\n{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n"
         );
+    }
+
+    /// A writer that blocks until the test lets it go, like a stalled disk.
+    struct Stalled {
+        entered: mpsc::Sender<()>,
+        gate: Arc<Mutex<()>>,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.entered.send(());
+            let _open = self.gate.lock().unwrap();
+            self.written.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_writer_never_blocks_the_caller_and_overflow_is_counted() {
+        let gate = Arc::new(Mutex::new(()));
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let (entered, writing) = mpsc::channel();
+        let closed = gate.lock().unwrap();
+        let writer = Stalled {
+            entered,
+            gate: gate.clone(),
+            written: written.clone(),
+        };
+        let log = DecisionLog::start(Box::new(writer), 8).unwrap();
+        log.record("{\"n\":0}".to_owned());
+        writing.recv().unwrap();
+
+        // The writer is stuck on the first line: 8 lines fit in the queue, the rest are
+        // dropped, and no call waits.
+        for n in 1..=100 {
+            log.record(format!("{{\"n\":{n}}}"));
+        }
+        assert_eq!(log.dropped(), 92);
+
+        drop(closed);
+        log.flush();
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        let numbers: Vec<&str> = text.lines().collect();
+        assert_eq!(numbers.len(), 9, "{text}");
+        assert_eq!(numbers[0], "{\"n\":0}");
+        assert_eq!(numbers[8], "{\"n\":8}");
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub fn copy_of_shipped_policies() -> tempfile::TempDir {
 
 fn load_errors(dir: &Path) -> String {
     match load(dir) {
-        Ok(bundle) => panic!("the set loaded (version {}), but it must be refused", bundle.version),
+        Ok(bundle) => panic!(
+            "the set loaded (version {}), but it must be refused",
+            bundle.version
+        ),
         Err(errors) => errors.to_string(),
     }
 }
@@ -37,7 +40,8 @@ fn with_policy_file(text: &str) -> (tempfile::TempDir, String) {
 fn with_entities(edit: impl FnOnce(&mut Vec<Value>)) -> String {
     let dir = copy_of_shipped_policies();
     let path = dir.path().join("entities.json");
-    let mut entities: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut entities: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     edit(&mut entities);
     std::fs::write(&path, serde_json::to_string_pretty(&entities).unwrap()).unwrap();
     load_errors(dir.path())
@@ -45,9 +49,17 @@ fn with_entities(edit: impl FnOnce(&mut Vec<Value>)) -> String {
 
 #[test]
 fn a_syntax_error_is_refused_with_its_file_line_and_column() {
-    let (dir, errors) = with_policy_file("// broken\n@id(\"broken\")\npermit (principal, action, resource) when { principal. };\n");
-    let expected = format!("{}:3:56: unexpected token", dir.path().join("bad.cedar").display());
-    assert!(errors.contains(&expected), "want `{expected}` in:\n{errors}");
+    let (dir, errors) = with_policy_file(
+        "// broken\n@id(\"broken\")\npermit (principal, action, resource) when { principal. };\n",
+    );
+    let expected = format!(
+        "{}:3:56: unexpected token",
+        dir.path().join("bad.cedar").display()
+    );
+    assert!(
+        errors.contains(&expected),
+        "want `{expected}` in:\n{errors}"
+    );
 }
 
 #[test]
@@ -56,23 +68,42 @@ fn a_type_error_under_the_schema_is_refused_with_a_hint() {
         "// typo\n@id(\"typo\")\npermit (principal is Andi::ApiKey, action == Andi::Action::\"getObject\", resource is Andi::ObjectDefinition)\nwhen { resource.handel == \"invoices\" };\n",
     );
     let expected = format!("{}:4:8:", dir.path().join("bad.cedar").display());
-    assert!(errors.contains(&expected), "want `{expected}` in:\n{errors}");
+    assert!(
+        errors.contains(&expected),
+        "want `{expected}` in:\n{errors}"
+    );
     assert!(errors.contains("did you mean `handle`"), "{errors}");
 }
 
 #[test]
 fn a_duplicate_id_is_refused_naming_both_places() {
-    let (dir, errors) = with_policy_file("@id(\"objects-read\")\npermit (principal, action, resource);\n");
-    assert!(errors.contains("duplicate policy id `objects-read`"), "{errors}");
-    assert!(errors.contains(&format!("{}:1", dir.path().join("bad.cedar").display())), "{errors}");
-    assert!(errors.contains(&format!("{}:5", dir.path().join("base.cedar").display())), "{errors}");
+    let (dir, errors) =
+        with_policy_file("@id(\"objects-read\")\npermit (principal, action, resource);\n");
+    assert!(
+        errors.contains("duplicate policy id `objects-read`"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(&format!("{}:1", dir.path().join("bad.cedar").display())),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(&format!("{}:5", dir.path().join("base.cedar").display())),
+        "{errors}"
+    );
 }
 
 #[test]
 fn a_policy_without_an_id_is_refused_with_its_line() {
     let (dir, errors) = with_policy_file("// no id\npermit (principal, action, resource);\n");
-    let expected = format!("{}:2: policy has no @id", dir.path().join("bad.cedar").display());
-    assert!(errors.contains(&expected), "want `{expected}` in:\n{errors}");
+    let expected = format!(
+        "{}:2: policy has no @id",
+        dir.path().join("bad.cedar").display()
+    );
+    assert!(
+        errors.contains(&expected),
+        "want `{expected}` in:\n{errors}"
+    );
 }
 
 #[test]
@@ -81,8 +112,14 @@ fn an_unknown_action_is_refused_with_its_position() {
         "// unknown action\n@id(\"destroy\")\npermit (principal, action == Andi::Action::\"destroyEverything\", resource);\n",
     );
     let expected = format!("{}:3:30:", dir.path().join("bad.cedar").display());
-    assert!(errors.contains(&expected), "want `{expected}` in:\n{errors}");
-    assert!(errors.contains("unrecognized action `Andi::Action::\"destroyEverything\"`"), "{errors}");
+    assert!(
+        errors.contains(&expected),
+        "want `{expected}` in:\n{errors}"
+    );
+    assert!(
+        errors.contains("unrecognized action `Andi::Action::\"destroyEverything\"`"),
+        "{errors}"
+    );
 }
 
 #[test]
@@ -90,8 +127,14 @@ fn an_entities_file_with_a_cycle_is_refused() {
     let errors = with_entities(|entities| {
         for entity in entities.iter_mut() {
             match entity["uid"]["id"].as_str() {
-                Some("objects.read") => entity["parents"] = json!([{ "type": "Andi::Permission", "id": "objects.write" }]),
-                Some("objects.write") => entity["parents"] = json!([{ "type": "Andi::Permission", "id": "objects.read" }]),
+                Some("objects.read") => {
+                    entity["parents"] =
+                        json!([{ "type": "Andi::Permission", "id": "objects.write" }])
+                }
+                Some("objects.write") => {
+                    entity["parents"] =
+                        json!([{ "type": "Andi::Permission", "id": "objects.read" }])
+                }
                 _ => {}
             }
         }
@@ -103,10 +146,15 @@ fn an_entities_file_with_a_cycle_is_refused() {
 #[test]
 fn an_entities_file_with_an_unknown_type_is_refused() {
     let errors = with_entities(|entities| {
-        entities.push(json!({ "uid": { "type": "Andi::Team", "id": "ops" }, "attrs": {}, "parents": [] }));
+        entities.push(
+            json!({ "uid": { "type": "Andi::Team", "id": "ops" }, "attrs": {}, "parents": [] }),
+        );
     });
     assert!(errors.contains("entities.json"), "{errors}");
-    assert!(errors.contains("`Andi::Team` which is not declared in the schema"), "{errors}");
+    assert!(
+        errors.contains("`Andi::Team` which is not declared in the schema"),
+        "{errors}"
+    );
 }
 
 #[test]
@@ -114,7 +162,13 @@ fn a_missing_policy_directory_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("policies");
     let errors = load_errors(&missing);
-    assert!(errors.contains(&format!("{}: cannot read the policy directory", missing.display())), "{errors}");
+    assert!(
+        errors.contains(&format!(
+            "{}: cannot read the policy directory",
+            missing.display()
+        )),
+        "{errors}"
+    );
 }
 
 #[test]
@@ -122,7 +176,22 @@ fn the_same_files_give_the_same_version_and_an_edit_changes_it() {
     let a = copy_of_shipped_policies();
     let b = copy_of_shipped_policies();
     let version_a = load(a.path()).unwrap().version;
-    assert_eq!(version_a, load(b.path()).unwrap().version, "a copy elsewhere has the same version");
-    std::fs::write(b.path().join("isolation.cedar"), format!("{}\n", std::fs::read_to_string(b.path().join("isolation.cedar")).unwrap())).unwrap();
-    assert_ne!(version_a, load(b.path()).unwrap().version, "an edit changes the version");
+    assert_eq!(
+        version_a,
+        load(b.path()).unwrap().version,
+        "a copy elsewhere has the same version"
+    );
+    std::fs::write(
+        b.path().join("isolation.cedar"),
+        format!(
+            "{}\n",
+            std::fs::read_to_string(b.path().join("isolation.cedar")).unwrap()
+        ),
+    )
+    .unwrap();
+    assert_ne!(
+        version_a,
+        load(b.path()).unwrap().version,
+        "an edit changes the version"
+    );
 }

@@ -70,17 +70,37 @@ async fn an_invalid_edit_keeps_the_last_good_set_and_readyz_reports_it_until_fix
     assert!(start["lastReloadError"].is_null(), "{start}");
 
     std::fs::write(dir.path().join("gate.cedar"), "// Oops.\n@id(\"gate\")\nforbid (principal, action == Andi::Action::\"listObjects\" resource);\n").unwrap();
-    let refused = wait_for_readyz(&app, "the reload error", |body| !body["lastReloadError"].is_null()).await;
-    assert_eq!(refused["policyVersion"], start["policyVersion"], "the last good set keeps serving");
+    let refused = wait_for_readyz(&app, "the reload error", |body| {
+        !body["lastReloadError"].is_null()
+    })
+    .await;
+    assert_eq!(
+        refused["policyVersion"], start["policyVersion"],
+        "the last good set keeps serving"
+    );
     let errors = refused["lastReloadError"]["errors"].to_string();
-    assert!(errors.contains(&format!("{}:3:", dir.path().join("gate.cedar").display())), "file and line: {errors}");
-    assert_eq!(app.get("/api/objects", &key).await.status(), 200, "still decided by the last good set");
+    assert!(
+        errors.contains(&format!("{}:3:", dir.path().join("gate.cedar").display())),
+        "file and line: {errors}"
+    );
+    assert_eq!(
+        app.get("/api/objects", &key).await.status(),
+        200,
+        "still decided by the last good set"
+    );
 
     std::fs::write(dir.path().join("gate.cedar"), GATE_CLOSED).unwrap();
-    let fixed = wait_for_readyz(&app, "the fixed set", |body| body["lastReloadError"].is_null()).await;
+    let fixed = wait_for_readyz(&app, "the fixed set", |body| {
+        body["lastReloadError"].is_null()
+    })
+    .await;
     assert_ne!(fixed["policyVersion"], start["policyVersion"]);
     assert_eq!(fixed["policies"], 6);
-    assert_eq!(app.get("/api/objects", &key).await.status(), 403, "the new forbid policy decides");
+    assert_eq!(
+        app.get("/api/objects", &key).await.status(),
+        403,
+        "the new forbid policy decides"
+    );
 }
 
 #[tokio::test]
@@ -100,10 +120,22 @@ async fn a_deleted_policy_directory_keeps_the_last_good_set_until_it_returns() {
     let version = readyz(&app).await["policyVersion"].clone();
 
     std::fs::remove_dir_all(&dir).unwrap();
-    let refused = wait_for_readyz(&app, "the missing directory", |body| !body["lastReloadError"].is_null()).await;
-    assert!(refused["lastReloadError"]["errors"].to_string().contains("cannot read the policy directory"), "{refused}");
+    let refused = wait_for_readyz(&app, "the missing directory", |body| {
+        !body["lastReloadError"].is_null()
+    })
+    .await;
+    assert!(
+        refused["lastReloadError"]["errors"]
+            .to_string()
+            .contains("cannot read the policy directory"),
+        "{refused}"
+    );
     assert_eq!(refused["policyVersion"], version);
-    assert_eq!(app.get("/api/objects", &key).await.status(), 200, "the last good set keeps deciding");
+    assert_eq!(
+        app.get("/api/objects", &key).await.status(),
+        200,
+        "the last good set keeps deciding"
+    );
 
     std::fs::create_dir(&dir).unwrap();
     for entry in std::fs::read_dir(copy.path()).unwrap() {
@@ -111,7 +143,10 @@ async fn a_deleted_policy_directory_keeps_the_last_good_set_until_it_returns() {
         std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
     }
     std::fs::write(dir.join("gate.cedar"), GATE_CLOSED).unwrap();
-    wait_for_readyz(&app, "the restored directory", |body| body["lastReloadError"].is_null() && body["policies"] == 6).await;
+    wait_for_readyz(&app, "the restored directory", |body| {
+        body["lastReloadError"].is_null() && body["policies"] == 6
+    })
+    .await;
     assert_eq!(app.get("/api/objects", &key).await.status(), 403);
 }
 
@@ -129,9 +164,18 @@ async fn files_saved_together_are_reloaded_once_as_a_whole() {
     std::fs::write(dir.path().join("a.cedar"), SPARE).unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     std::fs::write(dir.path().join("b.cedar"), GATE_OPEN).unwrap();
-    let body = wait_for_readyz(&app, "the new set", |body| body["policyVersion"] == target.as_str()).await;
-    assert_eq!(body["policyReloads"], 1, "one reload for both files: {body:#}");
-    assert!(body["lastReloadError"].is_null(), "no reload saw the half-written state: {body:#}");
+    let body = wait_for_readyz(&app, "the new set", |body| {
+        body["policyVersion"] == target.as_str()
+    })
+    .await;
+    assert_eq!(
+        body["policyReloads"], 1,
+        "one reload for both files: {body:#}"
+    );
+    assert!(
+        body["lastReloadError"].is_null(),
+        "no reload saw the half-written state: {body:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,11 +212,18 @@ async fn requests_racing_reloads_get_decisions_of_a_complete_set_and_never_an_er
 
     // Each flip rewrites both files; any state between them has a duplicate id.
     for round in 0..6 {
-        let (files, version) = if round % 2 == 0 { (&open, &open_version) } else { (&closed, &closed_version) };
+        let (files, version) = if round % 2 == 0 {
+            (&open, &open_version)
+        } else {
+            (&closed, &closed_version)
+        };
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
-        wait_for_readyz(&app, "the flipped set", |body| body["policyVersion"] == version.as_str()).await;
+        wait_for_readyz(&app, "the flipped set", |body| {
+            body["policyVersion"] == version.as_str()
+        })
+        .await;
     }
     stop.store(true, Ordering::Relaxed);
 
@@ -183,14 +234,23 @@ async fn requests_racing_reloads_get_decisions_of_a_complete_set_and_never_an_er
                 200 => allowed += 1,
                 403 => {
                     assert_eq!(body["code"], "insufficient_scope", "{body}");
-                    assert!(body["detail"].as_str().unwrap().contains("a policy denies `listObjects`"), "the gate decided: {body}");
+                    assert!(
+                        body["detail"]
+                            .as_str()
+                            .unwrap()
+                            .contains("a policy denies `listObjects`"),
+                        "the gate decided: {body}"
+                    );
                     denied += 1;
                 }
                 other => panic!("a request during a reload got {other}: {body}"),
             }
         }
     }
-    assert!(allowed > 0 && denied > 0, "both sets decided requests: {allowed} allowed, {denied} denied");
+    assert!(
+        allowed > 0 && denied > 0,
+        "both sets decided requests: {allowed} allowed, {denied} denied"
+    );
 }
 
 #[cfg(unix)]
@@ -202,7 +262,10 @@ async fn sighup_reloads_the_policy_set() {
     let before = readyz(&app).await["policyVersion"].clone();
 
     std::fs::write(dir.path().join("gate.cedar"), GATE_CLOSED).unwrap();
-    let status = std::process::Command::new("kill").args(["-HUP", &std::process::id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let after = wait_for_readyz(&app, "the reloaded set", |body| body["policies"] == 6).await;
     assert_ne!(after["policyVersion"], before);
