@@ -17,7 +17,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{KeyVerifier, UsageRecorder};
-use crate::authz::Authz;
+use crate::authz::{self, Authz, DecisionLog};
 use crate::config::{Limits, ServeConfig};
 use crate::console::{self, ConsoleConfig};
 use crate::error::ApiError;
@@ -142,12 +142,20 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     store::migrate(&db)
         .await
         .context("cannot apply the database migrations")?;
-    let authz = Authz::load(&config.policy_dir).map_err(|errors| {
+    let mut authz = Authz::load(&config.policy_dir).map_err(|errors| {
         anyhow::anyhow!(
             "the policies in {} are invalid:\n{errors}",
             config.policy_dir.display()
         )
     })?;
+    let decision_log = match &config.decision_log {
+        Some(target) => {
+            let log = Arc::new(DecisionLog::open(target)?);
+            authz = authz.with_decision_log(log.clone());
+            Some(log)
+        }
+        None => None,
+    };
     let bundle = authz.snapshot();
     tracing::info!(
         version = %bundle.version,
@@ -157,6 +165,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     );
     let state = AppState::new(db.clone(), authz, config.limits.clone())
         .with_console(config.console.clone());
+    let _reload_tasks = start_policy_reload(&state.authz, &config);
     let usage = state.keys.usage().clone();
     let flusher = usage.spawn_flusher(db.clone(), config.last_used_interval);
 
@@ -174,8 +183,35 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     .await?;
     flusher.abort();
     usage.flush(&db).await;
+    if let Some(log) = decision_log {
+        log.flush();
+    }
     tracing::info!("andi stopped");
     Ok(())
+}
+
+/// Hot reload: on changes to the policy directory and on SIGHUP. A watch that cannot start
+/// (e.g. the inotify limit is reached) is logged, and SIGHUP still reloads.
+fn start_policy_reload(authz: &Arc<Authz>, config: &ServeConfig) -> Vec<authz::ReloadTask> {
+    let mut tasks = Vec::new();
+    match authz::watch(
+        authz.clone(),
+        &config.policy_dir,
+        config.policy_reload_debounce,
+    ) {
+        Ok(task) => tasks.push(task),
+        Err(error) => tracing::warn!(
+            %error,
+            dir = %config.policy_dir.display(),
+            "cannot watch the policy directory; reload with SIGHUP"
+        ),
+    }
+    #[cfg(unix)]
+    match authz::reload_on_hangup(authz.clone(), &config.policy_dir) {
+        Ok(task) => tasks.push(task),
+        Err(error) => tracing::warn!(%error, "cannot listen for SIGHUP"),
+    }
+    tasks
 }
 
 async fn shutdown_signal() {

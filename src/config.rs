@@ -27,6 +27,15 @@ pub struct ServeConfig {
     #[arg(long, env = "ANDI_POLICY_DIR", default_value = "policies")]
     pub policy_dir: PathBuf,
 
+    /// How long the policy files must be quiet before a change is reloaded, so an editor
+    /// or a deploy writing several files causes one reload.
+    #[arg(long, env = "ANDI_POLICY_RELOAD_DEBOUNCE", default_value = "250ms", value_parser = parse_std_duration)]
+    pub policy_reload_debounce: Duration,
+
+    /// Write one JSON line per authorization decision to `stdout` or to this file (appended).
+    #[arg(long, env = "ANDI_DECISION_LOG")]
+    pub decision_log: Option<crate::authz::DecisionLogTarget>,
+
     /// How often noted key uses are written as `lastUsedAt` (at most once per key per interval).
     #[arg(long, env = "ANDI_LAST_USED_INTERVAL", default_value = "60s", value_parser = parse_std_duration)]
     pub last_used_interval: Duration,

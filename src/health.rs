@@ -25,6 +25,11 @@ pub struct Readiness {
     database: &'static str,
     policy_version: String,
     policies: usize,
+    /// Why the last policy reload was refused (the set above keeps serving); null once a
+    /// good set loads.
+    last_reload_error: Option<crate::authz::ReloadFailure>,
+    /// Policy reloads tried since start, good or refused.
+    policy_reloads: u64,
 }
 
 /// The database answers and a valid policy set is loaded.
@@ -38,5 +43,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
         database: "ok",
         policy_version: bundle.version.clone(),
         policies: bundle.policy_ids.len(),
+        last_reload_error: state.authz.last_reload_failure().map(|f| (*f).clone()),
+        policy_reloads: state.authz.reload_attempts(),
     }))
 }

@@ -1,8 +1,9 @@
-//! The `andi` command: `serve`, `migrate`, `workspace …`, `key …`.
+//! The `andi` command: `serve`, `migrate`, `workspace …`, `key …`, `policy …`.
 
 use std::process::ExitCode;
 
 use andi::auth::Environment;
+use andi::authz::{PolicyCommand, run_policy_command};
 use andi::config::{DatabaseArgs, ServeConfig};
 use andi::keys::{self, ApiKeyView, Grants, IssuedKey, NewKey, Permission, Role, parse_duration};
 use andi::workspace::{self, WorkspaceHandle, WorkspaceView};
@@ -35,6 +36,9 @@ enum Command {
     /// Create, list, revoke and rotate API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Validate, test and explain the Cedar policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Create console accounts (for scripted setups and when sign-up is closed).
     #[command(subcommand)]
     User(UserCommand),
@@ -180,6 +184,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Workspace(command) => run_workspace(command).await,
         Command::Key(command) => run_key(command).await,
+        Command::Policy(command) => run_policy_command(command).await,
         Command::User(command) => run_user(command).await,
     }
 }

@@ -113,7 +113,6 @@ pub struct PolicyBundle {
     /// The permission group each action belongs to, from the schema; indexed like `action_uids`.
     pub action_permissions: Vec<Option<Permission>>,
     pub role_permissions: HashMap<Role, Vec<Permission>>,
-    pub entities_template: Entities,
 }
 
 impl PolicyBundle {
@@ -148,6 +147,12 @@ struct SourceFile {
 
 /// Loads and validates the policy directory.
 pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
+    load_with(dir, &[])
+}
+
+/// Loads the policy directory as if the `extra` policy files were in it: how an example
+/// policy is tested on top of the base set before an operator copies it in.
+pub fn load_with(dir: &Path, extra: &[PathBuf]) -> Result<PolicyBundle, PolicyErrors> {
     let mut errors = Vec::new();
     let whole_dir = |message: String| {
         PolicyErrors(vec![PolicyError {
@@ -165,6 +170,7 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
         .map(|entry| entry.path())
         .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "cedar"))
         .collect();
+    cedar_paths.extend(extra.iter().cloned());
     cedar_paths.sort();
 
     let schema_file = read_source(&dir.join(SCHEMA_FILE)).map_err(|e| PolicyErrors(vec![e]))?;
@@ -199,7 +205,7 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
         }
     };
 
-    let types = EntityTypes::parse().map_err(|m| whole_dir(m))?;
+    let types = EntityTypes::parse().map_err(&whole_dir)?;
     let (policies, locations, policy_ids) = parse_policies(&cedar_files, &mut errors);
 
     let Some(schema) = schema else {
@@ -210,7 +216,7 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
         .iter()
         .map(|a| action_uid(a.as_str()))
         .collect::<Result<_, _>>()
-        .map_err(|m| whole_dir(m))?;
+        .map_err(&whole_dir)?;
     let declared: HashSet<&EntityUid> = schema.actions().collect();
     let action_entities = schema
         .action_entities()
@@ -281,25 +287,16 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
         }
     }
 
-    let role_permissions = parse_roles(&entities_file, &schema, &types, &mut errors);
-
-    let (Some(policies), Some(role_entities)) =
-        (policies, role_permissions.as_ref().map(|r| r.1.clone()))
-    else {
+    let roles = parse_roles(&entities_file, &schema, &types, &mut errors);
+    let (Some(policies), Some(roles), true) = (policies, roles, errors.is_empty()) else {
         return Err(PolicyErrors(errors));
     };
-    if !errors.is_empty() {
-        return Err(PolicyErrors(errors));
-    }
-    let role_permissions = role_permissions.map(|r| r.0).unwrap_or_default();
 
     let base_entities: Vec<Entity> = action_entities
         .iter()
         .cloned()
-        .chain(role_entities)
+        .chain(roles.entities)
         .collect();
-    let entities_template = Entities::from_entities(base_entities.clone(), None)
-        .map_err(|e| whole_dir(format!("cannot build the base entities: {e}")))?;
 
     Ok(PolicyBundle {
         version,
@@ -311,8 +308,7 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
         base_entities,
         action_uids,
         action_permissions,
-        role_permissions,
-        entities_template,
+        role_permissions: roles.permissions,
     })
 }
 
@@ -457,13 +453,19 @@ fn parse_policies(
     ((!failed).then_some(set), locations, ids)
 }
 
+/// The roles of `entities.json`: what each grants, and their Cedar entities.
+struct Roles {
+    permissions: HashMap<Role, Vec<Permission>>,
+    entities: Vec<Entity>,
+}
+
 /// Reads `entities.json`: the roles and the permissions they group.
 fn parse_roles(
     file: &SourceFile,
     schema: &Schema,
     types: &EntityTypes,
     errors: &mut Vec<PolicyError>,
-) -> Option<(HashMap<Role, Vec<Permission>>, Vec<Entity>)> {
+) -> Option<Roles> {
     let value: serde_json::Value = match serde_json::from_str(&file.text) {
         Ok(value) => value,
         Err(e) => {
@@ -531,7 +533,10 @@ fn parse_roles(
             });
         }
     }
-    (errors.len() == before).then_some((roles, role_entities))
+    (errors.len() == before).then_some(Roles {
+        permissions: roles,
+        entities: role_entities,
+    })
 }
 
 fn entity_error(file: &SourceFile, id: &str, message: String) -> PolicyError {

@@ -6,7 +6,12 @@
 //! what it records never holds a secret: keys appear by id.
 
 mod action;
+mod cases;
+mod command;
+mod decision_log;
+mod explain;
 mod load;
+mod reload;
 mod user;
 
 use std::collections::{HashMap, HashSet};
@@ -21,11 +26,17 @@ use cedar_policy::{
 use chrono::{DateTime, SecondsFormat, Utc};
 
 pub use action::Action;
-pub use load::{PolicyBundle, PolicyError, PolicyErrors, PolicyLocation, load};
+pub use cases::{CaseFailure, CaseReport, run_cases};
+pub use command::{PolicyCommand, run as run_policy_command};
+pub use decision_log::{DecisionLog, DecisionLogTarget};
+pub use explain::{Explanation, explain};
+pub use load::{PolicyBundle, PolicyError, PolicyErrors, PolicyLocation, load, load_with};
+pub use reload::{ReloadFailure, ReloadTask, reload_on_hangup, watch};
 pub use user::{UserAuthzError, UserPrincipal, UserResource, evaluate_user};
 
 use crate::auth::Principal;
 use crate::keys::Permission;
+use decision_log::Decided;
 
 /// What a decision is about: the resource, with the workspace it lives in.
 #[derive(Debug, Clone)]
@@ -109,6 +120,8 @@ pub struct Evaluation {
 /// partially swapped set.
 pub struct Authz {
     current: ArcSwap<PolicyBundle>,
+    reloads: reload::ReloadState,
+    decision_log: Option<Arc<DecisionLog>>,
 }
 
 impl Authz {
@@ -119,7 +132,15 @@ impl Authz {
     pub fn new(bundle: PolicyBundle) -> Authz {
         Authz {
             current: ArcSwap::from_pointee(bundle),
+            reloads: reload::ReloadState::default(),
+            decision_log: None,
         }
+    }
+
+    /// Also writes every decision to `log`.
+    pub fn with_decision_log(mut self, log: Arc<DecisionLog>) -> Authz {
+        self.decision_log = Some(log);
+        self
     }
 
     pub fn snapshot(&self) -> Arc<PolicyBundle> {
@@ -158,6 +179,19 @@ impl Authz {
             Err(message) => {
                 span.record("andi.decision", "deny");
                 span.record("andi.errors", message.as_str());
+                self.log_decision(
+                    &span,
+                    Decided {
+                        principal: &principal.key_id,
+                        workspace: &principal.workspace.id,
+                        action,
+                        resource: &resource_uid,
+                        policy_version: &bundle.version,
+                        allowed: false,
+                        policies: &[],
+                        errors: std::slice::from_ref(&message),
+                    },
+                );
                 return Err(AuthzError::Internal(message));
             }
         };
@@ -166,6 +200,19 @@ impl Authz {
         span.record("andi.policies", evaluation.policies.join(","));
         span.record("andi.errors", evaluation.errors.join("; "));
         tracing::debug!(decision, "authorization decision");
+        self.log_decision(
+            &span,
+            Decided {
+                principal: &principal.key_id,
+                workspace: &principal.workspace.id,
+                action,
+                resource: &resource_uid,
+                policy_version: &bundle.version,
+                allowed: evaluation.allowed,
+                policies: &evaluation.policies,
+                errors: &evaluation.errors,
+            },
+        );
         if evaluation.allowed {
             return Ok(());
         }
@@ -349,6 +396,127 @@ fn resource_entities(
                 record,
                 object_entity(object_id, object_handle, workspace_id)?,
             ])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::auth::{Environment, WorkspaceRef};
+
+    fn bundle() -> PolicyBundle {
+        load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"))
+            .expect("shipped policies load")
+    }
+
+    fn reader() -> Principal {
+        Principal {
+            key_id: "key_reader".into(),
+            workspace: WorkspaceRef {
+                id: "ws_a".into(),
+                handle: "a".into(),
+            },
+            role: None,
+            permissions: vec![Permission::ObjectsRead],
+            environment: Environment::Live,
+        }
+    }
+
+    fn context() -> RequestContext {
+        RequestContext {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            time: Utc::now(),
+            method: "GET".into(),
+            path: "/".into(),
+        }
+    }
+
+    fn object_in(workspace_id: &str) -> Resource {
+        Resource::ObjectDefinition {
+            id: "obj_1".into(),
+            handle: "invoices".into(),
+            workspace_id: workspace_id.into(),
+        }
+    }
+
+    #[test]
+    fn a_permission_allows_its_actions_in_the_own_workspace() {
+        let evaluation = evaluate(
+            &bundle(),
+            &reader(),
+            Action::GetObject,
+            &object_in("ws_a"),
+            &context(),
+        )
+        .unwrap();
+        assert!(evaluation.allowed);
+        assert_eq!(evaluation.policies, vec!["objects-read".to_owned()]);
+    }
+
+    #[test]
+    fn the_isolation_policy_forbids_another_workspace_even_with_the_permission() {
+        let evaluation = evaluate(
+            &bundle(),
+            &reader(),
+            Action::GetObject,
+            &object_in("ws_b"),
+            &context(),
+        )
+        .unwrap();
+        assert!(!evaluation.allowed);
+        assert_eq!(evaluation.policies, vec!["workspace-isolation".to_owned()]);
+    }
+
+    #[test]
+    fn a_role_grants_its_permissions_through_entities_json() {
+        let editor = Principal {
+            role: Some(crate::keys::Role::Editor),
+            permissions: vec![],
+            ..reader()
+        };
+        let bundle = bundle();
+        let write = evaluate(
+            &bundle,
+            &editor,
+            Action::DeleteObject,
+            &object_in("ws_a"),
+            &context(),
+        )
+        .unwrap();
+        let workspace = Resource::Workspace { id: "ws_a".into() };
+        let read_workspace = evaluate(
+            &bundle,
+            &editor,
+            Action::ReadWorkspace,
+            &workspace,
+            &context(),
+        )
+        .unwrap();
+        assert!(write.allowed);
+        assert!(!read_workspace.allowed, "editors lack workspaces.read");
+        assert!(
+            read_workspace.policies.is_empty(),
+            "denied because nothing permits it"
+        );
+    }
+
+    #[test]
+    fn a_denial_names_the_missing_permission() {
+        let authz = Authz::new(bundle());
+        let denied = authz.authorize(
+            &reader(),
+            Action::CreateObject,
+            &Resource::Workspace { id: "ws_a".into() },
+            &context(),
+        );
+        match denied {
+            Err(AuthzError::Denied(denial)) => {
+                assert_eq!(denial.missing_permission, Some(Permission::ObjectsWrite))
+            }
+            other => panic!("expected a denial, got {other:?}"),
         }
     }
 }

@@ -11,6 +11,7 @@ use cedar_policy::{
 };
 use chrono::SecondsFormat;
 
+use super::decision_log::Decided;
 use super::{Action, Authz, Evaluation, PolicyBundle, RequestContext};
 
 /// The id of the single `Console` entity.
@@ -84,6 +85,19 @@ impl Authz {
             Err(message) => {
                 span.record("andi.decision", "deny");
                 span.record("andi.errors", message.as_str());
+                self.log_decision(
+                    &span,
+                    Decided {
+                        principal: &user.id,
+                        workspace,
+                        action,
+                        resource: &resource_uid,
+                        policy_version: &bundle.version,
+                        allowed: false,
+                        policies: &[],
+                        errors: std::slice::from_ref(&message),
+                    },
+                );
                 return Err(UserAuthzError::Internal(message));
             }
         };
@@ -92,6 +106,19 @@ impl Authz {
         span.record("andi.policies", evaluation.policies.join(","));
         span.record("andi.errors", evaluation.errors.join("; "));
         tracing::debug!(decision, "authorization decision");
+        self.log_decision(
+            &span,
+            Decided {
+                principal: &user.id,
+                workspace,
+                action,
+                resource: &resource_uid,
+                policy_version: &bundle.version,
+                allowed: evaluation.allowed,
+                policies: &evaluation.policies,
+                errors: &evaluation.errors,
+            },
+        );
         if evaluation.allowed {
             Ok(())
         } else {

@@ -1,4 +1,19 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
+mod audit;
 mod auth;
+mod cli;
 mod console;
 mod console_api;
+mod create_object;
 mod helpers;
+mod policy_cli;
+mod policy_files;
+mod policy_reload;
+mod serve;
+mod service;

@@ -1,0 +1,241 @@
+//! Hot reload of the policy set: `serve` watches the policy directory and reloads on SIGHUP.
+//!
+//! Security-sensitive: a reload parses and strictly validates the whole directory and swaps
+//! it in with one atomic store, so a request sees the old set or the new one, never a mix.
+//! A set with any error is refused: the last good set keeps serving, the errors are logged
+//! with file and line, and `GET /readyz` shows them until a good set loads.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use chrono::{DateTime, Utc};
+use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use serde::Serialize;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::task::JoinHandle;
+
+use super::{Authz, PolicyBundle, PolicyErrors, load};
+
+/// How often a deleted policy directory is looked for again.
+const REAPPEAR_POLL: Duration = Duration::from_secs(1);
+
+/// Why the last reload was refused.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReloadFailure {
+    pub at: DateTime<Utc>,
+    /// Each problem as `file:line:column: message`.
+    pub errors: Vec<String>,
+}
+
+/// What `/readyz` tells about reloads.
+#[derive(Default)]
+pub(super) struct ReloadState {
+    /// Why the last reload was refused; cleared by the next good one.
+    failure: ArcSwapOption<ReloadFailure>,
+    /// Reloads tried since start, good or refused.
+    attempts: AtomicU64,
+}
+
+impl Authz {
+    /// Loads `dir` as a whole and swaps it in; or keeps the current set, logs why, and
+    /// remembers the failure for `/readyz`.
+    pub fn reload(&self, dir: &Path) -> Result<Arc<PolicyBundle>, PolicyErrors> {
+        self.reloads.attempts.fetch_add(1, Ordering::Relaxed);
+        match load(dir) {
+            Ok(bundle) => {
+                let bundle = Arc::new(bundle);
+                let previous = self.current.swap(bundle.clone());
+                self.reloads.failure.store(None);
+                tracing::info!(
+                    version = %bundle.version,
+                    previous_version = %previous.version,
+                    dir = %dir.display(),
+                    policies = %bundle.policy_ids.join(","),
+                    "policy set reloaded"
+                );
+                Ok(bundle)
+            }
+            Err(errors) => {
+                for error in &errors.0 {
+                    tracing::error!(%error, "invalid policy file");
+                }
+                tracing::error!(
+                    dir = %dir.display(),
+                    errors = errors.0.len(),
+                    version = %self.version(),
+                    "policy reload refused; still serving the last good set"
+                );
+                self.reloads.failure.store(Some(Arc::new(ReloadFailure {
+                    at: Utc::now(),
+                    errors: errors.0.iter().map(ToString::to_string).collect(),
+                })));
+                Err(errors)
+            }
+        }
+    }
+
+    /// Why the last reload was refused, unless a good set has loaded since.
+    pub fn last_reload_failure(&self) -> Option<Arc<ReloadFailure>> {
+        self.reloads.failure.load_full()
+    }
+
+    /// How many reloads were tried since start, good or refused.
+    pub fn reload_attempts(&self) -> u64 {
+        self.reloads.attempts.load(Ordering::Relaxed)
+    }
+}
+
+/// A background reload task; it stops when this is dropped.
+pub struct ReloadTask(JoinHandle<()>);
+
+impl Drop for ReloadTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Watches `dir` and reloads once its files have been quiet for `debounce`, so an editor or
+/// a deploy writing several files causes one reload. Call inside a tokio runtime.
+pub fn watch(authz: Arc<Authz>, dir: &Path, debounce: Duration) -> notify::Result<ReloadTask> {
+    let dir = std::path::absolute(dir)?;
+    let (sender, events) = unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
+        let _ = sender.send(event);
+    })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    Ok(ReloadTask(tokio::spawn(watch_loop(
+        authz, dir, debounce, watcher, events,
+    ))))
+}
+
+async fn watch_loop(
+    authz: Arc<Authz>,
+    dir: PathBuf,
+    debounce: Duration,
+    mut watcher: RecommendedWatcher,
+    mut events: UnboundedReceiver<notify::Result<Event>>,
+) {
+    let mut watching = true;
+    loop {
+        if watching {
+            match events.recv().await {
+                None => return,
+                Some(event) if !changes_policy_files(&event, &dir) => continue,
+                Some(_) => {}
+            }
+        } else {
+            // The directory was deleted, and its watch with it: wait for it to come back.
+            tokio::time::sleep(REAPPEAR_POLL).await;
+            if !dir.is_dir() || watcher.watch(&dir, RecursiveMode::NonRecursive).is_err() {
+                continue;
+            }
+            watching = true;
+        }
+        loop {
+            match tokio::time::timeout(debounce, events.recv()).await {
+                Ok(None) => return,
+                Ok(Some(_)) => {}
+                Err(_quiet) => break,
+            }
+        }
+        let (authz, reload_dir) = (authz.clone(), dir.clone());
+        // Parsing and validating is CPU work; keep it off the request workers.
+        let _ = tokio::task::spawn_blocking(move || authz.reload(&reload_dir)).await;
+        if !dir.is_dir() {
+            watching = false;
+            let _ = watcher.unwatch(&dir);
+        }
+    }
+}
+
+/// Whether an event may have changed what `load` reads: the directory's own files (not
+/// `tests/` or `examples/`), and not our own reads of them.
+fn changes_policy_files(event: &notify::Result<Event>, dir: &Path) -> bool {
+    let Ok(event) = event else {
+        // An overflowed or failed watch may have lost a change; reloading is the safe answer.
+        return true;
+    };
+    let kind_matters = match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
+        _ => true,
+    };
+    kind_matters
+        && (event.paths.is_empty()
+            || event
+                .paths
+                .iter()
+                .any(|path| path == dir || path.parent() == Some(dir)))
+}
+
+/// Reloads `dir` on every SIGHUP. Call inside a tokio runtime.
+#[cfg(unix)]
+pub fn reload_on_hangup(authz: Arc<Authz>, dir: &Path) -> std::io::Result<ReloadTask> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())?;
+    let dir = dir.to_path_buf();
+    Ok(ReloadTask(tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!(dir = %dir.display(), "SIGHUP: reloading the policy set");
+            let (authz, dir) = (authz.clone(), dir.clone());
+            let _ = tokio::task::spawn_blocking(move || authz.reload(&dir)).await;
+        }
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, RemoveKind};
+
+    fn event(kind: EventKind, path: &str) -> notify::Result<Event> {
+        Ok(Event::new(kind).add_path(PathBuf::from(path)))
+    }
+
+    #[test]
+    fn writes_to_the_directory_files_count_and_reads_and_subdirectories_do_not() {
+        let dir = Path::new("/srv/policies");
+        let cases = [
+            (
+                EventKind::Modify(ModifyKind::Any),
+                "/srv/policies/base.cedar",
+                true,
+            ),
+            (
+                EventKind::Create(CreateKind::File),
+                "/srv/policies/new.cedar",
+                true,
+            ),
+            (
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                "/srv/policies/entities.json",
+                true,
+            ),
+            (EventKind::Remove(RemoveKind::Folder), "/srv/policies", true),
+            (
+                EventKind::Access(AccessKind::Open(AccessMode::Any)),
+                "/srv/policies/base.cedar",
+                false,
+            ),
+            (
+                EventKind::Modify(ModifyKind::Any),
+                "/srv/policies/tests/base.json",
+                false,
+            ),
+            (EventKind::Modify(ModifyKind::Any), "/srv/andi.db", false),
+        ];
+        for (kind, path, expected) in cases {
+            assert_eq!(
+                changes_policy_files(&event(kind, path), dir),
+                expected,
+                "{kind:?} on {path}"
+            );
+        }
+    }
+}

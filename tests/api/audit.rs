@@ -1,0 +1,231 @@
+//! The auditor's trail: every decision is an `authz` span under its request's span, with the
+//! key, action, resource, decision, determining policies and policy version; and, with
+//! `ANDI_DECISION_LOG`, a JSON line that links to that trace by its trace id.
+
+use std::sync::Arc;
+
+use andi::authz::{Authz, DecisionLog, DecisionLogTarget};
+use andi::config::Limits;
+use andi::keys::Role;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use serde_json::{Value, json};
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::helpers::{policy_dir, spawn_app_with_authz};
+
+fn attribute(span: &SpanData, key: &str) -> String {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.as_str().into_owned())
+        .unwrap_or_else(|| {
+            panic!(
+                "span {} has no attribute {key}: {:?}",
+                span.name, span.attributes
+            )
+        })
+}
+
+fn read_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
+        })
+        .collect()
+}
+
+// A current-thread runtime (the default), so the server's tasks run on this thread and see
+// the scoped subscriber.
+#[tokio::test]
+async fn each_decision_is_an_authz_span_under_its_request_and_its_log_line_names_the_trace() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("audit-test")));
+    // With exactly one live subscriber, tracing-core decides a callsite's interest from the
+    // thread that first reaches it; a test on another thread (without a subscriber) would
+    // then disable the `request` and `authz` spans for this one. A second live subscriber
+    // makes it ask every subscriber instead.
+    let _second_subscriber = tracing::Dispatch::new(tracing_subscriber::registry());
+    let _scoped = tracing::subscriber::set_default(subscriber);
+
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("decisions.jsonl");
+    let log = Arc::new(DecisionLog::open(&DecisionLogTarget::File(log_path.clone())).unwrap());
+    let authz = Authz::load(&policy_dir())
+        .unwrap()
+        .with_decision_log(log.clone());
+    let app = spawn_app_with_authz(authz, Limits::default()).await;
+    let version = app.authz.version();
+    let acme = app.create_workspace("acme").await;
+    let (key, key_id) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
+
+    let allowed = app
+        .client
+        .get(app.url("/api/objects"))
+        .bearer_auth(&key)
+        .header("x-request-id", "audit-allow")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    let denied = app
+        .client
+        .post(app.url("/api/objects"))
+        .bearer_auth(&key)
+        .header("x-request-id", "audit-deny")
+        .json(&json!({"name": "Invoices"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+
+    // The request span ends when its response body has been sent, a moment after the client
+    // has it; wait for both request spans (bounded).
+    let mut spans = Vec::new();
+    for _ in 0..200 {
+        provider.force_flush().unwrap();
+        spans = exporter.get_finished_spans().unwrap();
+        if spans.iter().filter(|s| s.name == "request").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let authz_spans: Vec<&SpanData> = spans.iter().filter(|s| s.name == "authz").collect();
+    assert_eq!(
+        authz_spans.len(),
+        2,
+        "one authz span per decision: {:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+
+    let resource = format!("Andi::Workspace::\"{}\"", acme.id);
+    let expected = [
+        ("listObjects", "allow", "objects-read"),
+        ("createObject", "deny", ""),
+    ];
+    for (span, (action, decision, policies)) in authz_spans.iter().zip(expected) {
+        assert_eq!(attribute(span, "andi.principal"), key_id, "{action}");
+        assert_eq!(attribute(span, "andi.workspace"), acme.id, "{action}");
+        assert_eq!(attribute(span, "andi.action"), action);
+        assert_eq!(attribute(span, "andi.resource"), resource, "{action}");
+        assert_eq!(attribute(span, "andi.decision"), decision, "{action}");
+        assert_eq!(attribute(span, "andi.policies"), policies, "{action}");
+        assert_eq!(attribute(span, "andi.errors"), "", "{action}");
+        assert_eq!(attribute(span, "andi.policy_version"), version, "{action}");
+        let parent = spans
+            .iter()
+            .find(|s| s.span_context.span_id() == span.parent_span_id)
+            .unwrap_or_else(|| panic!("the authz span of {action} has an exported parent"));
+        assert_eq!(
+            parent.name, "request",
+            "{action}: the parent is the request span"
+        );
+        assert_eq!(parent.span_context.trace_id(), span.span_context.trace_id());
+    }
+
+    log.flush();
+    let lines = read_lines(&log_path);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (line, (span, request_id)) in lines
+        .iter()
+        .zip(authz_spans.iter().zip(["audit-allow", "audit-deny"]))
+    {
+        assert_eq!(line["requestId"], request_id);
+        assert_eq!(
+            line["traceId"],
+            span.span_context.trace_id().to_string(),
+            "the line links to the span's trace"
+        );
+        assert_eq!(line["decision"], attribute(span, "andi.decision"));
+    }
+}
+
+#[tokio::test]
+async fn the_decision_log_has_one_line_per_decision_and_appends_to_an_existing_file() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("decisions.jsonl");
+    std::fs::write(&log_path, "{\"from\":\"yesterday\"}\n").unwrap();
+    let log = Arc::new(DecisionLog::open(&DecisionLogTarget::File(log_path.clone())).unwrap());
+    let authz = Authz::load(&policy_dir())
+        .unwrap()
+        .with_decision_log(log.clone());
+    let app = spawn_app_with_authz(authz, Limits::default()).await;
+    let acme = app.create_workspace("acme").await;
+    let (key, key_id) = app.create_key(&acme, Some(Role::Editor), &[]).await;
+
+    for i in 0..5 {
+        let response = app
+            .client
+            .get(app.url("/api/objects"))
+            .bearer_auth(&key)
+            .header("x-request-id", format!("list-{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let denied = app
+        .client
+        .get(app.url("/api/workspace"))
+        .bearer_auth(&key)
+        .header("x-request-id", "read-ws")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    log.flush();
+
+    let lines = read_lines(&log_path);
+    assert_eq!(
+        lines.len(),
+        7,
+        "the earlier line and six decisions: {lines:#?}"
+    );
+    assert_eq!(
+        lines[0],
+        json!({"from": "yesterday"}),
+        "the file is appended to, never truncated"
+    );
+    for (i, line) in lines[1..6].iter().enumerate() {
+        assert_eq!(line["requestId"], format!("list-{i}"));
+        assert_eq!(line["principal"], key_id);
+        assert_eq!(line["workspace"], acme.id);
+        assert_eq!(line["action"], "listObjects");
+        assert_eq!(
+            line["resource"],
+            format!("Andi::Workspace::\"{}\"", acme.id)
+        );
+        assert_eq!(line["decision"], "allow");
+        assert_eq!(line["policies"], json!(["objects-read"]));
+        assert_eq!(line["errors"], json!([]));
+        assert_eq!(line["policyVersion"], app.authz.version());
+        assert!(
+            line["time"]
+                .as_str()
+                .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
+            "{line}"
+        );
+        assert!(
+            line["traceId"].is_null(),
+            "no trace without an exporter: {line}"
+        );
+    }
+    let last = &lines[6];
+    assert_eq!(last["requestId"], "read-ws");
+    assert_eq!(last["action"], "readWorkspace");
+    assert_eq!(last["decision"], "deny");
+    assert_eq!(last["policies"], json!([]));
+    assert!(
+        !std::fs::read_to_string(&log_path)
+            .unwrap()
+            .contains("andi_live_"),
+        "no secret is logged"
+    );
+    assert_eq!(log.dropped(), 0);
+}

@@ -1,0 +1,289 @@
+//! `andi serve` as a process: start-up checks, the seed's examples, and secrets in logs.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use andi::keys::Role;
+
+use crate::helpers::{policy_dir, spawn_app};
+
+fn copy_policies(to: &Path) {
+    for entry in std::fs::read_dir(policy_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+fn serve_with_policies(database_url: &str, policies: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_andi"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--policy-dir"])
+        .arg(policies)
+        .env("DATABASE_URL", database_url)
+        .output()
+        .expect("run andi serve")
+}
+
+#[tokio::test]
+async fn serve_refuses_to_start_on_invalid_policies_and_names_the_file_and_line() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            "broken.cedar",
+            "@id(\"x\")\npermit (\n  principal,, action, resource\n);\n",
+            "broken.cedar:3",
+        ),
+        (
+            "anonymous.cedar",
+            "// no id\npermit (principal, action, resource);\n",
+            "anonymous.cedar:2",
+        ),
+        (
+            "duplicate.cedar",
+            "// again\n@id(\"objects-read\")\npermit (principal, action, resource);\n",
+            "duplicate policy id `objects-read`",
+        ),
+        (
+            "typo.cedar",
+            "@id(\"typo\")\npermit (principal, action == Andi::Action::\"deleteEverything\", resource);\n",
+            "typo.cedar:1",
+        ),
+        (
+            "types.cedar",
+            "@id(\"types\")\npermit (principal is Andi::ApiKey, action, resource)\nwhen { principal.environment > 3 };\n",
+            "types.cedar:3",
+        ),
+    ];
+    for (file, text, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        copy_policies(dir.path());
+        std::fs::write(dir.path().join(file), text).unwrap();
+
+        let output = serve_with_policies(&app.database_url, dir.path());
+
+        assert!(!output.status.success(), "{file}: serve must not start");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(expected),
+            "{file}: expected `{expected}` in:\n{stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn serve_refuses_a_schema_without_an_action_the_code_uses() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_policies(dir.path());
+    let schema = std::fs::read_to_string(dir.path().join("schema.cedarschema")).unwrap();
+    let without = schema.replace("action getRecord in", "action getRecordRenamed in");
+    std::fs::write(dir.path().join("schema.cedarschema"), without).unwrap();
+
+    let output = serve_with_policies(&app.database_url, dir.path());
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("schema.cedarschema:") && stderr.contains("`getRecord`"),
+        "{stderr}"
+    );
+}
+
+/// A running `andi serve` whose stderr is collected.
+struct Server {
+    child: Child,
+    address: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    fn start(database_url: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_andi"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--last-used-interval",
+                "100ms",
+                "--policy-dir",
+            ])
+            .arg(policy_dir())
+            .env("DATABASE_URL", database_url)
+            .env("RUST_LOG", "trace")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start andi serve");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let log = log.clone();
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let Some(at) = line.find("andi listening on http://") {
+                        let address = line[at + "andi listening on ".len()..]
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_owned();
+                        let _ = sender.send(address);
+                    }
+                    log.lock().unwrap().push_str(&line);
+                    log.lock().unwrap().push('\n');
+                }
+            });
+        }
+        let address = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("andi serve reports where it listens");
+        Server {
+            child,
+            address,
+            log,
+        }
+    }
+
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && self.log.lock().unwrap().is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        self.log.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_log_even_at_trace_level() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("acme").await;
+    let (admin, admin_id) = app.create_key(&acme, Some(Role::Admin), &[]).await;
+    let (viewer, _) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
+    let (revoked, revoked_id) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
+    andi::keys::revoke_key(&app.db, &revoked_id, chrono::Utc::now())
+        .await
+        .unwrap();
+    let mut near_miss = admin.clone();
+    near_miss.pop();
+    near_miss.push('x');
+    let server = Server::start(&app.database_url);
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.address);
+
+    let requests = [
+        client.get(url("/api/objects")).bearer_auth(&admin),
+        client.get(url("/api/objects")).header("x-api-key", &viewer),
+        client
+            .post(url("/api/objects"))
+            .bearer_auth(&viewer)
+            .json(&serde_json::json!({"name": "Denied"})),
+        client
+            .post(url("/api/objects"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"name": "Invoices"})),
+        client.get(url("/api/objects")).bearer_auth(&revoked),
+        client.get(url("/api/objects")).bearer_auth(&near_miss),
+        client
+            .get(url("/api/objects"))
+            .bearer_auth(&admin)
+            .header("x-api-key", &viewer),
+        client
+            .get(url("/api/key"))
+            .header("cookie", format!("session={admin}"))
+            .bearer_auth(&admin),
+    ];
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.send().await.unwrap().status().as_u16());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = server.stop();
+
+    assert_eq!(statuses, [200, 200, 403, 201, 401, 401, 400, 200]);
+    assert!(
+        log.contains(&admin_id),
+        "the log records requests by key id, so this test would see a leak"
+    );
+    assert!(
+        log.contains("authz"),
+        "decisions are in the log at trace level"
+    );
+    for (name, secret) in [
+        ("admin", &admin),
+        ("viewer", &viewer),
+        ("revoked", &revoked),
+        ("near miss", &near_miss),
+    ] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "the {name} key appears in the log"
+        );
+        assert!(
+            !log.contains(&secret[10..30]),
+            "part of the {name} key appears in the log"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_seed_curl_and_fetch_examples_work_verbatim() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("acme").await;
+    let (key, _) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
+    let url = app.url("/api/objects");
+
+    // The seed's curl command, with only the host changed.
+    // The server runs on this test's runtime, so the clients are awaited, not blocked on.
+    let curl = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "curl -sS \"{url}\" \\\n-H \"Authorization: Bearer $ANDI_API_KEY\""
+        ))
+        .env("ANDI_API_KEY", &key)
+        .output()
+        .await
+        .expect("curl runs");
+    assert!(
+        curl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&curl.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "{\"items\":[]}");
+
+    // The seed's fetch snippet, with only the host changed, where Node is installed.
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("node is not installed; the fetch example was not run");
+        return;
+    }
+    let script = format!(
+        "const apiKey = process.env.ANDI_API_KEY;\nconst response = await fetch(\"{url}\", {{\nheaders: {{\nAuthorization: `Bearer ${{apiKey}}`,\n}},\n}});\nconsole.log(response.status, await response.text());\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seed.mjs");
+    std::fs::write(&file, script).unwrap();
+    let node = tokio::process::Command::new("node")
+        .arg(&file)
+        .env("ANDI_API_KEY", &key)
+        .output()
+        .await
+        .expect("node runs");
+    assert!(
+        node.status.success(),
+        "{}",
+        String::from_utf8_lossy(&node.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&node.stdout).trim(),
+        "200 {\"items\":[]}"
+    );
+}
