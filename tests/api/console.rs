@@ -1,8 +1,4 @@
 //! The console's pages over HTTP, as a browser uses them: forms, cookies and redirects.
-#![expect(
-    clippy::expect_used,
-    reason = "test helpers: a broken response fails the test"
-)]
 
 use andi::config::Limits;
 use andi::console::{ConsoleConfig, SignupMode};

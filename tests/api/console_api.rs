@@ -1,9 +1,4 @@
 //! The console's JSON API: session only, CSRF-protected, admins manage keys.
-#![expect(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    reason = "test helpers: a broken response fails the test"
-)]
 
 use andi::keys::Permission;
 use reqwest::StatusCode;
