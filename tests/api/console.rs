@@ -697,3 +697,49 @@ async fn page_text_is_escaped() {
     assert!(!page.contains("<script>alert(1)</script>"));
     assert!(page.contains("&lt;script&gt;alert(1)&lt;"), "shown as text");
 }
+
+#[tokio::test]
+async fn an_account_created_on_the_command_line_signs_in_and_administers_its_workspace() {
+    let console = ConsoleConfig {
+        signup: SignupMode::Closed,
+        ..ConsoleConfig::default()
+    };
+    let app = spawn_app_configured(Limits::default(), console).await;
+    Person::new(&app)
+        .sign_up("owner@example.com", PASSWORD)
+        .await;
+    app.create_workspace("acme").await;
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_andi"))
+        .args(["user", "create", "ops@example.com", "--admin-of", "acme"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("ANDI_USER_PASSWORD", PASSWORD)
+        .output()
+        .expect("andi runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains(PASSWORD),
+        "the password is never printed"
+    );
+
+    let ops = Person::new(&app);
+    assert_eq!(
+        ops.sign_in("ops@example.com", PASSWORD).await.status(),
+        303,
+        "sign-up is closed, but the CLI is not"
+    );
+    let page = ops
+        .create_key(
+            "acme",
+            &[("name", "deploy"), ("permission", "objects.write")],
+        )
+        .await;
+    assert!(
+        shown_secret(&page).is_some(),
+        "an admin of acme creates keys"
+    );
+}
