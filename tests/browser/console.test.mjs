@@ -1,14 +1,15 @@
 // End-to-end: a person signs up in headless Chromium, creates a workspace and a read-only
 // key, and the key works (and stops working) against the real API.
 //
-// Starts `andi serve` (target/release/andi, else target/debug/andi, or $ANDI_BIN) on a free
+// Starts `andi serve` ($ANDI_BIN, else the newer of target/release/andi and
+// target/debug/andi) on a free
 // port with a temporary SQLite database, and Debian's /usr/bin/chromium (or $CHROMIUM) with
 // a new empty profile. Screenshots go to artifacts/ at the repository root.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -24,11 +25,12 @@ let base;
 
 function andiBinary() {
   if (process.env.ANDI_BIN) return process.env.ANDI_BIN;
-  for (const profile of ["release", "debug"]) {
-    const candidate = join(root, "target", profile, "andi");
-    if (existsSync(candidate)) return candidate;
-  }
-  throw new Error("no andi binary: run `cargo build` first or set ANDI_BIN");
+  const built = ["release", "debug"]
+    .map((profile) => join(root, "target", profile, "andi"))
+    .filter((path) => existsSync(path))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (built.length === 0) throw new Error("no andi binary: run `cargo build` first or set ANDI_BIN");
+  return built[0];
 }
 
 function freePort() {

@@ -12,5 +12,7 @@ if [ ! -d node_modules/playwright-core ]; then
 fi
 if [ -z "${ANDI_BIN:-}" ]; then
   (cd ../.. && cargo build --bin andi)
+  ANDI_BIN="$(cd ../.. && pwd)/target/debug/andi"
+  export ANDI_BIN
 fi
 node --test console.test.mjs
