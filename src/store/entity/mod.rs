@@ -1,5 +1,6 @@
 //! sea-orm entities: the tables as the application reads and writes them.
 
 pub mod api_key;
+pub mod key_event;
 pub mod object_definition;
 pub mod workspace;
