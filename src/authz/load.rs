@@ -15,6 +15,7 @@ use miette::Diagnostic;
 use sha2::{Digest, Sha256};
 
 use super::action::Action;
+use super::index::PolicyIndex;
 use crate::keys::{Permission, Role};
 
 pub const SCHEMA_FILE: &str = "schema.cedarschema";
@@ -110,6 +111,8 @@ pub struct PolicyBundle {
     pub action_permissions: Vec<Option<Permission>>,
     pub role_permissions: HashMap<Role, Vec<Permission>>,
     pub entities_template: Entities,
+    /// `policies` grouped by the requests their scope can match.
+    pub index: PolicyIndex,
 }
 
 impl PolicyBundle {
@@ -297,7 +300,10 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
     let entities_template = Entities::from_entities(base_entities.clone(), None)
         .map_err(|e| whole_dir(format!("cannot build the base entities: {e}")))?;
 
+    let index = PolicyIndex::build(&schema, &policies, &action_uids).map_err(whole_dir)?;
+
     Ok(PolicyBundle {
+        index,
         version,
         schema,
         policies,

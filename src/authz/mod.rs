@@ -6,6 +6,7 @@
 //! what it records never holds a secret: keys appear by id.
 
 mod action;
+mod index;
 mod load;
 
 use std::collections::{HashMap, HashSet};
@@ -262,16 +263,20 @@ pub fn evaluate(
     ])
     .map_err(|e| format!("context: {e}"))?;
 
+    let resource_uid = resource_uid(bundle, resource);
+    let policies = bundle
+        .index
+        .select(&bundle.policies, action, &principal_uid, &resource_uid);
     let request = Request::new(
         principal_uid,
         bundle.action_uid(action).clone(),
-        resource_uid(bundle, resource),
+        resource_uid,
         context,
         Some(&bundle.schema),
     )
     .map_err(|e| format!("request: {e}"))?;
 
-    let response = Authorizer::new().is_authorized(&request, &bundle.policies, &entities);
+    let response = Authorizer::new().is_authorized(&request, &policies, &entities);
     let mut policies: Vec<String> = response
         .diagnostics()
         .reason()
