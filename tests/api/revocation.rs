@@ -2,6 +2,11 @@
 //! on the same database and a server beside the CLI within about a second. The bound
 //! polled for here (5 s) only means "never propagated"; the latency is measured elsewhere.
 
+#![expect(
+    clippy::expect_used,
+    reason = "test helpers stop the test at a broken assumption"
+)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
