@@ -15,6 +15,7 @@ use miette::Diagnostic;
 use sha2::{Digest, Sha256};
 
 use super::action::Action;
+use super::entities::DecisionEntities;
 use super::index::PolicyIndex;
 use crate::keys::{Permission, Role};
 
@@ -113,6 +114,8 @@ pub struct PolicyBundle {
     pub entities_template: Entities,
     /// `policies` grouped by the requests their scope can match.
     pub index: PolicyIndex,
+    /// The action and role entities, per action and per role.
+    pub decision_entities: DecisionEntities,
 }
 
 impl PolicyBundle {
@@ -302,8 +305,11 @@ pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
 
     let index = PolicyIndex::build(&schema, &policies, &action_uids).map_err(whole_dir)?;
 
+    let decision_entities = DecisionEntities::build(&base_entities, &action_uids, &types);
+
     Ok(PolicyBundle {
         index,
+        decision_entities,
         version,
         schema,
         policies,

@@ -6,6 +6,8 @@
 //! what it records never holds a secret: keys appear by id.
 
 mod action;
+mod context;
+mod entities;
 mod index;
 mod load;
 
@@ -18,7 +20,7 @@ use arc_swap::ArcSwap;
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityUid, Request, RestrictedExpression,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 pub use action::Action;
 pub use load::{PolicyBundle, PolicyError, PolicyErrors, PolicyLocation, load};
@@ -236,21 +238,20 @@ pub fn evaluate(
     ];
     request_entities.extend(resource_entities(bundle, principal, resource)?);
     let entities = Entities::from_entities(
-        bundle.base_entities.iter().cloned().chain(request_entities),
+        bundle
+            .decision_entities
+            .for_request(action, principal.role)
+            .cloned()
+            .chain(request_entities),
         None,
     )
     .map_err(|e| format!("entities: {e}"))?;
 
     let context = Context::from_pairs([
-        (
-            "ip".to_owned(),
-            RestrictedExpression::new_ip(context.ip.to_string()),
-        ),
+        ("ip".to_owned(), context::ip_expression(context.ip)),
         (
             "time".to_owned(),
-            RestrictedExpression::new_datetime(
-                context.time.to_rfc3339_opts(SecondsFormat::Millis, true),
-            ),
+            context::datetime_expression(context.time),
         ),
         (
             "method".to_owned(),
