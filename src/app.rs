@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{KeyVerifier, UsageRecorder};
 use crate::authz::{self, Authz, DecisionLog};
-use crate::config::{Limits, ServeConfig};
+use crate::config::{KeyCacheConfig, Limits, ServeConfig};
 use crate::console::{self, ConsoleConfig};
 use crate::error::ApiError;
 use crate::{health, identity, objects, request_id, store};
@@ -36,7 +36,11 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: DatabaseConnection, authz: Authz, limits: Limits) -> AppState {
         AppState {
-            keys: Arc::new(KeyVerifier::new(db.clone(), UsageRecorder::new())),
+            keys: Arc::new(KeyVerifier::new(
+                db.clone(),
+                UsageRecorder::new(),
+                &KeyCacheConfig::default(),
+            )),
             db,
             authz: Arc::new(authz),
             limits: Arc::new(limits),
@@ -163,11 +167,17 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         policies = %bundle.policy_ids.join(","),
         "policy set loaded"
     );
-    let state = AppState::new(db.clone(), authz, config.limits.clone())
+    let mut state = AppState::new(db.clone(), authz, config.limits.clone())
         .with_console(config.console.clone());
+    state.keys = Arc::new(KeyVerifier::new(
+        db.clone(),
+        UsageRecorder::new(),
+        &config.key_cache,
+    ));
     let _reload_tasks = start_policy_reload(&state.authz, &config);
     let usage = state.keys.usage().clone();
     let flusher = usage.spawn_flusher(db.clone(), config.last_used_interval);
+    let revocation_watcher = state.keys.spawn_revocation_watcher();
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -182,6 +192,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     flusher.abort();
+    for task in revocation_watcher {
+        task.abort();
+    }
     usage.flush(&db).await;
     if let Some(log) = decision_log {
         log.flush();

@@ -47,6 +47,9 @@ pub struct ServeConfig {
     pub console: crate::console::ConsoleConfig,
 
     #[command(flatten)]
+    pub key_cache: KeyCacheConfig,
+
+    #[command(flatten)]
     pub database: DatabaseArgs,
 }
 
@@ -72,6 +75,34 @@ impl Default for Limits {
             max_body_bytes: 10 * 1024 * 1024,
             max_attributes: 200,
             request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The in-memory cache of verified keys, and how closely it follows revocations.
+#[derive(Debug, Clone, Args)]
+pub struct KeyCacheConfig {
+    /// Most verified keys held in memory; 0 turns the cache off (every request reads its key).
+    #[arg(long, env = "ANDI_KEY_CACHE_CAPACITY", default_value_t = 100_000)]
+    pub key_cache_capacity: usize,
+
+    /// How long a verified key is served from memory before it is read again.
+    #[arg(long, env = "ANDI_KEY_CACHE_TTL", default_value = "30s", value_parser = parse_std_duration)]
+    pub key_cache_ttl: Duration,
+
+    /// How often the revocation sequence is read. The cache is trusted only while the last
+    /// successful read began less than two intervals ago, so a revocation made anywhere is
+    /// honoured within two intervals even when reads fail.
+    #[arg(long, env = "ANDI_KEY_EVENTS_POLL_INTERVAL", default_value = "500ms", value_parser = parse_std_duration)]
+    pub key_events_poll_interval: Duration,
+}
+
+impl Default for KeyCacheConfig {
+    fn default() -> Self {
+        KeyCacheConfig {
+            key_cache_capacity: 100_000,
+            key_cache_ttl: Duration::from_secs(30),
+            key_events_poll_interval: Duration::from_millis(500),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Logs and traces: a `tracing` subscriber that writes logs to stderr (filtered by
 //! `RUST_LOG`) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, exports spans over OTLP.
-//! Per-request events are at `debug`, so the default `info` level logs nothing per request.
+//! Per-request events are at `debug`, so the default `info` level logs nothing per request,
+//! and what is logged is written off the request path by a non-blocking writer.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
@@ -12,6 +13,8 @@ use tracing_subscriber::{EnvFilter, Layer};
 /// Flushes and shuts down the trace exporter when dropped, so the last spans are not lost.
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    /// Writes the log lines still queued when dropped.
+    _log_writer: tracing_appender::non_blocking::WorkerGuard,
 }
 
 impl Drop for TelemetryGuard {
@@ -29,8 +32,12 @@ impl Drop for TelemetryGuard {
 pub fn init(default_filter: &str) -> anyhow::Result<TelemetryGuard> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // Log lines go through a queue to a writer thread, so a request never waits on stderr
+    // (a slow terminal or pipe). If the queue fills, lines are dropped rather than requests
+    // slowed.
+    let (log_writer, log_writer_guard) = tracing_appender::non_blocking(std::io::stderr());
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(log_writer)
         .with_target(false);
 
     let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
@@ -59,5 +66,8 @@ pub fn init(default_filter: &str) -> anyhow::Result<TelemetryGuard> {
         .with(fmt)
         .with(otel)
         .try_init()?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard {
+        provider,
+        _log_writer: log_writer_guard,
+    })
 }

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_workspaces_and_keys;
 mod m20261126_000003_create_console_users;
+mod m20261126_000004_create_key_events;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_workspaces_and_keys::Migration),
             Box::new(m20261126_000003_create_console_users::Migration),
+            Box::new(m20261126_000004_create_key_events::Migration),
         ]
     }
 }

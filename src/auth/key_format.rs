@@ -92,6 +92,13 @@ impl KeyDigest {
     pub fn to_hex(self) -> String {
         hex::encode(self.0)
     }
+
+    /// Reads a digest as stored (`to_hex`); `None` for anything else.
+    pub fn from_hex(stored: &str) -> Option<KeyDigest> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(stored, &mut bytes).ok()?;
+        Some(KeyDigest(bytes))
+    }
 }
 
 impl KeySecret {

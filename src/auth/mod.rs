@@ -5,8 +5,10 @@
 //! database read for a look-alike), then the digest lookup, then revocation and expiry.
 //! Error messages say what to fix and never echo what was sent.
 
+mod cache;
 mod credentials;
 mod key_format;
+mod revocation;
 mod usage;
 mod verify;
 

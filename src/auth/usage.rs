@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::store;
 
@@ -38,7 +38,13 @@ impl UsageRecorder {
         if uses.is_empty() {
             return;
         }
-        if let Err(error) = store::api_keys::update_keys_last_used(db, &uses).await {
+        // One transaction per flush: on SQLite that is one commit (one sync) for all keys.
+        let written = async {
+            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            store::api_keys::update_keys_last_used(&txn, &uses).await?;
+            txn.commit().await.map_err(store::StoreError::from)
+        };
+        if let Err(error) = written.await {
             tracing::warn!(%error, keys = uses.len(), "could not record key usage");
         }
     }

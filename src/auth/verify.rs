@@ -1,26 +1,58 @@
-//! Key verification: a well-formed key is looked up by its digest and checked for
-//! revocation and expiry.
+//! Key verification: a well-formed key is looked up by its digest (in the cache, else in
+//! the database) and checked for revocation and expiry.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
+use tokio::task::JoinHandle;
 
+use super::cache::{KeyCache, VerifiedKey};
+use super::revocation::RevocationFeed;
 use super::{AuthError, KeySecret, Principal, UsageRecorder, WorkspaceRef};
+use crate::config::KeyCacheConfig;
 use crate::error::ApiError;
-use crate::keys::KeyStatus;
+use crate::keys::{self, ApiKey, KeyError, KeyStatus};
 use crate::store;
 
 pub struct KeyVerifier {
     db: DatabaseConnection,
     usage: UsageRecorder,
+    cache: Arc<KeyCache>,
+    feed: Arc<RevocationFeed>,
+    poll_interval: Duration,
 }
 
 impl KeyVerifier {
-    pub fn new(db: DatabaseConnection, usage: UsageRecorder) -> KeyVerifier {
-        KeyVerifier { db, usage }
+    /// A verifier whose cache is used only once [`KeyVerifier::spawn_revocation_watcher`]
+    /// runs: without it nothing would evict revoked keys, so every request reads the database.
+    pub fn new(
+        db: DatabaseConnection,
+        usage: UsageRecorder,
+        config: &KeyCacheConfig,
+    ) -> KeyVerifier {
+        let cache = Arc::new(KeyCache::new(
+            config.key_cache_capacity,
+            config.key_cache_ttl,
+            config.key_events_poll_interval * 2,
+        ));
+        KeyVerifier {
+            feed: Arc::new(RevocationFeed::new(db.clone(), Arc::clone(&cache))),
+            db,
+            usage,
+            cache,
+            poll_interval: config.key_events_poll_interval,
+        }
     }
 
     pub fn usage(&self) -> &UsageRecorder {
         &self.usage
+    }
+
+    /// Follows the revocation sequence until the returned tasks are aborted.
+    pub fn spawn_revocation_watcher(&self) -> Vec<JoinHandle<()>> {
+        Arc::clone(&self.feed).spawn(self.poll_interval)
     }
 
     pub async fn verify(
@@ -28,7 +60,17 @@ impl KeyVerifier {
         secret: &KeySecret,
         now: DateTime<Utc>,
     ) -> Result<Principal, ApiError> {
-        let key = store::api_keys::find_key_by_digest(&self.db, secret.digest())
+        let digest = secret.digest();
+        if let Some(cached) = self.cache.get(&digest, Instant::now()) {
+            // Expiry is a matter of time, not of an event: check it on every use.
+            if cached.expires_at.is_some_and(|at| at <= now) {
+                return Err(AuthError::ExpiredKey.into());
+            }
+            self.usage.record(&cached.principal.key_id, now);
+            return Ok(cached.principal);
+        }
+        let generation = self.cache.generation();
+        let key = store::api_keys::find_key_by_digest(&self.db, digest)
             .await?
             .ok_or(AuthError::UnknownKey)?;
         match key.status(now) {
@@ -37,15 +79,50 @@ impl KeyVerifier {
             KeyStatus::Active => {}
         }
         self.usage.record(&key.id, now);
-        Ok(Principal {
-            key_id: key.id,
-            workspace: WorkspaceRef {
-                id: key.workspace_id,
-                handle: key.workspace_handle.to_string(),
+        let expires_at = key.expires_at;
+        let principal = principal_of(key);
+        self.cache.insert(
+            digest,
+            VerifiedKey {
+                principal: principal.clone(),
+                expires_at,
             },
-            role: key.grants.role(),
-            permissions: key.grants.permissions().to_vec(),
-            environment: key.environment,
-        })
+            generation,
+            Instant::now(),
+        );
+        Ok(principal)
+    }
+
+    /// Revokes a key and drops it from this server's cache at once.
+    pub async fn revoke(&self, id: &str, now: DateTime<Utc>) -> Result<ApiKey, KeyError> {
+        let key = keys::revoke_key(&self.db, id, now).await?;
+        self.cache.evict_key_id(id);
+        Ok(key)
+    }
+
+    /// Rotates a key and drops the old one from this server's cache at once, so its new
+    /// expiry applies from the next request.
+    pub async fn rotate(
+        &self,
+        id: &str,
+        grace: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(KeySecret, ApiKey), KeyError> {
+        let rotated = keys::rotate_key(&self.db, id, grace, now).await?;
+        self.cache.evict_key_id(id);
+        Ok(rotated)
+    }
+}
+
+fn principal_of(key: ApiKey) -> Principal {
+    Principal {
+        role: key.grants.role(),
+        permissions: key.grants.permissions().to_vec(),
+        workspace: WorkspaceRef {
+            id: key.workspace_id,
+            handle: key.workspace_handle.to_string(),
+        },
+        key_id: key.id,
+        environment: key.environment,
     }
 }

@@ -15,6 +15,8 @@ use miette::Diagnostic;
 use sha2::{Digest, Sha256};
 
 use super::action::Action;
+use super::entities::DecisionEntities;
+use super::index::PolicyIndex;
 use crate::keys::{Permission, Role};
 
 pub const SCHEMA_FILE: &str = "schema.cedarschema";
@@ -113,6 +115,10 @@ pub struct PolicyBundle {
     /// The permission group each action belongs to, from the schema; indexed like `action_uids`.
     pub action_permissions: Vec<Option<Permission>>,
     pub role_permissions: HashMap<Role, Vec<Permission>>,
+    /// `policies` grouped by the requests their scope can match.
+    pub index: PolicyIndex,
+    /// The action and role entities, per action and per role.
+    pub decision_entities: DecisionEntities,
 }
 
 impl PolicyBundle {
@@ -298,7 +304,13 @@ pub fn load_with(dir: &Path, extra: &[PathBuf]) -> Result<PolicyBundle, PolicyEr
         .chain(roles.entities)
         .collect();
 
+    let index = PolicyIndex::build(&schema, &policies, &action_uids).map_err(whole_dir)?;
+
+    let decision_entities = DecisionEntities::build(&base_entities, &action_uids, &types);
+
     Ok(PolicyBundle {
+        index,
+        decision_entities,
         version,
         schema,
         policies,

@@ -8,8 +8,11 @@
 mod action;
 mod cases;
 mod command;
+mod context;
 mod decision_log;
+mod entities;
 mod explain;
+mod index;
 mod load;
 mod reload;
 mod user;
@@ -23,7 +26,7 @@ use arc_swap::ArcSwap;
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityUid, Request, RestrictedExpression,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 pub use action::Action;
 pub use cases::{CaseFailure, CaseReport, run_cases};
@@ -284,21 +287,20 @@ pub fn evaluate(
     ];
     request_entities.extend(resource_entities(bundle, principal, resource)?);
     let entities = Entities::from_entities(
-        bundle.base_entities.iter().cloned().chain(request_entities),
+        bundle
+            .decision_entities
+            .for_request(action, principal.role)
+            .cloned()
+            .chain(request_entities),
         None,
     )
     .map_err(|e| format!("entities: {e}"))?;
 
     let context = Context::from_pairs([
-        (
-            "ip".to_owned(),
-            RestrictedExpression::new_ip(context.ip.to_string()),
-        ),
+        ("ip".to_owned(), context::ip_expression(context.ip)),
         (
             "time".to_owned(),
-            RestrictedExpression::new_datetime(
-                context.time.to_rfc3339_opts(SecondsFormat::Millis, true),
-            ),
+            context::datetime_expression(context.time),
         ),
         (
             "method".to_owned(),
@@ -311,16 +313,20 @@ pub fn evaluate(
     ])
     .map_err(|e| format!("context: {e}"))?;
 
+    let resource_uid = resource_uid(bundle, resource);
+    let policies = bundle
+        .index
+        .select(&bundle.policies, action, &principal_uid, &resource_uid);
     let request = Request::new(
         principal_uid,
         bundle.action_uid(action).clone(),
-        resource_uid(bundle, resource),
+        resource_uid,
         context,
         Some(&bundle.schema),
     )
     .map_err(|e| format!("request: {e}"))?;
 
-    let response = Authorizer::new().is_authorized(&request, &bundle.policies, &entities);
+    let response = Authorizer::new().is_authorized(&request, &policies, &entities);
     let mut policies: Vec<String> = response
         .diagnostics()
         .reason()

@@ -324,9 +324,7 @@ pub async fn api_keys_revoke(
 ) -> Result<Json<ApiKeyView>, ApiError> {
     let key = open_key(&state, &me, &handle, &id, Action::RevokeApiKey).await?;
     let now = Utc::now();
-    let revoked = keys::revoke_key(&state.db, &key.id, now)
-        .await
-        .map_err(key_error)?;
+    let revoked = state.keys.revoke(&key.id, now).await.map_err(key_error)?;
     Ok(Json(ApiKeyView::new(&revoked, now)))
 }
 
@@ -368,7 +366,9 @@ pub async fn api_keys_rotate(
         })?,
     };
     let now = Utc::now();
-    let (secret, new) = keys::rotate_key(&state.db, &key.id, grace, now)
+    let (secret, new) = state
+        .keys
+        .rotate(&key.id, grace, now)
         .await
         .map_err(key_error)?;
     Ok((

@@ -669,7 +669,9 @@ pub async fn api_key_revoke(
         Action::RevokeApiKey,
         &key_resource(&key),
     )?;
-    keys::revoke_key(&state.db, &key.id, Utc::now())
+    state
+        .keys
+        .revoke(&key.id, Utc::now())
         .await
         .map_err(key_error)?;
     Ok(Redirect::to(&keys_path(&opened)).into_response())
@@ -696,7 +698,9 @@ pub async fn api_key_rotate(
         "" => chrono::Duration::zero(),
         text => parse_duration(text).map_err(|m| PageError::Status(StatusCode::BAD_REQUEST, m))?,
     };
-    let (secret, new) = keys::rotate_key(&state.db, &key.id, grace, Utc::now())
+    let (secret, new) = state
+        .keys
+        .rotate(&key.id, grace, Utc::now())
         .await
         .map_err(key_error)?;
     let cookie = issued_cookie(&state, &opened, &new, secret.expose());

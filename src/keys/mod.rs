@@ -13,6 +13,7 @@ pub use duration::parse_duration;
 pub use grant::{Grants, Permission, Role};
 
 use crate::auth::{Environment, KeySecret, random_base62};
+use crate::store::key_events::KeyEventKind;
 use crate::store::{self, StoreError, api_keys::NewKeyRow};
 use crate::workspace::{Workspace, WorkspaceHandle, parse_name};
 
@@ -177,15 +178,20 @@ pub async fn revoke_key(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<ApiKey, KeyError> {
-    let key = store::api_keys::find_key(db, id)
+    // The revocation and its event commit together, so no server can miss it.
+    let txn = db.begin().await.map_err(StoreError::from)?;
+    let key = store::api_keys::find_key(&txn, id)
         .await?
         .ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
     if key.revoked_at.is_none() {
-        store::api_keys::update_key_revoked(db, id, now).await?;
+        store::api_keys::update_key_revoked(&txn, id, now).await?;
+        store::key_events::insert_key_event(&txn, id, KeyEventKind::Revoked, now).await?;
     }
-    store::api_keys::find_key(db, id)
+    let key = store::api_keys::find_key(&txn, id)
         .await?
-        .ok_or_else(|| KeyError::NotFound(id.to_owned()))
+        .ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(key)
 }
 
 /// Issues a new secret with the same grants; the old key keeps working for `grace`, then
@@ -229,6 +235,7 @@ pub async fn rotate_key(
     .await?;
     let grace_ends = old.expires_at.map_or(now + grace, |at| at.min(now + grace));
     store::api_keys::update_key_rotated(&txn, id, &new_id, grace_ends, now).await?;
+    store::key_events::insert_key_event(&txn, id, KeyEventKind::Rotated, now).await?;
     let new = store::api_keys::find_key(&txn, &new_id)
         .await?
         .ok_or_else(|| KeyError::NotFound(new_id.clone()))?;

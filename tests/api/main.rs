@@ -15,5 +15,6 @@ mod helpers;
 mod policy_cli;
 mod policy_files;
 mod policy_reload;
+mod revocation;
 mod serve;
 mod service;

@@ -1,0 +1,111 @@
+//! One Cedar decision through `andi::authz::evaluate`, the call every request makes:
+//! with the shipped policies, with 1,000 extra policies for other actions, and with 1,000
+//! extra policies pinned to other keys (`principal == …`). The scope index should keep the
+//! last two within about twice the first.
+//!
+//! `cargo bench --bench authz`
+
+#![expect(
+    clippy::expect_used,
+    reason = "a benchmark stops at its first broken assumption"
+)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use andi::auth::{Environment, Principal, WorkspaceRef};
+use andi::authz::{Action, PolicyBundle, RequestContext, Resource, evaluate, load};
+use andi::keys::Role;
+use chrono::Utc;
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn shipped() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+/// The shipped policy directory plus one file of `extra` policies.
+fn bundle_with_extra(extra: &str) -> (PolicyBundle, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for entry in std::fs::read_dir(shipped()).expect("policies are readable") {
+        let path = entry.expect("directory entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().expect("file name")))
+                .expect("copy a policy file");
+        }
+    }
+    std::fs::write(dir.path().join("extra.cedar"), extra).expect("write extra policies");
+    (load(dir.path()).expect("the policies load"), dir)
+}
+
+fn request() -> (Principal, Resource, RequestContext) {
+    let principal = Principal {
+        key_id: "key_bench0000000000000000".to_owned(),
+        workspace: WorkspaceRef {
+            id: "ws_bench".to_owned(),
+            handle: "bench".to_owned(),
+        },
+        role: Some(Role::Viewer),
+        permissions: vec![],
+        environment: Environment::Live,
+    };
+    let resource = Resource::Workspace {
+        id: "ws_bench".to_owned(),
+    };
+    let context = RequestContext {
+        ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        time: Utc::now(),
+        method: "GET".to_owned(),
+        path: "/api/objects".to_owned(),
+    };
+    (principal, resource, context)
+}
+
+fn decide(c: &mut Criterion, name: &str, bundle: &PolicyBundle) {
+    let (principal, resource, context) = request();
+    let evaluation = evaluate(bundle, &principal, Action::ListObjects, &resource, &context)
+        .expect("the request evaluates");
+    assert!(
+        evaluation.allowed,
+        "{name}: the benchmarked request is allowed"
+    );
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            evaluate(
+                std::hint::black_box(bundle),
+                &principal,
+                Action::ListObjects,
+                &resource,
+                &context,
+            )
+        })
+    });
+}
+
+fn decisions(c: &mut Criterion) {
+    let shipped = load(Path::new(&shipped())).expect("shipped policies load");
+    decide(c, "decision/shipped policies", &shipped);
+
+    let other_actions: String = (0..1_000)
+        .map(|n| {
+            let action = ["deleteObject", "upsertRecords", "patchRecords", "getRecord"][n % 4];
+            format!(
+                "@id(\"other-action-{n}\")\npermit (principal is Andi::ApiKey, action == Andi::Action::\"{action}\", resource)\nwhen {{ context.path == \"/p{n}\" }};\n"
+            )
+        })
+        .collect();
+    let (bundle, _dir) = bundle_with_extra(&other_actions);
+    decide(c, "decision/+1000 policies for other actions", &bundle);
+
+    let other_keys: String = (0..1_000)
+        .map(|n| {
+            format!(
+                "@id(\"other-key-{n}\")\nforbid (principal == Andi::ApiKey::\"key_other{n}\", action in Andi::Action::\"objects.read\", resource)\nwhen {{ context.path == \"/p{n}\" }};\n"
+            )
+        })
+        .collect();
+    let (bundle, _dir) = bundle_with_extra(&other_keys);
+    decide(c, "decision/+1000 policies for other keys", &bundle);
+}
+
+criterion_group!(benches, decisions);
+criterion_main!(benches);

@@ -1,0 +1,528 @@
+//! The policy scope index: at load, the policies are grouped by the requests their scope
+//! can match, so a decision evaluates only those instead of the whole set.
+//!
+//! Cedar evaluates every policy it is given, and each one costs about a microsecond even
+//! when its scope can never match; with a thousand policies that is a millisecond per
+//! request. A policy whose scope cannot match a request can neither permit nor forbid it,
+//! nor raise an error for it (the scope is checked before the conditions), so leaving it
+//! out changes nothing in the decision, its determining policies or its errors. The
+//! property test below checks that on thousands of random requests.
+//!
+//! Groups are keyed by action (a policy joins the group of every action its `action` scope
+//! can match, through action groups too), principal type and resource type (from the
+//! schema's `appliesTo`, narrowed by `is` and `==` in the scope). Inside a group, policies
+//! that pin the principal or the resource with `==` are kept apart, in sets prebuilt per
+//! pinned uid, so a key with a policy of its own pays for that policy only.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use cedar_policy::{
+    ActionConstraint, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
+    ResourceConstraint, Schema,
+};
+
+use super::action::Action;
+
+/// The policies that can apply to one (action, principal type, resource type).
+#[derive(Debug)]
+struct Group {
+    principal_type: EntityTypeName,
+    resource_type: EntityTypeName,
+    /// Policies that pin neither the principal nor the resource.
+    open: PolicySet,
+    /// `open` plus the policies whose scope says `principal == uid`.
+    by_principal: HashMap<EntityUid, PolicySet>,
+    /// `open` plus the policies whose scope says `resource == uid` (principal not pinned).
+    by_resource: HashMap<EntityUid, PolicySet>,
+    /// The policies of `by_resource` alone, for a request that matches both kinds of pin.
+    resource_pinned: HashMap<EntityUid, Vec<Policy>>,
+}
+
+impl Group {
+    fn select<'a>(&'a self, principal: &EntityUid, resource: &EntityUid) -> Cow<'a, PolicySet> {
+        match (
+            self.by_principal.get(principal),
+            self.by_resource.get(resource),
+        ) {
+            (None, None) => Cow::Borrowed(&self.open),
+            (Some(set), None) | (None, Some(set)) => Cow::Borrowed(set),
+            (Some(set), Some(_)) => {
+                // Both pinned at once is rare: build the union for this request.
+                let mut union = set.clone();
+                for policy in self.resource_pinned.get(resource).into_iter().flatten() {
+                    // Ids are unique in the loaded set and the two groups are disjoint.
+                    let _ = union.add(policy.clone());
+                }
+                Cow::Owned(union)
+            }
+        }
+    }
+}
+
+/// The loaded policy set, grouped by scope.
+#[derive(Debug, Default)]
+pub struct PolicyIndex {
+    /// Indexed by [`Action::index`].
+    groups: Vec<Vec<Group>>,
+}
+
+impl PolicyIndex {
+    /// Groups `policies` for every action Andi asks about. `action_uids` is indexed by
+    /// [`Action::index`].
+    pub fn build(
+        schema: &Schema,
+        policies: &PolicySet,
+        action_uids: &[EntityUid],
+    ) -> Result<PolicyIndex, String> {
+        let action_entities = schema
+            .action_entities()
+            .map_err(|e| format!("cannot build the action entities: {e}"))?;
+        let mut groups = Vec::with_capacity(Action::ALL.len());
+        for action in Action::ALL {
+            let uid = &action_uids[action.index()];
+            let mut matching: HashSet<&EntityUid> = action_entities
+                .ancestors(uid)
+                .into_iter()
+                .flatten()
+                .collect();
+            matching.insert(uid);
+            let principal_types: Vec<&EntityTypeName> = schema
+                .principals_for_action(uid)
+                .into_iter()
+                .flatten()
+                .collect();
+            let resource_types: Vec<&EntityTypeName> = schema
+                .resources_for_action(uid)
+                .into_iter()
+                .flatten()
+                .collect();
+            let for_action: Vec<&Policy> = policies
+                .policies()
+                .filter(|p| action_can_match(&p.action_constraint(), &matching))
+                .collect();
+            let mut action_groups = Vec::new();
+            for principal_type in &principal_types {
+                for resource_type in &resource_types {
+                    let members = for_action.iter().copied().filter(|p| {
+                        principal_can_match(&p.principal_constraint(), principal_type)
+                            && resource_can_match(&p.resource_constraint(), resource_type)
+                    });
+                    action_groups.push(group(principal_type, resource_type, members)?);
+                }
+            }
+            groups.push(action_groups);
+        }
+        Ok(PolicyIndex { groups })
+    }
+
+    /// The policies that can apply to this request; the whole set when the index has no
+    /// group for it (a request the schema would reject anyway).
+    pub fn select<'a>(
+        &'a self,
+        all: &'a PolicySet,
+        action: Action,
+        principal: &EntityUid,
+        resource: &EntityUid,
+    ) -> Cow<'a, PolicySet> {
+        self.groups
+            .get(action.index())
+            .and_then(|groups| {
+                groups.iter().find(|g| {
+                    &g.principal_type == principal.type_name()
+                        && &g.resource_type == resource.type_name()
+                })
+            })
+            .map_or(Cow::Borrowed(all), |g| g.select(principal, resource))
+    }
+}
+
+fn group<'a>(
+    principal_type: &EntityTypeName,
+    resource_type: &EntityTypeName,
+    members: impl Iterator<Item = &'a Policy>,
+) -> Result<Group, String> {
+    let add = |set: &mut PolicySet, policy: &Policy| {
+        set.add(policy.clone())
+            .map_err(|e| format!("cannot index policy {}: {e}", policy.id()))
+    };
+    let mut open = PolicySet::new();
+    let mut principal_pinned: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
+    let mut resource_pinned: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
+    for policy in members {
+        match (policy.principal_constraint(), policy.resource_constraint()) {
+            (PrincipalConstraint::Eq(uid), _) => {
+                principal_pinned
+                    .entry(uid)
+                    .or_default()
+                    .push(policy.clone());
+            }
+            (_, ResourceConstraint::Eq(uid)) => {
+                resource_pinned.entry(uid).or_default().push(policy.clone());
+            }
+            _ => add(&mut open, policy)?,
+        }
+    }
+    let with_open = |pinned: &HashMap<EntityUid, Vec<Policy>>| {
+        pinned
+            .iter()
+            .map(|(uid, policies)| {
+                let mut set = open.clone();
+                for policy in policies {
+                    add(&mut set, policy)?;
+                }
+                Ok((uid.clone(), set))
+            })
+            .collect::<Result<HashMap<_, _>, String>>()
+    };
+    Ok(Group {
+        principal_type: principal_type.clone(),
+        resource_type: resource_type.clone(),
+        by_principal: with_open(&principal_pinned)?,
+        by_resource: with_open(&resource_pinned)?,
+        resource_pinned,
+        open,
+    })
+}
+
+/// Whether an `action` scope can match an action whose uid or group uids are `matching`.
+fn action_can_match(constraint: &ActionConstraint, matching: &HashSet<&EntityUid>) -> bool {
+    match constraint {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(uid) => matching.contains(uid),
+        ActionConstraint::In(uids) => uids.iter().any(|uid| matching.contains(uid)),
+    }
+}
+
+fn principal_can_match(constraint: &PrincipalConstraint, principal_type: &EntityTypeName) -> bool {
+    match constraint {
+        PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+        PrincipalConstraint::Eq(uid) => uid.type_name() == principal_type,
+        PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => t == principal_type,
+    }
+}
+
+fn resource_can_match(constraint: &ResourceConstraint, resource_type: &EntityTypeName) -> bool {
+    match constraint {
+        ResourceConstraint::Any | ResourceConstraint::In(_) => true,
+        ResourceConstraint::Eq(uid) => uid.type_name() == resource_type,
+        ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => t == resource_type,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::path::PathBuf;
+    use std::str::FromStr;
+
+    use chrono::{TimeZone, Utc};
+    use rand::rngs::StdRng;
+    use rand::seq::IndexedRandom;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::auth::{Environment, Principal, WorkspaceRef};
+    use crate::authz::{PolicyBundle, RequestContext, Resource, evaluate, load};
+    use crate::keys::{Permission, Role};
+
+    const KEYS: u32 = 20;
+    const WORKSPACES: u32 = 4;
+    const OBJECTS: u32 = 8;
+    const RECORDS: u32 = 4;
+
+    fn shipped() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
+    }
+
+    fn pick<'a>(rng: &mut StdRng, options: &[&'a str]) -> &'a str {
+        options.choose(rng).copied().unwrap_or_default()
+    }
+
+    /// A random policy over Andi's types, with ids drawn from the same small ranges as the
+    /// requests so that `==` pins often hit.
+    fn random_policy(rng: &mut StdRng, n: usize) -> String {
+        // Few forbids, each with a condition: otherwise nearly every request is denied and
+        // the comparison would say little about permits.
+        let forbid = rng.random_bool(0.04);
+        let effect = if forbid { "forbid" } else { "permit" };
+        let key = format!("Andi::ApiKey::\"key_{}\"", rng.random_range(0..KEYS));
+        let workspace = format!(
+            "Andi::Workspace::\"ws_{}\"",
+            rng.random_range(0..WORKSPACES)
+        );
+        let object = format!(
+            "Andi::ObjectDefinition::\"obj_{}\"",
+            rng.random_range(0..OBJECTS)
+        );
+        let record = format!(
+            "Andi::Record::\"obj_{}/rec_{}\"",
+            rng.random_range(0..OBJECTS),
+            rng.random_range(0..RECORDS)
+        );
+        let permission = format!(
+            "Andi::Permission::\"{}\"",
+            pick(rng, &["objects.read", "objects.write", "workspaces.read"])
+        );
+        let role = format!(
+            "Andi::Role::\"{}\"",
+            pick(rng, &["admin", "editor", "viewer"])
+        );
+        let action_name = |rng: &mut StdRng| {
+            let all: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            let mut names = all;
+            names.extend(["objects.read", "objects.write", "workspaces.read"]);
+            format!("Andi::Action::\"{}\"", pick(rng, &names))
+        };
+        let principal = match rng.random_range(0..7) {
+            0 | 1 => "principal".to_owned(),
+            2 | 3 => format!("principal == {key}"),
+            4 => "principal is Andi::ApiKey".to_owned(),
+            5 => format!(
+                "principal in {}",
+                if rng.random_bool(0.5) {
+                    &permission
+                } else {
+                    &workspace
+                }
+            ),
+            _ => format!("principal is Andi::ApiKey in {role}"),
+        };
+        let action = match rng.random_range(0..4) {
+            0 => "action".to_owned(),
+            1 => format!("action == {}", action_name(rng)),
+            2 => format!("action in {}", action_name(rng)),
+            _ => format!("action in [{}, {}]", action_name(rng), action_name(rng)),
+        };
+        let resource = match rng.random_range(0..9) {
+            0 | 1 => "resource".to_owned(),
+            2 => format!("resource == {object}"),
+            3 => format!("resource == {workspace}"),
+            4 => format!("resource == {record}"),
+            5 => format!("resource == {key}"),
+            6 => format!(
+                "resource is {}",
+                pick(
+                    rng,
+                    &[
+                        "Andi::Workspace",
+                        "Andi::ObjectDefinition",
+                        "Andi::Record",
+                        "Andi::ApiKey"
+                    ]
+                )
+            ),
+            7 => format!("resource in {workspace}"),
+            _ => format!("resource is Andi::Record in {object}"),
+        };
+        let forbid_conditions = [
+            "when { context.method == \"POST\" }",
+            "when { principal.environment == \"test\" }",
+            "when { context.ip.isInRange(ip(\"10.0.0.0/8\")) }",
+        ];
+        let condition = if forbid {
+            pick(rng, &forbid_conditions)
+        } else {
+            pick(rng, &CONDITIONS)
+        };
+        format!("@id(\"p{n}\")\n{effect} ({principal}, {action}, {resource}) {condition};\n")
+    }
+
+    const CONDITIONS: [&str; 10] = [
+        "",
+        "",
+        "when { resource in principal.workspace }",
+        "unless { resource in principal.workspace }",
+        "when { context.method == \"GET\" }",
+        "when { principal.environment == \"test\" }",
+        "when { context.path like \"/api/objects*\" }",
+        "when { principal in Andi::Permission::\"objects.write\" }",
+        // Raises an error for resources without a handle: errors must match too.
+        "when { resource.handle == \"h1\" }",
+        "when { context.ip.isInRange(ip(\"10.0.0.0/8\")) }",
+    ];
+
+    fn random_request(rng: &mut StdRng) -> (Principal, Action, Resource, RequestContext) {
+        let workspace = format!("ws_{}", rng.random_range(0..WORKSPACES));
+        let permissions: Vec<Permission> = [
+            Permission::ObjectsRead,
+            Permission::ObjectsWrite,
+            Permission::WorkspacesRead,
+        ]
+        .into_iter()
+        .filter(|_| rng.random_bool(0.3))
+        .collect();
+        let principal = Principal {
+            key_id: format!("key_{}", rng.random_range(0..KEYS)),
+            workspace: WorkspaceRef {
+                handle: workspace.replace('_', "-"),
+                id: workspace.clone(),
+            },
+            role: [
+                None,
+                Some(Role::Admin),
+                Some(Role::Editor),
+                Some(Role::Viewer),
+            ]
+            .choose(rng)
+            .copied()
+            .flatten(),
+            permissions,
+            environment: if rng.random_bool(0.3) {
+                Environment::Test
+            } else {
+                Environment::Live
+            },
+        };
+        let resource_workspace = if rng.random_bool(0.7) {
+            workspace
+        } else {
+            format!("ws_{}", rng.random_range(0..WORKSPACES))
+        };
+        let object_id = format!("obj_{}", rng.random_range(0..OBJECTS));
+        let object_handle = pick(rng, &["h1", "h2"]).to_owned();
+        let action = *Action::ALL.choose(rng).unwrap_or(&Action::ReadSelf);
+        let definition = Resource::ObjectDefinition {
+            id: object_id.clone(),
+            handle: object_handle.clone(),
+            workspace_id: resource_workspace.clone(),
+        };
+        let record = Resource::Record {
+            id: format!("rec_{}", rng.random_range(0..RECORDS)),
+            object_id,
+            object_handle,
+            workspace_id: resource_workspace.clone(),
+        };
+        let resource = match action {
+            Action::ReadSelf => Resource::ApiKey {
+                id: principal.key_id.clone(),
+                workspace_id: principal.workspace.id.clone(),
+            },
+            Action::ReadWorkspace | Action::ListObjects | Action::CreateObject => {
+                Resource::Workspace {
+                    id: resource_workspace,
+                }
+            }
+            Action::GetRecord => record,
+            Action::DeleteRecords if rng.random_bool(0.5) => record,
+            _ => definition,
+        };
+        let context = RequestContext {
+            ip: if rng.random_bool(0.5) {
+                IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3))
+            } else {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            },
+            time: Utc
+                .with_ymd_and_hms(2026, 11, 26, 9, 0, 0)
+                .single()
+                .unwrap_or_default(),
+            method: pick(rng, &["GET", "POST"]).to_owned(),
+            path: pick(
+                rng,
+                &["/api/objects", "/api/objects/h1/records", "/api/key"],
+            )
+            .to_owned(),
+        };
+        (principal, action, resource, context)
+    }
+
+    fn bundle_with(policies: &PolicySet, indexed: bool) -> PolicyBundle {
+        let mut bundle = load(&shipped()).unwrap_or_else(|e| panic!("shipped policies load: {e}"));
+        bundle.policies = policies.clone();
+        bundle.index = if indexed {
+            PolicyIndex::build(&bundle.schema, policies, &bundle.action_uids)
+                .unwrap_or_else(|e| panic!("index builds: {e}"))
+        } else {
+            PolicyIndex::default()
+        };
+        bundle
+    }
+
+    #[test]
+    fn indexed_decisions_equal_whole_set_decisions_on_random_requests() {
+        let mut rng = StdRng::seed_from_u64(0x5eed_a9d1);
+        let shipped_text: String = ["base.cedar", "isolation.cedar"]
+            .iter()
+            .map(|f| std::fs::read_to_string(shipped().join(f)).unwrap_or_default())
+            .collect();
+        let generated: String = (0..500).map(|n| random_policy(&mut rng, n)).collect();
+        let policies = PolicySet::from_str(&format!("{shipped_text}\n{generated}"))
+            .unwrap_or_else(|e| panic!("generated policies parse: {e}"));
+        let policies = PolicySet::from_policies(policies.policies().map(|p| {
+            let id = p.annotation("id").unwrap_or_default().to_owned();
+            p.new_id(cedar_policy::PolicyId::new(id))
+        }))
+        .unwrap_or_else(|e| panic!("ids are unique: {e}"));
+        assert!(policies.policies().count() >= 500);
+
+        let indexed = bundle_with(&policies, true);
+        let whole = bundle_with(&policies, false);
+        let (mut allowed, mut denied, mut with_errors) = (0, 0, 0);
+        let mut differences = Vec::new();
+        for i in 0..10_000 {
+            let (principal, action, resource, context) = random_request(&mut rng);
+            let a = evaluate(&indexed, &principal, action, &resource, &context)
+                .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
+            let b = evaluate(&whole, &principal, action, &resource, &context)
+                .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
+            if a.allowed {
+                allowed += 1
+            } else {
+                denied += 1
+            }
+            if !b.errors.is_empty() {
+                with_errors += 1
+            }
+            // Cedar reports errors in no particular order; compare them as sets.
+            let (mut a_errors, mut b_errors) = (a.errors.clone(), b.errors.clone());
+            a_errors.sort();
+            b_errors.sort();
+            if (a.allowed, &a.policies, &a_errors) != (b.allowed, &b.policies, &b_errors) {
+                differences.push(format!(
+                    "request {i}: {principal:?} {action:?} {resource:?}: indexed {:?} {:?} {:?}, whole {:?} {:?} {:?}",
+                    a.allowed, a.policies, a.errors, b.allowed, b.policies, b.errors
+                ));
+            }
+        }
+        assert!(
+            differences.is_empty(),
+            "{} differences, first: {}",
+            differences.len(),
+            differences[0]
+        );
+        // The generated set must exercise both outcomes and error reporting, or the
+        // comparison proves little.
+        assert!(
+            allowed > 500 && denied > 500 && with_errors > 100,
+            "allowed {allowed}, denied {denied}, with errors {with_errors}"
+        );
+    }
+
+    #[test]
+    fn a_policy_pinned_to_another_key_is_not_evaluated() {
+        let text = r#"
+            @id("mine") permit (principal == Andi::ApiKey::"key_1", action, resource);
+            @id("theirs") permit (principal == Andi::ApiKey::"key_2", action, resource);
+            @id("reads") permit (principal, action == Andi::Action::"listObjects", resource);
+            @id("writes") permit (principal, action in Andi::Action::"objects.write", resource);
+        "#;
+        let parsed = PolicySet::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        let policies = PolicySet::from_policies(parsed.policies().map(|p| {
+            let id = p.annotation("id").unwrap_or_default().to_owned();
+            p.new_id(cedar_policy::PolicyId::new(id))
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let bundle = bundle_with(&policies, true);
+        let t = &bundle.types;
+        let selected = bundle.index.select(
+            &bundle.policies,
+            Action::ListObjects,
+            &t.uid(&t.api_key, "key_1"),
+            &t.uid(&t.workspace, "ws_1"),
+        );
+        let mut ids: Vec<String> = selected.policies().map(|p| p.id().to_string()).collect();
+        ids.sort();
+        assert_eq!(ids, ["mine", "reads"]);
+    }
+}
