@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod entity;
 pub mod objects;
+pub mod records;
 pub mod workspaces;
 
 use std::time::Duration;
