@@ -119,7 +119,6 @@ fn parse_incoming<'a>(
         issues.push(&base, "a record must be an object {id?, name?, attributes}");
         return None;
     };
-    let before_count = issues.len();
     for key in object.keys() {
         if !["id", "name", "attributes"].contains(&key.as_str()) {
             let mut p = base.clone();
@@ -176,7 +175,7 @@ fn parse_incoming<'a>(
             return None;
         }
     };
-    (issues.len() == before_count).then_some(Incoming {
+    Some(Incoming {
         index,
         id,
         name,
@@ -240,6 +239,9 @@ fn merge_attributes(
     }
     merged
 }
+
+/// A parsed record of an upsert: index, given id, name, checked attributes.
+type Candidate = (usize, Option<String>, Option<String>, Map<String, Value>);
 
 /// A record about to be written, and whether it replaces a live one.
 struct Outgoing {
@@ -359,7 +361,7 @@ async fn check_relationships(
         };
         let self_target = target.as_ref().is_some_and(|t| t.id == definition.id);
         for (index, id) in wanted {
-            if !found.contains(&id) && !(self_target && in_batch.contains(id.as_str())) {
+            if !(found.contains(&id) || self_target && in_batch.contains(id.as_str())) {
                 issues.push(
                     &attribute_path(index, key.as_str()),
                     format!("there is no `{object}` record `{id}` in this workspace"),
@@ -466,7 +468,8 @@ pub async fn upsert_many(
         .enumerate()
         .filter_map(|(i, item)| parse_incoming(i, item, false, &mut issues))
         .collect();
-    let candidates: Vec<(usize, Option<String>, Option<String>, Map<String, Value>)> = incoming
+    // (index, given id, name, checked attributes) of each record.
+    let candidates: Vec<Candidate> = incoming
         .iter()
         .map(|r| {
             (
@@ -677,7 +680,7 @@ pub async fn patch_many(
         let Some(id) = &r.id else { continue };
         let Some(current) = existing.get(id) else {
             issues.push(
-                &vec!["records".into(), r.index.into(), "id".into()],
+                &["records".into(), r.index.into(), "id".into()],
                 format!("there is no `{}` record `{id}`", definition.handle),
             );
             continue;
@@ -734,7 +737,7 @@ pub async fn delete_many(
         match item.as_str() {
             Some(id) if is_record_id(id) => ids.push((i, id.to_owned())),
             _ => issues.push(
-                &vec!["ids".into(), i.into()],
+                &["ids".into(), i.into()],
                 "each id must be a record id string",
             ),
         }
@@ -753,7 +756,7 @@ pub async fn delete_many(
     for (i, id) in &ids {
         if !found.contains(id) {
             issues.push(
-                &vec!["ids".into(), (*i).into()],
+                &["ids".into(), (*i).into()],
                 format!("there is no `{}` record `{id}`", definition.handle),
             );
         }

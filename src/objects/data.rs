@@ -278,7 +278,7 @@ pub async fn record_delete(
         &txn,
         &definition.workspace_id,
         &definition.id,
-        &[id.clone()],
+        std::slice::from_ref(&id),
         now(),
     )
     .await?;

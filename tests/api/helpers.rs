@@ -35,10 +35,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(limits: Limits) -> TestApp {
+    spawn_app_with_policies(limits, &policy_dir()).await
+}
+
+/// The app with the policies of `dir` instead of the shipped ones.
+pub async fn spawn_app_with_policies(limits: Limits, dir: &std::path::Path) -> TestApp {
     let database = TestDatabase::create().await;
     let db = store::connect(&database.url).await.expect("connect to the test database");
     store::migrate(&db).await.expect("migrate the test database");
-    let authz = Authz::load(&policy_dir()).expect("shipped policies load");
+    let authz = Authz::load(dir).expect("test policies load");
     let state = AppState::new(db.clone(), authz, limits);
     state.keys.usage().spawn_flusher(db.clone(), Duration::from_millis(50));
 
