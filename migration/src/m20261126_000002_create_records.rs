@@ -67,28 +67,31 @@ impl MigrationTrait for Migration {
         )
         .await?;
         // The database, not the application, guarantees a unique attribute value is held
-        // by one live record, even under concurrent writers.
+        // by one live record, even under concurrent writers. It leads with the value so a
+        // lookup of many values is an index condition: led by the workspace, PostgreSQL
+        // without statistics on a young table filtered the values over a whole object.
         manager
             .create_index(
                 Index::create()
                     .name("idx_record_unique_values_value")
                     .table(RecordUniqueValues::Table)
-                    .col(RecordUniqueValues::WorkspaceId)
-                    .col(RecordUniqueValues::ObjectId)
-                    .col(RecordUniqueValues::AttributeKey)
                     .col(RecordUniqueValues::Value)
+                    .col(RecordUniqueValues::AttributeKey)
+                    .col(RecordUniqueValues::ObjectId)
+                    .col(RecordUniqueValues::WorkspaceId)
                     .unique()
                     .to_owned(),
             )
             .await?;
+        // Releasing a record's values; it leads with the record id for the same reason.
         manager
             .create_index(
                 Index::create()
                     .name("idx_record_unique_values_record")
                     .table(RecordUniqueValues::Table)
+                    .col(RecordUniqueValues::RecordId)
                     .col(RecordUniqueValues::WorkspaceId)
                     .col(RecordUniqueValues::ObjectId)
-                    .col(RecordUniqueValues::RecordId)
                     .to_owned(),
             )
             .await
