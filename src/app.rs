@@ -9,7 +9,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode, header};
-use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -21,7 +20,7 @@ use crate::authz::{self, Authz, DecisionLog};
 use crate::config::{KeyCacheConfig, Limits, ServeConfig};
 use crate::console::{self, ConsoleConfig};
 use crate::error::ApiError;
-use crate::{health, identity, objects, request_id, store};
+use crate::{openapi, request_id, store};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -57,19 +56,12 @@ impl AppState {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/api/workspace", get(identity::workspace_get))
-        .route("/api/key", get(identity::key_get))
-        .route(
-            "/api/objects",
-            get(objects::objects_list).post(objects::objects_create),
-        );
+    // Documented routes are registered with their OpenAPI description (src/openapi.rs).
+    let (documented, _) = openapi::routes().split_for_parts();
 
     Router::new()
-        .merge(api)
+        .merge(documented)
         .merge(console::router())
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Layers run outside-in from the last added: request id, sensitive headers, trace,

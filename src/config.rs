@@ -64,6 +64,14 @@ pub struct Limits {
     #[arg(long, env = "ANDI_MAX_ATTRIBUTES", default_value_t = 200)]
     pub max_attributes: usize,
 
+    /// Most records (or ids) a batch may hold.
+    #[arg(long, env = "ANDI_MAX_BATCH_RECORDS", default_value_t = 1_000)]
+    pub max_batch_records: usize,
+
+    /// Largest page a query may ask for with `limit`.
+    #[arg(long, env = "ANDI_MAX_PAGE_SIZE", default_value_t = 1_000)]
+    pub max_page_size: usize,
+
     /// Time a request may take before it is answered 408.
     #[arg(long, env = "ANDI_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_std_duration)]
     pub request_timeout: Duration,
@@ -74,6 +82,8 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 10 * 1024 * 1024,
             max_attributes: 200,
+            max_batch_records: 1_000,
+            max_page_size: 1_000,
             request_timeout: Duration::from_secs(30),
         }
     }

@@ -14,6 +14,13 @@ pub struct Health {
 }
 
 /// The process is up and serving.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    description = "The process is up. No key needed.",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object))
+)]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
@@ -33,6 +40,16 @@ pub struct Readiness {
 }
 
 /// The database answers and a valid policy set is loaded.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    description = "The database answers and a valid policy set is loaded; reports the policy-set version. No key needed.",
+    responses(
+        (status = 200, description = "Ready", body = Object),
+        (status = 503, description = "The database does not answer"),
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     store::ping(&state.db)
         .await

@@ -13,6 +13,18 @@ use crate::keys::{ApiKeyView, Permission};
 use crate::store;
 use crate::workspace::WorkspaceView;
 
+#[utoipa::path(
+    get,
+    path = "/api/workspace",
+    tag = "identity",
+    description = "The key's workspace: `id`, `handle`, `name`, `createdAt`. Needs `workspaces.read` (action `readWorkspace`).",
+    responses(
+        (status = 200, description = "The workspace", body = Object),
+        (status = 401, description = "No key, or an invalid one"),
+        (status = 403, description = "The key lacks `workspaces.read`"),
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn workspace_get(
     State(state): State<AppState>,
     Authenticated { principal, context }: Authenticated,
@@ -38,6 +50,17 @@ pub struct SelfView {
     effective_permissions: Vec<Permission>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/key",
+    tag = "identity",
+    description = "The calling key's metadata (never its secret) and its effective permissions. Any valid key (action `readSelf`).",
+    responses(
+        (status = 200, description = "The key", body = Object),
+        (status = 401, description = "No key, or an invalid one"),
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn key_get(
     State(state): State<AppState>,
     Authenticated { principal, context }: Authenticated,

@@ -15,6 +15,7 @@ pub mod health;
 pub mod identity;
 pub mod keys;
 pub mod objects;
+pub mod openapi;
 pub mod request_id;
 pub mod store;
 pub mod telemetry;

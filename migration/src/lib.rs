@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_workspaces_and_keys;
+mod m20261126_000002_create_records;
 mod m20261126_000003_create_console_users;
 mod m20261126_000004_create_key_events;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261126_000001_create_workspaces_and_keys::Migration),
+            Box::new(m20261126_000002_create_records::Migration),
             Box::new(m20261126_000003_create_console_users::Migration),
             Box::new(m20261126_000004_create_key_events::Migration),
         ]

@@ -19,7 +19,7 @@ mod view;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use clap::{Args, ValueEnum};
 
 pub use account::{
@@ -120,20 +120,4 @@ pub fn router() -> Router<AppState> {
             get(pages::members_page).post(pages::member_add),
         )
         .route("/console/assets/{file}", get(view::asset))
-        .route(
-            "/api/v1/workspaces",
-            get(api::workspaces_list).post(api::workspaces_create),
-        )
-        .route(
-            "/api/v1/workspaces/{handle}/api-keys",
-            get(api::api_keys_list).post(api::api_keys_create),
-        )
-        .route(
-            "/api/v1/workspaces/{handle}/api-keys/{id}",
-            delete(api::api_keys_revoke),
-        )
-        .route(
-            "/api/v1/workspaces/{handle}/api-keys/{id}/rotate",
-            post(api::api_keys_rotate),
-        )
 }

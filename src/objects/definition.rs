@@ -239,6 +239,10 @@ impl Issues {
         self.0.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn into_vec(self) -> Vec<Issue> {
         self.0
     }
@@ -345,6 +349,91 @@ pub fn parse_new_definition(
             attributes,
         }),
         _ => Err(issues.into_vec()),
+    }
+}
+
+/// The body of `PATCH /api/objects/{handle}`: what to change, each part optional.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DefinitionPatch {
+    pub name: Option<String>,
+    /// `Some(None)` removes the description.
+    pub description: Option<Option<String>>,
+    /// A new or replaced attribute, or `None` to remove one.
+    pub attributes: BTreeMap<AttributeKey, Option<Attribute>>,
+}
+
+/// Parses the body of `PATCH /api/objects/{handle}`.
+pub fn parse_definition_patch(body: &Value) -> Result<DefinitionPatch, Vec<Issue>> {
+    let mut issues = Issues::new();
+    let Some(object) = body.as_object() else {
+        return Err(vec![Issue::new(vec![], "the body must be a JSON object")]);
+    };
+    for key in object.keys() {
+        match key.as_str() {
+            "name" | "description" | "attributes" | "fields" => {}
+            "handle" => issues.push(
+                &["handle".into()],
+                "a handle cannot be changed; create a new object instead",
+            ),
+            _ => issues.push(
+                &[key.as_str().into()],
+                format!("unknown field `{key}`; expected name, description, attributes"),
+            ),
+        }
+    }
+    let mut patch = DefinitionPatch {
+        name: optional_text(object, "name", &[], &mut issues),
+        description: match object.get("description") {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(_) => Some(optional_text(object, "description", &[], &mut issues)),
+        },
+        attributes: BTreeMap::new(),
+    };
+    if matches!(object.get("name"), Some(Value::Null)) {
+        issues.push(&["name".into()], "`name` cannot be removed");
+    }
+    let attributes_field = match (object.get("attributes"), object.get("fields")) {
+        (Some(_), Some(_)) => {
+            issues.push(
+                &["fields".into()],
+                "send `attributes` or its alias `fields`, not both",
+            );
+            None
+        }
+        (Some(value), None) => Some(("attributes", value)),
+        (None, Some(value)) => Some(("fields", value)),
+        (None, None) => None,
+    };
+    if let Some((field, value)) = attributes_field {
+        let path = vec![PathSegment::from(field)];
+        match value.as_object() {
+            Some(map) => {
+                for (key, spec) in map {
+                    let attribute_path = at(&path, key.as_str());
+                    let key = AttributeKey::parse(key)
+                        .map_err(|m| issues.push(&attribute_path, m))
+                        .ok();
+                    let attribute = if spec.is_null() {
+                        Some(None)
+                    } else {
+                        parse_attribute(spec, &attribute_path, &mut issues).map(Some)
+                    };
+                    if let (Some(key), Some(attribute)) = (key, attribute) {
+                        patch.attributes.insert(key, attribute);
+                    }
+                }
+            }
+            None => issues.push(
+                &path,
+                "`attributes` must be an object mapping attribute keys to a definition, or to null to remove one",
+            ),
+        }
+    }
+    if issues.is_empty() {
+        Ok(patch)
+    } else {
+        Err(issues.into_vec())
     }
 }
 

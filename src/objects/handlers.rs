@@ -1,25 +1,106 @@
-//! `GET /api/objects` and `POST /api/objects`.
+//! The object definition routes: list, create, get, patch and delete.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::ObjectDefinitionView;
-use super::definition::parse_new_definition;
+use super::definition::{parse_definition_patch, parse_new_definition};
+use super::{ObjectDefinition, ObjectDefinitionView, ObjectHandle, evolve};
 use crate::app::AppState;
 use crate::auth::{Authenticated, random_base62};
 use crate::authz::{Action, Resource};
 use crate::body::JsonBody;
 use crate::error::{ApiError, Issue, PathSegment};
-use crate::store;
+use crate::store::{self, StoreError};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ObjectList {
     items: Vec<ObjectDefinitionView>,
 }
 
+/// Finds the object a route names and asks Cedar about it. A missing object is put to
+/// Cedar as a placeholder in the key's own workspace, so a key without the permission
+/// gets 403 whether or not the object exists, and one with it gets 404. An object of
+/// another workspace is never found: lookups are scoped to the key's workspace.
+pub async fn authorized_object(
+    state: &AppState,
+    auth: &Authenticated,
+    handle: &str,
+    action: Action,
+) -> Result<ObjectDefinition, ApiError> {
+    let workspace_id = &auth.principal.workspace.id;
+    let found = match ObjectHandle::parse(handle) {
+        Ok(handle) => {
+            store::objects::find_definition_by_handle(&state.db, workspace_id, &handle).await?
+        }
+        Err(_) => None,
+    };
+    let resource = match &found {
+        Some(definition) => object_resource(definition),
+        None => Resource::ObjectDefinition {
+            id: placeholder_id(handle),
+            handle: handle.to_owned(),
+            workspace_id: workspace_id.clone(),
+        },
+    };
+    state
+        .authz
+        .authorize(&auth.principal, action, &resource, &auth.context)?;
+    found.ok_or_else(|| object_not_found(handle))
+}
+
+pub fn object_resource(definition: &ObjectDefinition) -> Resource {
+    Resource::ObjectDefinition {
+        id: definition.id.clone(),
+        handle: definition.handle.to_string(),
+        workspace_id: definition.workspace_id.clone(),
+    }
+}
+
+/// The entity id Cedar sees for an object that does not exist.
+pub fn placeholder_id(handle: &str) -> String {
+    format!("missing:{handle}")
+}
+
+pub fn object_not_found(handle: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "there is no object `{handle}` in this workspace; GET /api/objects lists them"
+    ))
+}
+
+/// Takes the object's write lock in `txn` and reads it again, so a batch validates
+/// against the definition as it is while it writes.
+pub async fn relock(
+    txn: &sea_orm::DatabaseTransaction,
+    definition: &ObjectDefinition,
+) -> Result<ObjectDefinition, ApiError> {
+    let locked =
+        store::records::lock_definition(txn, &definition.workspace_id, &definition.id).await?;
+    let fresh = if locked {
+        store::objects::find_definition_by_handle(txn, &definition.workspace_id, &definition.handle)
+            .await?
+            .filter(|d| d.id == definition.id)
+    } else {
+        None
+    };
+    fresh.ok_or_else(|| object_not_found(definition.handle.as_str()))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/objects",
+    tag = "objects",
+    description = "The workspace's object definitions. Needs `objects.read` (action `listObjects`).",
+    responses(
+        (status = 200, body = ObjectList),
+        (status = 401, description = "No key, or an invalid one"),
+        (status = 403, description = "The key lacks `objects.read`"),
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn objects_list(
     State(state): State<AppState>,
     Authenticated { principal, context }: Authenticated,
@@ -36,6 +117,28 @@ pub async fn objects_list(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/objects",
+    tag = "objects",
+    description = "Creates an object definition. `handle` defaults to the name in kebab case; `fields` is an alias of `attributes`. Needs `objects.write` (action `createObject`).",
+    request_body(content = Object, example = json!({
+        "name": "Invoices",
+        "attributes": {
+            "number": {"type": "string", "required": true, "unique": true},
+            "amount": {"type": "number", "required": true},
+            "status": {"type": "select", "options": [{"value": "open"}, {"value": "paid", "color": "green"}]},
+            "customer": {"type": "relationship", "object": "customers"}
+        }
+    })),
+    responses(
+        (status = 201, body = ObjectDefinitionView),
+        (status = 400, description = "Invalid definition; `issues` lists each problem by JSON path"),
+        (status = 403, description = "The key lacks `objects.write`"),
+        (status = 409, description = "The handle is taken"),
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
 pub async fn objects_create(
     State(state): State<AppState>,
     Authenticated { principal, context }: Authenticated,
@@ -112,4 +215,146 @@ pub async fn objects_create(
         StatusCode::CREATED,
         Json(ObjectDefinitionView::from(&created)),
     ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/objects/{handle}",
+    tag = "objects",
+    description = "One object definition. Needs `objects.read` (action `getObject`).",
+    params(("handle" = String, Path, description = "The object's handle, e.g. `invoices`")),
+    responses(
+        (status = 200, body = ObjectDefinitionView),
+        (status = 403, description = "The key lacks `objects.read`"),
+        (status = 404, description = "No such object in the key's workspace"),
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
+pub async fn object_get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(handle): Path<String>,
+) -> Result<Json<ObjectDefinitionView>, ApiError> {
+    let definition = authorized_object(&state, &auth, &handle, Action::GetObject).await?;
+    Ok(Json(ObjectDefinitionView::from(&definition)))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/objects/{handle}",
+    tag = "objects",
+    description = "Changes the name or description, adds or replaces attributes, and removes one with `null`. A change that live records do not satisfy is 409 and names how many block it. Needs `objects.write` (action `updateObject`).",
+    params(("handle" = String, Path, description = "The object's handle")),
+    request_body(content = Object, example = json!({
+        "description": "Customer invoices",
+        "attributes": {"dueOn": {"type": "date"}, "legacyCode": null}
+    })),
+    responses(
+        (status = 200, body = ObjectDefinitionView),
+        (status = 400, description = "Invalid change; `issues` lists each problem"),
+        (status = 403, description = "The key lacks `objects.write`"),
+        (status = 404, description = "No such object"),
+        (status = 409, description = "Existing records block the change"),
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
+pub async fn object_patch(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(handle): Path<String>,
+    body: JsonBody,
+) -> Result<Json<ObjectDefinitionView>, ApiError> {
+    let definition = authorized_object(&state, &auth, &handle, Action::UpdateObject).await?;
+    let patch = parse_definition_patch(&body.parse()?).map_err(ApiError::Validation)?;
+    let txn = store::records::begin_write(&state.db).await?;
+    let definition = relock(&txn, &definition).await?;
+    let updated = evolve::apply_patch(
+        &txn,
+        &definition,
+        patch,
+        state.limits.max_attributes,
+        Utc::now(),
+    )
+    .await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(Json(ObjectDefinitionView::from(&updated)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/objects/{handle}",
+    tag = "objects",
+    description = "Deletes an object definition. While it has live records the answer is 409, unless `?cascade=true`, which deletes them with it. Needs `objects.write` (action `deleteObject`).",
+    params(
+        ("handle" = String, Path, description = "The object's handle"),
+        ("cascade" = Option<bool>, Query, description = "Also delete the object's records"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The key lacks `objects.write`"),
+        (status = 404, description = "No such object"),
+        (status = 409, description = "Live records exist, or another object's relationship points here"),
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
+pub async fn object_delete(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(handle): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<StatusCode, ApiError> {
+    let definition = authorized_object(&state, &auth, &handle, Action::DeleteObject).await?;
+    let mut cascade = false;
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match (name.as_ref(), value.as_ref()) {
+            ("cascade", "true") => cascade = true,
+            ("cascade", "false") => cascade = false,
+            ("cascade", other) => {
+                return Err(ApiError::BadRequest {
+                    code: "invalid_parameter",
+                    detail: format!("`cascade` must be true or false, not `{other}`"),
+                });
+            }
+            (other, _) => {
+                return Err(ApiError::BadRequest {
+                    code: "invalid_parameter",
+                    detail: format!("unknown parameter `{other}`; expected cascade"),
+                });
+            }
+        }
+    }
+    let txn = store::records::begin_write(&state.db).await?;
+    let definition = relock(&txn, &definition).await?;
+    let referrers: Vec<String> = store::objects::find_definitions(&txn, &definition.workspace_id)
+        .await?
+        .into_iter()
+        .filter(|other| other.id != definition.id)
+        .filter(|other| {
+            other.attributes.values().any(|a| {
+                matches!(&a.kind, super::definition::AttributeKind::Relationship { object } if *object == definition.handle)
+            })
+        })
+        .map(|other| format!("`{}`", other.handle))
+        .collect();
+    if !referrers.is_empty() {
+        return Err(ApiError::Conflict {
+            code: "object_referenced",
+            detail: format!(
+                "relationship attributes of {} point to `{handle}`; remove them first",
+                referrers.join(", ")
+            ),
+        });
+    }
+    let live = store::records::count_live(&txn, &definition.workspace_id, &definition.id).await?;
+    if live > 0 && !cascade {
+        return Err(ApiError::Conflict {
+            code: "object_has_records",
+            detail: format!(
+                "`{handle}` has {live} live record(s); delete them first, or send `?cascade=true` to delete them with the object"
+            ),
+        });
+    }
+    store::objects::delete_definition(&txn, &definition.workspace_id, &definition.id).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,13 +1,21 @@
-//! Object definitions and (in later work) their records: types, validation, handlers.
+//! Object definitions and their records: types, validation, queries, handlers.
 
+mod batch;
+pub mod data;
 pub mod definition;
-mod handlers;
+mod evolve;
+pub mod handlers;
+pub mod query;
+pub mod record;
+pub mod value;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use definition::{Attributes, ObjectHandle, attributes_to_json};
 pub use handlers::{objects_create, objects_list};
+
+use utoipa::ToSchema;
 
 /// A stored object definition.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,13 +31,15 @@ pub struct ObjectDefinition {
 }
 
 /// A definition as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectDefinitionView {
     pub id: String,
     pub handle: String,
     pub name: String,
     pub description: Option<String>,
+    /// Attribute key → `{ type, name?, description?, required, unique, options?, object? }`.
+    #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod entity;
 pub mod key_events;
 pub mod objects;
+pub mod records;
 pub mod users;
 pub mod workspaces;
 
@@ -41,6 +42,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
         .acquire_timeout(Duration::from_secs(10))
         // WAL lets readers run beside the single writer; the busy timeout makes a writer
         // wait for another process (the CLI beside `serve`) instead of failing at once.
+        // Plans cached for prepared statements are made while a tenant's tables are still
+        // small (a scan); planning each execution keeps index lookups as tables grow.
+        .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10))

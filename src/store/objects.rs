@@ -1,6 +1,7 @@
 //! Object definition rows, always filtered by workspace.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder,
@@ -72,4 +73,47 @@ pub async fn find_definition_by_handle(
         .await?
         .map(to_domain)
         .transpose()
+}
+
+/// Saves a definition's name, description, attributes and update time.
+pub async fn update_definition(
+    db: &impl ConnectionTrait,
+    definition: &ObjectDefinition,
+) -> Result<(), StoreError> {
+    object_definition::Entity::update_many()
+        .col_expr(
+            object_definition::Column::Name,
+            Expr::value(definition.name.clone()),
+        )
+        .col_expr(
+            object_definition::Column::Description,
+            Expr::value(definition.description.clone()),
+        )
+        .col_expr(
+            object_definition::Column::Attributes,
+            Expr::value(attributes_to_json(&definition.attributes)),
+        )
+        .col_expr(
+            object_definition::Column::UpdatedAt,
+            Expr::value(definition.updated_at),
+        )
+        .filter(object_definition::Column::WorkspaceId.eq(definition.workspace_id.as_str()))
+        .filter(object_definition::Column::Id.eq(definition.id.as_str()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a definition; its records and unique values go with it (foreign keys cascade).
+pub async fn delete_definition(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    object_definition::Entity::delete_many()
+        .filter(object_definition::Column::WorkspaceId.eq(workspace_id))
+        .filter(object_definition::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -46,6 +46,11 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
     .await
 }
 
+/// The app with the policies of `dir` instead of the shipped ones.
+pub async fn spawn_app_with_policies(limits: Limits, dir: &std::path::Path) -> TestApp {
+    spawn_app_with_authz(Authz::load(dir).expect("test policies load"), limits).await
+}
+
 /// The app with a given policy set, e.g. loaded from a temporary directory or with a
 /// decision log.
 pub async fn spawn_app_with_authz(authz: Authz, limits: Limits) -> TestApp {
