@@ -381,7 +381,22 @@ mod tests {
         };
         let object_id = format!("obj_{}", rng.random_range(0..OBJECTS));
         let object_handle = pick(rng, &["h1", "h2"]).to_owned();
-        let action = *Action::ALL.choose(rng).unwrap_or(&Action::ReadSelf);
+        // Console actions take `User` principals and are decided on the whole set, not the index.
+        let key_actions = [
+            Action::ReadSelf,
+            Action::ReadWorkspace,
+            Action::ListObjects,
+            Action::CreateObject,
+            Action::GetObject,
+            Action::UpdateObject,
+            Action::DeleteObject,
+            Action::QueryRecords,
+            Action::GetRecord,
+            Action::UpsertRecords,
+            Action::PatchRecords,
+            Action::DeleteRecords,
+        ];
+        let action = *key_actions.choose(rng).unwrap_or(&Action::ReadSelf);
         let definition = Resource::ObjectDefinition {
             id: object_id.clone(),
             handle: object_handle.clone(),

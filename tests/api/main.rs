@@ -5,7 +5,6 @@
     reason = "a test fails by panicking"
 )]
 
-mod audit;
 mod auth;
 mod cli;
 mod console;
