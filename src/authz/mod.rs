@@ -164,59 +164,18 @@ impl Authz {
     ) -> Result<(), AuthzError> {
         let bundle = self.current.load();
         let resource_uid = resource_uid(&bundle, resource);
-        let span = tracing::info_span!(
-            "authz",
-            andi.principal = %principal.key_id,
-            andi.workspace = %principal.workspace.id,
-            andi.action = action.as_str(),
-            andi.resource = %resource_uid,
-            andi.decision = tracing::field::Empty,
-            andi.policies = tracing::field::Empty,
-            andi.errors = tracing::field::Empty,
-            andi.policy_version = %bundle.version,
-        );
-        let _entered = span.enter();
-        let evaluation = evaluate(&bundle, principal, action, resource, context);
-        let evaluation = match evaluation {
-            Ok(evaluation) => evaluation,
-            Err(message) => {
-                span.record("andi.decision", "deny");
-                span.record("andi.errors", message.as_str());
-                self.log_decision(
-                    &span,
-                    Decided {
-                        principal: &principal.key_id,
-                        workspace: &principal.workspace.id,
-                        action,
-                        resource: &resource_uid,
-                        policy_version: &bundle.version,
-                        allowed: false,
-                        policies: &[],
-                        errors: std::slice::from_ref(&message),
-                    },
-                );
-                return Err(AuthzError::Internal(message));
-            }
+        let asked = Asked {
+            principal: &principal.key_id,
+            workspace: &principal.workspace.id,
+            action,
+            resource: &resource_uid,
         };
-        let decision = if evaluation.allowed { "allow" } else { "deny" };
-        span.record("andi.decision", decision);
-        span.record("andi.policies", evaluation.policies.join(","));
-        span.record("andi.errors", evaluation.errors.join("; "));
-        tracing::debug!(decision, "authorization decision");
-        self.log_decision(
-            &span,
-            Decided {
-                principal: &principal.key_id,
-                workspace: &principal.workspace.id,
-                action,
-                resource: &resource_uid,
-                policy_version: &bundle.version,
-                allowed: evaluation.allowed,
-                policies: &evaluation.policies,
-                errors: &evaluation.errors,
-            },
-        );
-        if evaluation.allowed {
+        let allowed = self
+            .record_decision(&bundle, asked, || {
+                evaluate(&bundle, principal, action, resource, context)
+            })
+            .map_err(AuthzError::Internal)?;
+        if allowed {
             return Ok(());
         }
         let missing_permission = bundle.required_permission(action).filter(|needed| {
@@ -229,6 +188,67 @@ impl Authz {
             missing_permission,
         }
         .into())
+    }
+}
+
+/// Who asked what about which resource, as one decision's audit record names it.
+struct Asked<'a> {
+    principal: &'a str,
+    workspace: &'a str,
+    action: Action,
+    resource: &'a EntityUid,
+}
+
+impl Authz {
+    /// Runs one evaluation inside an `authz` span and records its outcome on the span, in
+    /// the debug log and in the decision log, for key and user principals alike. Returns
+    /// whether it allowed, or the error on which the caller fails closed.
+    fn record_decision(
+        &self,
+        bundle: &PolicyBundle,
+        asked: Asked<'_>,
+        evaluate: impl FnOnce() -> Result<Evaluation, String>,
+    ) -> Result<bool, String> {
+        let span = tracing::info_span!(
+            "authz",
+            andi.principal = %asked.principal,
+            andi.workspace = %asked.workspace,
+            andi.action = asked.action.as_str(),
+            andi.resource = %asked.resource,
+            andi.decision = tracing::field::Empty,
+            andi.policies = tracing::field::Empty,
+            andi.errors = tracing::field::Empty,
+            andi.policy_version = %bundle.version,
+        );
+        let _entered = span.enter();
+        let (allowed, policies, errors, outcome) = match evaluate() {
+            Ok(evaluation) => (
+                evaluation.allowed,
+                evaluation.policies,
+                evaluation.errors,
+                Ok(evaluation.allowed),
+            ),
+            Err(message) => (false, Vec::new(), vec![message.clone()], Err(message)),
+        };
+        let decision = if allowed { "allow" } else { "deny" };
+        span.record("andi.decision", decision);
+        span.record("andi.policies", policies.join(","));
+        span.record("andi.errors", errors.join("; "));
+        tracing::debug!(decision, "authorization decision");
+        self.log_decision(
+            &span,
+            Decided {
+                principal: asked.principal,
+                workspace: asked.workspace,
+                action: asked.action,
+                resource: asked.resource,
+                policy_version: &bundle.version,
+                allowed,
+                policies: &policies,
+                errors: &errors,
+            },
+        );
+        outcome
     }
 }
 

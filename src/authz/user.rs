@@ -11,8 +11,7 @@ use cedar_policy::{
 };
 use chrono::SecondsFormat;
 
-use super::decision_log::Decided;
-use super::{Action, Authz, Evaluation, PolicyBundle, RequestContext};
+use super::{Action, Asked, Authz, Evaluation, PolicyBundle, RequestContext};
 
 /// The id of the single `Console` entity.
 const CONSOLE_ID: &str = "andi";
@@ -68,58 +67,18 @@ impl Authz {
                 workspace_id: id, ..
             } => id.as_str(),
         };
-        let span = tracing::info_span!(
-            "authz",
-            andi.principal = %user.id,
-            andi.workspace = %workspace,
-            andi.action = action.as_str(),
-            andi.resource = %resource_uid,
-            andi.decision = tracing::field::Empty,
-            andi.policies = tracing::field::Empty,
-            andi.errors = tracing::field::Empty,
-            andi.policy_version = %bundle.version,
-        );
-        let _entered = span.enter();
-        let evaluation = match evaluate_user(&bundle, user, action, resource, context) {
-            Ok(evaluation) => evaluation,
-            Err(message) => {
-                span.record("andi.decision", "deny");
-                span.record("andi.errors", message.as_str());
-                self.log_decision(
-                    &span,
-                    Decided {
-                        principal: &user.id,
-                        workspace,
-                        action,
-                        resource: &resource_uid,
-                        policy_version: &bundle.version,
-                        allowed: false,
-                        policies: &[],
-                        errors: std::slice::from_ref(&message),
-                    },
-                );
-                return Err(UserAuthzError::Internal(message));
-            }
+        let asked = Asked {
+            principal: &user.id,
+            workspace,
+            action,
+            resource: &resource_uid,
         };
-        let decision = if evaluation.allowed { "allow" } else { "deny" };
-        span.record("andi.decision", decision);
-        span.record("andi.policies", evaluation.policies.join(","));
-        span.record("andi.errors", evaluation.errors.join("; "));
-        tracing::debug!(decision, "authorization decision");
-        self.log_decision(
-            &span,
-            Decided {
-                principal: &user.id,
-                workspace,
-                action,
-                resource: &resource_uid,
-                policy_version: &bundle.version,
-                allowed: evaluation.allowed,
-                policies: &evaluation.policies,
-                errors: &evaluation.errors,
-            },
-        );
-        if evaluation.allowed {
+        let allowed = self
+            .record_decision(&bundle, asked, || {
+                evaluate_user(&bundle, user, action, resource, context)
+            })
+            .map_err(UserAuthzError::Internal)?;
+        if allowed {
             Ok(())
         } else {
             Err(UserAuthzError::Denied(action))
