@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod console_api;
 mod create_object;
+mod decision_log;
 mod helpers;
 mod object_support;
 mod objects;
