@@ -47,6 +47,16 @@ impl AppState {
         }
     }
 
+    /// Replaces the key verifier with one whose cache follows `config`.
+    pub fn with_key_cache(mut self, config: &KeyCacheConfig) -> AppState {
+        self.keys = Arc::new(KeyVerifier::new(
+            self.db.clone(),
+            UsageRecorder::new(),
+            config,
+        ));
+        self
+    }
+
     /// Replaces the console's settings (sign-up mode, public URL, session and login limits).
     pub fn with_console(mut self, console: ConsoleConfig) -> AppState {
         self.console = Arc::new(console);
@@ -159,13 +169,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         policies = %bundle.policy_ids.join(","),
         "policy set loaded"
     );
-    let mut state = AppState::new(db.clone(), authz, config.limits.clone())
+    let state = AppState::new(db.clone(), authz, config.limits.clone())
+        .with_key_cache(&config.key_cache)
         .with_console(config.console.clone());
-    state.keys = Arc::new(KeyVerifier::new(
-        db.clone(),
-        UsageRecorder::new(),
-        &config.key_cache,
-    ));
     let _reload_tasks = start_policy_reload(&state.authz, &config);
     let usage = state.keys.usage().clone();
     let flusher = usage.spawn_flusher(db.clone(), config.last_used_interval);

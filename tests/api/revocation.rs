@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use andi::app::{AppState, router};
-use andi::auth::{KeyVerifier, UsageRecorder};
+use andi::auth::KeyVerifier;
 use andi::authz::Authz;
-use andi::config::{KeyCacheConfig, Limits};
+use andi::config::Limits;
 use andi::keys::{self, Grants, NewKey, Permission};
 use andi::store;
 use andi::workspace::{self, Workspace, WorkspaceHandle};
@@ -33,12 +33,7 @@ struct CachingServer {
 
 async fn spawn_caching_server(db: &DatabaseConnection) -> CachingServer {
     let authz = Authz::load(&policy_dir()).expect("shipped policies load");
-    let mut state = AppState::new(db.clone(), authz, Limits::default());
-    state.keys = Arc::new(KeyVerifier::new(
-        db.clone(),
-        UsageRecorder::new(),
-        &KeyCacheConfig::default(),
-    ));
+    let state = AppState::new(db.clone(), authz, Limits::default());
     state.keys.spawn_revocation_watcher();
     let keys = Arc::clone(&state.keys);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
