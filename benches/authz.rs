@@ -1,7 +1,8 @@
 //! One Cedar decision through `andi::authz::evaluate`, the call every request makes:
 //! with the shipped policies, with 1,000 extra policies for other actions, and with 1,000
 //! extra policies pinned to other keys (`principal == …`). The scope index should keep the
-//! last two within about twice the first.
+//! last two within about twice the first. The first three ask about the key's workspace (as
+//! `GET /api/objects` does); the last asks about a record, whose entities the request adds.
 //!
 //! `cargo bench --bench authz`
 
@@ -37,7 +38,7 @@ fn bundle_with_extra(extra: &str) -> (PolicyBundle, tempfile::TempDir) {
     (load(dir.path()).expect("the policies load"), dir)
 }
 
-fn request() -> (Principal, Resource, RequestContext) {
+fn request() -> (Principal, RequestContext) {
     let principal = Principal {
         key_id: "key_bench0000000000000000".to_owned(),
         workspace: WorkspaceRef {
@@ -48,22 +49,35 @@ fn request() -> (Principal, Resource, RequestContext) {
         permissions: vec![],
         environment: Environment::Live,
     };
-    let resource = Resource::Workspace {
-        id: "ws_bench".to_owned(),
-    };
     let context = RequestContext {
         ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         time: Utc::now(),
         method: "GET".to_owned(),
         path: "/api/objects".to_owned(),
     };
-    (principal, resource, context)
+    (principal, context)
+}
+
+fn own_workspace() -> Resource {
+    Resource::Workspace {
+        id: "ws_bench".to_owned(),
+    }
 }
 
 fn decide(c: &mut Criterion, name: &str, bundle: &PolicyBundle) {
-    let (principal, resource, context) = request();
-    let evaluation = evaluate(bundle, &principal, Action::ListObjects, &resource, &context)
-        .expect("the request evaluates");
+    decide_on(c, name, bundle, Action::ListObjects, &own_workspace());
+}
+
+fn decide_on(
+    c: &mut Criterion,
+    name: &str,
+    bundle: &PolicyBundle,
+    action: Action,
+    resource: &Resource,
+) {
+    let (principal, context) = request();
+    let evaluation =
+        evaluate(bundle, &principal, action, resource, &context).expect("the request evaluates");
     assert!(
         evaluation.allowed,
         "{name}: the benchmarked request is allowed"
@@ -73,8 +87,8 @@ fn decide(c: &mut Criterion, name: &str, bundle: &PolicyBundle) {
             evaluate(
                 std::hint::black_box(bundle),
                 &principal,
-                Action::ListObjects,
-                &resource,
+                action,
+                resource,
                 &context,
             )
         })
@@ -84,6 +98,19 @@ fn decide(c: &mut Criterion, name: &str, bundle: &PolicyBundle) {
 fn decisions(c: &mut Criterion) {
     let shipped = load(Path::new(&shipped())).expect("shipped policies load");
     decide(c, "decision/shipped policies", &shipped);
+    let record = Resource::Record {
+        id: "rec_bench".to_owned(),
+        object_id: "obj_bench".to_owned(),
+        object_handle: "invoices".to_owned(),
+        workspace_id: "ws_bench".to_owned(),
+    };
+    decide_on(
+        c,
+        "decision/shipped policies, a record",
+        &shipped,
+        Action::GetRecord,
+        &record,
+    );
 
     let other_actions: String = (0..1_000)
         .map(|n| {

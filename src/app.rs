@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -17,9 +18,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{KeyVerifier, UsageRecorder};
 use crate::authz::{self, Authz, DecisionLog};
-use crate::config::{KeyCacheConfig, Limits, ServeConfig};
+use crate::config::{DEFAULT_DEFINITION_CACHE_TTL, KeyCacheConfig, Limits, ServeConfig};
 use crate::console::{self, ConsoleConfig};
 use crate::error::ApiError;
+use crate::objects::cache::DefinitionCache;
 use crate::{openapi, request_id, store};
 
 /// What every handler can reach. Cheap to clone.
@@ -28,6 +30,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub authz: Arc<Authz>,
     pub keys: Arc<KeyVerifier>,
+    pub definitions: Arc<DefinitionCache>,
     pub limits: Arc<Limits>,
     pub console: Arc<ConsoleConfig>,
 }
@@ -42,6 +45,7 @@ impl AppState {
             )),
             db,
             authz: Arc::new(authz),
+            definitions: Arc::new(DefinitionCache::new(DEFAULT_DEFINITION_CACHE_TTL)),
             limits: Arc::new(limits),
             console: Arc::new(ConsoleConfig::default()),
         }
@@ -54,6 +58,12 @@ impl AppState {
             UsageRecorder::new(),
             config,
         ));
+        self
+    }
+
+    /// Holds each workspace's definition listing for `ttl` (zero: not at all).
+    pub fn with_definition_cache(mut self, ttl: Duration) -> AppState {
+        self.definitions = Arc::new(DefinitionCache::new(ttl));
         self
     }
 
@@ -171,6 +181,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     );
     let state = AppState::new(db.clone(), authz, config.limits.clone())
         .with_key_cache(&config.key_cache)
+        .with_definition_cache(config.definition_cache_ttl)
         .with_console(config.console.clone());
     let _reload_tasks = start_policy_reload(&state.authz, &config);
     let usage = state.keys.usage().clone();

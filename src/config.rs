@@ -40,6 +40,11 @@ pub struct ServeConfig {
     #[arg(long, env = "ANDI_LAST_USED_INTERVAL", default_value = "60s", value_parser = parse_std_duration)]
     pub last_used_interval: Duration,
 
+    /// How long a workspace's definition listing is served from memory. A change through
+    /// this server shows at once; one through another server within this time. `0s` turns it off.
+    #[arg(long, env = "ANDI_DEFINITION_CACHE_TTL", default_value = "1s", value_parser = parse_std_duration)]
+    pub definition_cache_ttl: Duration,
+
     #[command(flatten)]
     pub limits: Limits,
 
@@ -52,6 +57,9 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
+
+/// `ANDI_DEFINITION_CACHE_TTL`'s default.
+pub const DEFAULT_DEFINITION_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Request limits, each answered with a clear error when exceeded.
 #[derive(Debug, Clone, Args)]

@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::Utc;
 use serde::Serialize;
 
 use crate::app::AppState;
@@ -27,7 +26,9 @@ use crate::workspace::WorkspaceView;
 )]
 pub async fn workspace_get(
     State(state): State<AppState>,
-    Authenticated { principal, context }: Authenticated,
+    Authenticated {
+        principal, context, ..
+    }: Authenticated,
 ) -> Result<Json<WorkspaceView>, ApiError> {
     let resource = Resource::Workspace {
         id: principal.workspace.id.clone(),
@@ -54,7 +55,7 @@ pub struct SelfView {
     get,
     path = "/api/key",
     tag = "identity",
-    description = "The calling key's metadata (never its secret) and its effective permissions. Any valid key (action `readSelf`).",
+    description = "The calling key's metadata (never its secret) and its effective permissions; `lastUsedAt` is this request's time. Any valid key (action `readSelf`).",
     responses(
         (status = 200, description = "The key", body = Object),
         (status = 401, description = "No key, or an invalid one"),
@@ -63,7 +64,11 @@ pub struct SelfView {
 )]
 pub async fn key_get(
     State(state): State<AppState>,
-    Authenticated { principal, context }: Authenticated,
+    Authenticated {
+        principal,
+        key,
+        context,
+    }: Authenticated,
 ) -> Result<Json<SelfView>, ApiError> {
     let resource = Resource::ApiKey {
         id: principal.key_id.clone(),
@@ -72,16 +77,16 @@ pub async fn key_get(
     state
         .authz
         .authorize(&principal, Action::ReadSelf, &resource, &context)?;
-    let key = store::api_keys::find_key(&state.db, &principal.key_id)
-        .await?
-        .filter(|k| k.workspace_id == principal.workspace.id)
-        .ok_or_else(|| ApiError::NotFound("the key no longer exists".to_owned()))?;
     let effective_permissions = state
         .authz
         .snapshot()
         .effective_permissions(principal.role, &principal.permissions);
+    // Answered from the key as verified, with no database read: revoke and rotate evict it,
+    // and this request is its latest use (the stored time is written in the background).
+    let mut view = ApiKeyView::new(&key, context.time);
+    view.last_used_at = Some(context.time);
     Ok(Json(SelfView {
-        key: ApiKeyView::new(&key, Utc::now()),
+        key: view,
         effective_permissions,
     }))
 }

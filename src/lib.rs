@@ -19,4 +19,5 @@ pub mod openapi;
 pub mod request_id;
 pub mod store;
 pub mod telemetry;
+pub mod ttl_cache;
 pub mod workspace;

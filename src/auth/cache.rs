@@ -10,41 +10,44 @@
 //! - an insert that raced with an eviction is dropped (the generation check), so a key read
 //!   just before its revocation cannot be cached after the revocation was applied.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use super::{KeyDigest, Principal, WorkspaceRef};
+use crate::keys::ApiKey;
+use crate::ttl_cache::TtlCache;
 
-use super::{KeyDigest, Principal};
-
-/// A key as verified from the database: who it is and when it stops working.
+/// A key as verified from the database: who it is, and its row as read then (name, expiry,
+/// grants; a key's grants never change, and revoke and rotate evict it).
 #[derive(Debug, Clone)]
 pub struct VerifiedKey {
     pub principal: Principal,
-    pub expires_at: Option<DateTime<Utc>>,
+    pub key: Arc<ApiKey>,
 }
 
-#[derive(Debug)]
-struct Entry {
-    key: VerifiedKey,
-    cached_at: Instant,
-}
-
-#[derive(Debug, Default)]
-struct Entries {
-    map: HashMap<KeyDigest, Entry>,
-    /// Bumped by every eviction; an insert carries the value it saw before its database read.
-    generation: u64,
+impl VerifiedKey {
+    pub fn new(key: ApiKey) -> VerifiedKey {
+        VerifiedKey {
+            principal: Principal {
+                role: key.grants.role(),
+                permissions: key.grants.permissions().to_vec(),
+                workspace: WorkspaceRef {
+                    id: key.workspace_id.clone(),
+                    handle: key.workspace_handle.to_string(),
+                },
+                key_id: key.id.clone(),
+                environment: key.environment,
+            },
+            key: Arc::new(key),
+        }
+    }
 }
 
 /// A bounded map from key digest to verified key.
 #[derive(Debug)]
 pub struct KeyCache {
-    entries: RwLock<Entries>,
-    capacity: usize,
-    ttl: Duration,
+    entries: TtlCache<KeyDigest, VerifiedKey>,
     max_staleness: Duration,
     epoch: Instant,
     /// Milliseconds from `epoch` to the start of the last successful read of the revocation
@@ -58,17 +61,11 @@ impl KeyCache {
     /// lifetime turns it off.
     pub fn new(capacity: usize, ttl: Duration, max_staleness: Duration) -> KeyCache {
         KeyCache {
-            entries: RwLock::new(Entries::default()),
-            capacity,
-            ttl,
+            entries: TtlCache::new(capacity, ttl),
             max_staleness,
             epoch: Instant::now(),
             synced_at: AtomicU64::new(0),
         }
-    }
-
-    fn enabled(&self) -> bool {
-        self.capacity > 0 && !self.ttl.is_zero()
     }
 
     fn millis(&self, at: Instant) -> u64 {
@@ -91,112 +88,76 @@ impl KeyCache {
 
     /// The cached key for `digest`, if it is there, young enough and trustworthy.
     pub fn get(&self, digest: &KeyDigest, now: Instant) -> Option<VerifiedKey> {
-        if !self.enabled() || !self.fresh(now) {
+        if !self.fresh(now) {
             return None;
         }
-        let entries = self.entries.read().ok()?;
-        let entry = entries.map.get(digest)?;
-        (now.saturating_duration_since(entry.cached_at) < self.ttl).then(|| entry.key.clone())
+        self.entries.get(digest, now)
     }
 
     /// The value to hand back to [`KeyCache::insert`] after reading a key from the database.
     pub fn generation(&self) -> u64 {
-        self.entries.read().map_or(u64::MAX, |e| e.generation)
+        self.entries.generation()
     }
 
     /// Caches a key verified from the database, unless an eviction happened since
-    /// `generation` was taken (the key may have been revoked meanwhile).
+    /// `generation` was taken (the key may have been revoked meanwhile). When full, any one
+    /// entry is dropped: every entry is a live, verified key, read again on its next use.
     pub fn insert(&self, digest: KeyDigest, key: VerifiedKey, generation: u64, now: Instant) {
-        if !self.enabled() {
-            return;
-        }
-        let Ok(mut entries) = self.entries.write() else {
-            return;
-        };
-        if entries.generation != generation {
-            return;
-        }
-        if entries.map.len() >= self.capacity && !entries.map.contains_key(&digest) {
-            let ttl = self.ttl;
-            entries
-                .map
-                .retain(|_, e| now.saturating_duration_since(e.cached_at) < ttl);
-            if entries.map.len() >= self.capacity {
-                // Every entry is a live, verified key: drop any one of them; it is read
-                // again on its next use.
-                let victim = entries.map.keys().next().copied();
-                if let Some(victim) = victim {
-                    entries.map.remove(&victim);
-                }
-            }
-        }
-        entries.map.insert(
-            digest,
-            Entry {
-                key,
-                cached_at: now,
-            },
-        );
+        self.entries.insert(digest, key, generation, now);
     }
 
     /// Drops the keys with these digests (revoked or rotated elsewhere).
     pub fn evict(&self, digests: impl IntoIterator<Item = KeyDigest>) {
-        if let Ok(mut entries) = self.entries.write() {
-            for digest in digests {
-                entries.map.remove(&digest);
-            }
-            entries.generation += 1;
-        }
+        self.entries.evict(digests);
     }
 
     /// Drops the key with this id (revoked or rotated by this server).
     pub fn evict_key_id(&self, key_id: &str) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.map.retain(|_, e| e.key.principal.key_id != key_id);
-            entries.generation += 1;
-        }
+        self.entries
+            .evict_where(|verified| verified.principal.key_id == key_id);
     }
 
     /// Drops every key.
     pub fn clear(&self) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.map.clear();
-            entries.generation += 1;
-        }
+        self.entries.clear();
     }
 }
 
 #[cfg(test)]
 impl KeyCache {
     fn len(&self) -> usize {
-        self.entries.read().map_or(0, |e| e.map.len())
+        self.entries.held()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::Utc;
+
     use super::*;
-    use crate::auth::{Environment, KeySecret, WorkspaceRef};
+    use crate::auth::{Environment, KeySecret};
+    use crate::keys::{Grants, Permission};
+    use crate::workspace::WorkspaceHandle;
 
     fn key(id: &str) -> (KeyDigest, VerifiedKey) {
         let secret = KeySecret::generate(Environment::Live);
-        let principal = Principal {
-            key_id: id.to_owned(),
-            workspace: WorkspaceRef {
-                id: "ws_1".to_owned(),
-                handle: "acme".to_owned(),
-            },
-            role: None,
-            permissions: vec![],
+        let now = Utc::now();
+        let key = ApiKey {
+            id: id.to_owned(),
+            workspace_id: "ws_1".to_owned(),
+            workspace_handle: WorkspaceHandle::parse("acme").unwrap(),
+            name: "test".to_owned(),
+            start: secret.start().to_owned(),
+            grants: Grants::new(None, vec![Permission::ObjectsRead]).unwrap(),
             environment: Environment::Live,
+            created_at: now,
+            updated_at: now,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            rotated_to: None,
         };
-        (
-            secret.digest(),
-            VerifiedKey {
-                principal,
-                expires_at: None,
-            },
-        )
+        (secret.digest(), VerifiedKey::new(key))
     }
 
     fn synced_cache(capacity: usize) -> (KeyCache, Instant) {
@@ -204,16 +165,6 @@ mod tests {
         let now = Instant::now();
         cache.mark_synced(now);
         (cache, now)
-    }
-
-    #[test]
-    fn a_cached_key_is_found_until_its_lifetime_ends() {
-        let (cache, now) = synced_cache(10);
-        let (digest, verified) = key("key_a");
-        cache.insert(digest, verified, cache.generation(), now);
-        assert!(cache.get(&digest, now).is_some());
-        cache.mark_synced(now + Duration::from_secs(31));
-        assert!(cache.get(&digest, now + Duration::from_secs(31)).is_none());
     }
 
     #[test]
@@ -234,16 +185,6 @@ mod tests {
     }
 
     #[test]
-    fn an_insert_that_raced_with_an_eviction_is_dropped() {
-        let (cache, now) = synced_cache(10);
-        let (digest, verified) = key("key_a");
-        let before_read = cache.generation();
-        cache.evict([digest]);
-        cache.insert(digest, verified, before_read, now);
-        assert!(cache.get(&digest, now).is_none());
-    }
-
-    #[test]
     fn eviction_by_digest_and_by_id_removes_the_key() {
         let (cache, now) = synced_cache(10);
         let (a, key_a) = key("key_a");
@@ -255,23 +196,5 @@ mod tests {
         cache.evict_key_id("key_b");
         assert!(cache.get(&b, now).is_none());
         assert_eq!(cache.len(), 0);
-    }
-
-    #[test]
-    fn the_cache_never_holds_more_than_its_capacity() {
-        let (cache, now) = synced_cache(3);
-        for i in 0..10 {
-            let (digest, verified) = key(&format!("key_{i}"));
-            cache.insert(digest, verified, cache.generation(), now);
-        }
-        assert_eq!(cache.len(), 3);
-    }
-
-    #[test]
-    fn a_zero_capacity_turns_the_cache_off() {
-        let (cache, now) = synced_cache(0);
-        let (digest, verified) = key("key_a");
-        cache.insert(digest, verified, cache.generation(), now);
-        assert!(cache.get(&digest, now).is_none());
     }
 }

@@ -13,11 +13,13 @@ mod usage;
 mod verify;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::Utc;
 
+pub use cache::VerifiedKey;
 pub use key_format::{Environment, KEY_LEN, KeyDigest, KeyFormatError, KeySecret, random_base62};
 pub use usage::UsageRecorder;
 pub use verify::KeyVerifier;
@@ -25,7 +27,7 @@ pub use verify::KeyVerifier;
 use crate::app::AppState;
 use crate::authz::RequestContext;
 use crate::error::ApiError;
-use crate::keys::{Permission, Role};
+use crate::keys::{ApiKey, Permission, Role};
 
 /// Why a request could not be authenticated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,14 +68,14 @@ impl AuthError {
 }
 
 /// The workspace a principal acts in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WorkspaceRef {
     pub id: String,
     pub handle: String,
 }
 
 /// An authenticated API key: who is asking, never the secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Principal {
     pub key_id: String,
     pub workspace: WorkspaceRef,
@@ -82,10 +84,12 @@ pub struct Principal {
     pub environment: Environment,
 }
 
-/// Extractor for routes that need a key: the verified principal and the request's context.
+/// Extractor for routes that need a key: the verified principal, the key as verified, and
+/// the request's context.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub principal: Principal,
+    pub key: Arc<ApiKey>,
     pub context: RequestContext,
 }
 
@@ -99,7 +103,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let presented = credentials::presented_key(&parts.headers)?;
         let secret = KeySecret::parse(presented).map_err(AuthError::MalformedKey)?;
         let now = Utc::now();
-        let principal = state.keys.verify(&secret, now).await?;
+        let VerifiedKey { principal, key } = state.keys.verify(&secret, now).await?;
         credentials::check_workspace_headers(&parts.headers, &principal.workspace)?;
         let ip = parts
             .extensions
@@ -113,6 +117,10 @@ impl FromRequestParts<AppState> for Authenticated {
             method: parts.method.to_string(),
             path: parts.uri.path().to_owned(),
         };
-        Ok(Authenticated { principal, context })
+        Ok(Authenticated {
+            principal,
+            key,
+            context,
+        })
     }
 }

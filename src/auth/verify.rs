@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use tokio::task::JoinHandle;
 
-use super::cache::{KeyCache, VerifiedKey};
+use super::cache::KeyCache;
 use super::revocation::RevocationFeed;
-use super::{AuthError, KeySecret, Principal, UsageRecorder, WorkspaceRef};
+use super::{AuthError, KeySecret, UsageRecorder, VerifiedKey};
 use crate::config::KeyCacheConfig;
 use crate::error::ApiError;
 use crate::keys::{self, ApiKey, KeyError, KeyStatus};
@@ -59,15 +59,15 @@ impl KeyVerifier {
         &self,
         secret: &KeySecret,
         now: DateTime<Utc>,
-    ) -> Result<Principal, ApiError> {
+    ) -> Result<VerifiedKey, ApiError> {
         let digest = secret.digest();
         if let Some(cached) = self.cache.get(&digest, Instant::now()) {
             // Expiry is a matter of time, not of an event: check it on every use.
-            if cached.expires_at.is_some_and(|at| at <= now) {
+            if cached.key.expires_at.is_some_and(|at| at <= now) {
                 return Err(AuthError::ExpiredKey.into());
             }
             self.usage.record(&cached.principal.key_id, now);
-            return Ok(cached.principal);
+            return Ok(cached);
         }
         let generation = self.cache.generation();
         let key = store::api_keys::find_key_by_digest(&self.db, digest)
@@ -79,18 +79,10 @@ impl KeyVerifier {
             KeyStatus::Active => {}
         }
         self.usage.record(&key.id, now);
-        let expires_at = key.expires_at;
-        let principal = principal_of(key);
-        self.cache.insert(
-            digest,
-            VerifiedKey {
-                principal: principal.clone(),
-                expires_at,
-            },
-            generation,
-            Instant::now(),
-        );
-        Ok(principal)
+        let verified = VerifiedKey::new(key);
+        self.cache
+            .insert(digest, verified.clone(), generation, Instant::now());
+        Ok(verified)
     }
 
     /// Revokes a key and drops it from this server's cache at once.
@@ -111,18 +103,5 @@ impl KeyVerifier {
         let rotated = keys::rotate_key(&self.db, id, grace, now).await?;
         self.cache.evict_key_id(id);
         Ok(rotated)
-    }
-}
-
-fn principal_of(key: ApiKey) -> Principal {
-    Principal {
-        role: key.grants.role(),
-        permissions: key.grants.permissions().to_vec(),
-        workspace: WorkspaceRef {
-            id: key.workspace_id,
-            handle: key.workspace_handle.to_string(),
-        },
-        key_id: key.id,
-        environment: key.environment,
     }
 }

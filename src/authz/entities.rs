@@ -1,22 +1,53 @@
-//! The fixed entities a decision needs, picked per request: the action (with its groups as
-//! ancestors) and the key's role (with its permissions). Cedar recomputes the transitive
-//! closure of every entity it is given on each request, so handing it only these, instead
-//! of every action and role, keeps that work to a handful of entities.
+//! The entities of a key's decisions: the key (its workspace, role and permissions as
+//! parents), its workspace, its role and the action with its groups.
+//!
+//! Cedar computes the transitive closure of every entity set it is handed, and on a decision
+//! that costs more than evaluating the policies. These sets depend only on the key and the
+//! action, so each is built once per loaded policy set and remembered; a request adds only
+//! its resource, when the resource is not already among them.
+//!
+//! When the resource is among them (the key's own workspace, or the key itself) and no
+//! policy that could apply reads the context, the decision depends on nothing but the key,
+//! the action and the policy set, so it is remembered too: every later request still records
+//! its decision, but does not evaluate it again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock, RwLock};
 
-use cedar_policy::{Entity, EntityUid};
+use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
 
+use super::Evaluation;
 use super::action::Action;
 use super::load::EntityTypes;
+use crate::auth::Principal;
 use crate::keys::Role;
 
-/// Per-action and per-role entities, built once at load.
+/// How many keys are remembered; past it, one is forgotten for each new key (and rebuilt
+/// on its next decision). A few kilobytes each.
+const KEYS_REMEMBERED: usize = 4_096;
+
+/// One key's decisions on one action.
+#[derive(Debug)]
+pub struct KeyAction {
+    pub entities: Entities,
+    /// The decision on the key's own workspace, once made; only for a context-free group.
+    pub own_workspace: OnceLock<Evaluation>,
+    /// The decision on the key itself, once made; only for a context-free group.
+    pub own_key: OnceLock<Evaluation>,
+}
+
+/// One key's decisions, indexed by [`Action::index`], filled as actions are asked.
+type PerAction = Vec<Option<Arc<KeyAction>>>;
+
+/// Per-action and per-role entities picked at load, and the entity sets built from them.
 #[derive(Debug)]
 pub struct DecisionEntities {
     /// Indexed by [`Action::index`].
     actions: Vec<Option<Entity>>,
     roles: HashMap<Role, Entity>,
+    /// Keyed by the whole principal, not its id, so the remembered set is always the one
+    /// this principal would build.
+    keys: RwLock<HashMap<Principal, PerAction>>,
 }
 
 impl DecisionEntities {
@@ -35,15 +66,93 @@ impl DecisionEntities {
             .filter(|e| e.uid().type_name() == &types.role)
             .filter_map(|e| Some((e.uid().id().unescaped().parse::<Role>().ok()?, e.clone())))
             .collect();
-        DecisionEntities { actions, roles }
+        DecisionEntities {
+            actions,
+            roles,
+            keys: RwLock::new(HashMap::new()),
+        }
     }
 
-    /// The entities a request for `action` by a key with `role` needs besides its own.
-    pub fn for_request(&self, action: Action, role: Option<Role>) -> impl Iterator<Item = &Entity> {
+    /// What decisions by `principal` on `action` share: their entities without the resource.
+    pub fn for_key(
+        &self,
+        types: &EntityTypes,
+        principal: &Principal,
+        action: Action,
+    ) -> Result<Arc<KeyAction>, String> {
+        let remembered = self.keys.read().ok().and_then(|keys| {
+            keys.get(principal)?
+                .get(action.index())
+                .and_then(Option::clone)
+        });
+        if let Some(key_action) = remembered {
+            return Ok(key_action);
+        }
+        let entities = Entities::from_entities(
+            self.fixed(action, principal.role)
+                .cloned()
+                .chain(key_entities(types, principal)?),
+            None,
+        )
+        .map_err(|e| format!("entities: {e}"))?;
+        let built = Arc::new(KeyAction {
+            entities,
+            own_workspace: OnceLock::new(),
+            own_key: OnceLock::new(),
+        });
+        if let Ok(mut keys) = self.keys.write() {
+            if keys.len() >= KEYS_REMEMBERED && !keys.contains_key(principal) {
+                let forgotten = keys.keys().next().cloned();
+                if let Some(forgotten) = forgotten {
+                    keys.remove(&forgotten);
+                }
+            }
+            let per_action = keys
+                .entry(principal.clone())
+                .or_insert_with(|| vec![None; Action::ALL.len()]);
+            per_action[action.index()] = Some(Arc::clone(&built));
+        }
+        Ok(built)
+    }
+
+    /// The action (with its groups as ancestors) and the role (with its permissions).
+    fn fixed(&self, action: Action, role: Option<Role>) -> impl Iterator<Item = &Entity> {
         self.actions
             .get(action.index())
             .and_then(Option::as_ref)
             .into_iter()
             .chain(role.and_then(|role| self.roles.get(&role)))
     }
+}
+
+/// The key, a child of its workspace, its role and its permissions; and the workspace.
+fn key_entities(types: &EntityTypes, principal: &Principal) -> Result<[Entity; 2], String> {
+    let t = types;
+    let workspace_uid = t.uid(&t.workspace, &principal.workspace.id);
+    let mut parents: HashSet<EntityUid> = HashSet::from([workspace_uid.clone()]);
+    if let Some(role) = principal.role {
+        parents.insert(t.uid(&t.role, role.as_str()));
+    }
+    parents.extend(
+        principal
+            .permissions
+            .iter()
+            .map(|p| t.uid(&t.permission, p.as_str())),
+    );
+    let key = Entity::new(
+        t.uid(&t.api_key, &principal.key_id),
+        HashMap::from([
+            (
+                "workspace".to_owned(),
+                RestrictedExpression::new_entity_uid(workspace_uid.clone()),
+            ),
+            (
+                "environment".to_owned(),
+                RestrictedExpression::new_string(principal.environment.as_str().to_owned()),
+            ),
+        ]),
+        parents,
+    )
+    .map_err(|e| format!("principal entity: {e}"))?;
+    Ok([key, Entity::new_no_attrs(workspace_uid, HashSet::new())])
 }

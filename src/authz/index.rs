@@ -37,6 +37,8 @@ struct Group {
     by_resource: HashMap<EntityUid, PolicySet>,
     /// The policies of `by_resource` alone, for a request that matches both kinds of pin.
     resource_pinned: HashMap<EntityUid, Vec<Policy>>,
+    /// Whether any policy of the group, pinned or not, mentions `context`.
+    reads_context: bool,
 }
 
 impl Group {
@@ -116,6 +118,31 @@ impl PolicyIndex {
         Ok(PolicyIndex { groups })
     }
 
+    /// Whether a policy that can apply to such a request mentions `context`; true when the
+    /// index has no group for it.
+    pub fn reads_context(
+        &self,
+        action: Action,
+        principal_type: &EntityTypeName,
+        resource_type: &EntityTypeName,
+    ) -> bool {
+        self.group(action, principal_type, resource_type)
+            .is_none_or(|g| g.reads_context)
+    }
+
+    fn group(
+        &self,
+        action: Action,
+        principal_type: &EntityTypeName,
+        resource_type: &EntityTypeName,
+    ) -> Option<&Group> {
+        self.groups.get(action.index()).and_then(|groups| {
+            groups
+                .iter()
+                .find(|g| &g.principal_type == principal_type && &g.resource_type == resource_type)
+        })
+    }
+
     /// The policies that can apply to this request; the whole set when the index has no
     /// group for it (a request the schema would reject anyway).
     pub fn select<'a>(
@@ -125,14 +152,7 @@ impl PolicyIndex {
         principal: &EntityUid,
         resource: &EntityUid,
     ) -> Cow<'a, PolicySet> {
-        self.groups
-            .get(action.index())
-            .and_then(|groups| {
-                groups.iter().find(|g| {
-                    &g.principal_type == principal.type_name()
-                        && &g.resource_type == resource.type_name()
-                })
-            })
+        self.group(action, principal.type_name(), resource.type_name())
             .map_or(Cow::Borrowed(all), |g| g.select(principal, resource))
     }
 }
@@ -149,7 +169,9 @@ fn group<'a>(
     let mut open = PolicySet::new();
     let mut principal_pinned: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
     let mut resource_pinned: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
+    let mut reads_context = false;
     for policy in members {
+        reads_context |= mentions_context(policy);
         match (policy.principal_constraint(), policy.resource_constraint()) {
             (PrincipalConstraint::Eq(uid), _) => {
                 principal_pinned
@@ -182,7 +204,23 @@ fn group<'a>(
         by_resource: with_open(&resource_pinned)?,
         resource_pinned,
         open,
+        reads_context,
     })
+}
+
+/// Whether a policy mentions the `context` variable anywhere (scope or conditions). A policy
+/// that cannot be written as JSON is assumed to.
+fn mentions_context(policy: &Policy) -> bool {
+    fn mentions(json: &serde_json::Value) -> bool {
+        match json {
+            serde_json::Value::Object(map) => {
+                map.get("Var").is_some_and(|var| var == "context") || map.values().any(mentions)
+            }
+            serde_json::Value::Array(items) => items.iter().any(mentions),
+            _ => false,
+        }
+    }
+    policy.to_json().map_or(true, |json| mentions(&json))
 }
 
 /// Whether an `action` scope can match an action whose uid or group uids are `matching`.
@@ -241,7 +279,8 @@ mod tests {
 
     /// A random policy over Andi's types, with ids drawn from the same small ranges as the
     /// requests so that `==` pins often hit.
-    fn random_policy(rng: &mut StdRng, n: usize) -> String {
+    /// With `context_free`, no condition mentions `context`.
+    fn random_policy(rng: &mut StdRng, n: usize, context_free: bool) -> String {
         // Few forbids, each with a condition: otherwise nearly every request is denied and
         // the comparison would say little about permits.
         let forbid = rng.random_bool(0.04);
@@ -320,11 +359,13 @@ mod tests {
             "when { principal.environment == \"test\" }",
             "when { context.ip.isInRange(ip(\"10.0.0.0/8\")) }",
         ];
-        let condition = if forbid {
-            pick(rng, &forbid_conditions)
+        let allowed = |c: &&&str| !context_free || !c.contains("context");
+        let conditions: Vec<&str> = if forbid {
+            forbid_conditions.iter().filter(allowed).copied().collect()
         } else {
-            pick(rng, &CONDITIONS)
+            CONDITIONS.iter().filter(allowed).copied().collect()
         };
+        let condition = pick(rng, &conditions);
         format!("@id(\"p{n}\")\n{effect} ({principal}, {action}, {resource}) {condition};\n")
     }
 
@@ -343,6 +384,12 @@ mod tests {
     ];
 
     fn random_request(rng: &mut StdRng) -> (Principal, Action, Resource, RequestContext) {
+        let principal = random_principal(rng);
+        let (action, resource, context) = random_request_by(rng, &principal);
+        (principal, action, resource, context)
+    }
+
+    fn random_principal(rng: &mut StdRng) -> Principal {
         let workspace = format!("ws_{}", rng.random_range(0..WORKSPACES));
         let permissions: Vec<Permission> = [
             Permission::ObjectsRead,
@@ -352,7 +399,7 @@ mod tests {
         .into_iter()
         .filter(|_| rng.random_bool(0.3))
         .collect();
-        let principal = Principal {
+        Principal {
             key_id: format!("key_{}", rng.random_range(0..KEYS)),
             workspace: WorkspaceRef {
                 handle: workspace.replace('_', "-"),
@@ -373,7 +420,14 @@ mod tests {
             } else {
                 Environment::Live
             },
-        };
+        }
+    }
+
+    fn random_request_by(
+        rng: &mut StdRng,
+        principal: &Principal,
+    ) -> (Action, Resource, RequestContext) {
+        let workspace = principal.workspace.id.clone();
         let resource_workspace = if rng.random_bool(0.7) {
             workspace
         } else {
@@ -439,7 +493,7 @@ mod tests {
             )
             .to_owned(),
         };
-        (principal, action, resource, context)
+        (action, resource, context)
     }
 
     fn bundle_with(policies: &PolicySet, indexed: bool) -> PolicyBundle {
@@ -454,21 +508,32 @@ mod tests {
         bundle
     }
 
-    #[test]
-    fn indexed_decisions_equal_whole_set_decisions_on_random_requests() {
-        let mut rng = StdRng::seed_from_u64(0x5eed_a9d1);
+    /// Parses policies, each named by its `@id`.
+    fn policy_set(text: &str) -> PolicySet {
+        let parsed = PolicySet::from_str(text).unwrap_or_else(|e| panic!("policies parse: {e}"));
+        PolicySet::from_policies(parsed.policies().map(|p| {
+            let id = p.annotation("id").unwrap_or_default().to_owned();
+            p.new_id(cedar_policy::PolicyId::new(id))
+        }))
+        .unwrap_or_else(|e| panic!("ids are unique: {e}"))
+    }
+
+    /// The shipped key policies plus `count` random ones.
+    fn shipped_and_random(rng: &mut StdRng, count: usize, context_free: bool) -> PolicySet {
         let shipped_text: String = ["base.cedar", "isolation.cedar"]
             .iter()
             .map(|f| std::fs::read_to_string(shipped().join(f)).unwrap_or_default())
             .collect();
-        let generated: String = (0..500).map(|n| random_policy(&mut rng, n)).collect();
-        let policies = PolicySet::from_str(&format!("{shipped_text}\n{generated}"))
-            .unwrap_or_else(|e| panic!("generated policies parse: {e}"));
-        let policies = PolicySet::from_policies(policies.policies().map(|p| {
-            let id = p.annotation("id").unwrap_or_default().to_owned();
-            p.new_id(cedar_policy::PolicyId::new(id))
-        }))
-        .unwrap_or_else(|e| panic!("ids are unique: {e}"));
+        let generated: String = (0..count)
+            .map(|n| random_policy(rng, n, context_free))
+            .collect();
+        policy_set(&format!("{shipped_text}\n{generated}"))
+    }
+
+    #[test]
+    fn indexed_decisions_equal_whole_set_decisions_on_random_requests() {
+        let mut rng = StdRng::seed_from_u64(0x5eed_a9d1);
+        let policies = shipped_and_random(&mut rng, 500, false);
         assert!(policies.policies().count() >= 500);
 
         let indexed = bundle_with(&policies, true);
@@ -514,20 +579,126 @@ mod tests {
         );
     }
 
+    /// Decisions on a key's own workspace or on the key itself are remembered when no policy
+    /// that could apply reads the context; the whole-set bundle (no index) never remembers,
+    /// so it evaluates every request afresh.
+    #[test]
+    fn remembered_decisions_equal_evaluated_ones_on_random_requests() {
+        let mut rng = StdRng::seed_from_u64(0x6e6d_0001);
+        let policies = shipped_and_random(&mut rng, 300, true);
+        let remembering = bundle_with(&policies, true);
+        let whole = bundle_with(&policies, false);
+        // Few keys, so each (key, action) comes back often.
+        let keys: Vec<Principal> = (0..30).map(|_| random_principal(&mut rng)).collect();
+        let mut remembered = 0;
+        let mut differences = Vec::new();
+        for i in 0..5_000 {
+            let principal = keys.choose(&mut rng).unwrap_or(&keys[0]);
+            let (action, resource, context) = random_request_by(&mut rng, principal);
+            let a = evaluate(&remembering, principal, action, &resource, &context)
+                .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
+            let b = evaluate(&whole, principal, action, &resource, &context)
+                .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
+            let key_action = remembering
+                .decision_entities
+                .for_key(&remembering.types, principal, action)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let slot = match &resource {
+                Resource::Workspace { id } if *id == principal.workspace.id => {
+                    Some(&key_action.own_workspace)
+                }
+                Resource::ApiKey { .. } => Some(&key_action.own_key),
+                _ => None,
+            };
+            if let Some(slot) = slot {
+                assert_eq!(slot.get().map(|e| e.allowed), Some(a.allowed));
+                remembered += 1;
+            }
+            let (mut a_errors, mut b_errors) = (a.errors.clone(), b.errors.clone());
+            a_errors.sort();
+            b_errors.sort();
+            if (a.allowed, &a.policies, &a_errors) != (b.allowed, &b.policies, &b_errors) {
+                differences.push(format!(
+                    "request {i}: {principal:?} {action:?} {resource:?}"
+                ));
+            }
+        }
+        assert!(
+            differences.is_empty(),
+            "{} differences, first: {}",
+            differences.len(),
+            differences[0]
+        );
+        assert!(remembered > 500, "only {remembered} remembered decisions");
+    }
+
+    #[test]
+    fn a_decision_that_reads_the_context_is_evaluated_every_time() {
+        let policies = policy_set(
+            r#"
+            @id("get-only") permit (principal, action == Andi::Action::"listObjects", resource)
+            when { context.method == "GET" };
+            "#,
+        );
+        let bundle = bundle_with(&policies, true);
+        let mut rng = StdRng::seed_from_u64(1);
+        let principal = random_principal(&mut rng);
+        let own = Resource::Workspace {
+            id: principal.workspace.id.clone(),
+        };
+        let (_, _, context) = random_request_by(&mut rng, &principal);
+        let decide = |method: &str| {
+            let context = RequestContext {
+                method: method.to_owned(),
+                ..context.clone()
+            };
+            evaluate(&bundle, &principal, Action::ListObjects, &own, &context)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .allowed
+        };
+        assert!(decide("GET"));
+        assert!(!decide("POST"));
+        assert!(decide("GET"));
+    }
+
+    #[test]
+    fn a_mention_of_context_is_found_in_scope_and_conditions_only() {
+        let policies = policy_set(
+            r#"
+            @id("reads") permit (principal, action, resource) when { context.path == "/" };
+            @id("nested") permit (principal, action, resource)
+            unless { [1, 2].contains(3) || (if context has ip then true else false) };
+            @id("word") permit (principal, action, resource) when { resource has handle && "context" == "context" };
+            @id("none") permit (principal, action, resource);
+            "#,
+        );
+        let mentions: Vec<(String, bool)> = policies
+            .policies()
+            .map(|p| (p.id().to_string(), mentions_context(p)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        assert_eq!(
+            mentions,
+            [
+                ("nested".to_owned(), true),
+                ("none".to_owned(), false),
+                ("reads".to_owned(), true),
+                ("word".to_owned(), false),
+            ]
+        );
+    }
+
     #[test]
     fn a_policy_pinned_to_another_key_is_not_evaluated() {
-        let text = r#"
+        let policies = policy_set(
+            r#"
             @id("mine") permit (principal == Andi::ApiKey::"key_1", action, resource);
             @id("theirs") permit (principal == Andi::ApiKey::"key_2", action, resource);
             @id("reads") permit (principal, action == Andi::Action::"listObjects", resource);
             @id("writes") permit (principal, action in Andi::Action::"objects.write", resource);
-        "#;
-        let parsed = PolicySet::from_str(text).unwrap_or_else(|e| panic!("{e}"));
-        let policies = PolicySet::from_policies(parsed.policies().map(|p| {
-            let id = p.annotation("id").unwrap_or_default().to_owned();
-            p.new_id(cedar_policy::PolicyId::new(id))
-        }))
-        .unwrap_or_else(|e| panic!("{e}"));
+            "#,
+        );
         let bundle = bundle_with(&policies, true);
         let t = &bundle.types;
         let selected = bundle.index.select(

@@ -20,7 +20,7 @@ mod user;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use cedar_policy::{
@@ -273,48 +273,36 @@ pub fn evaluate(
 ) -> Result<Evaluation, String> {
     let t = &bundle.types;
     let principal_uid = t.uid(&t.api_key, &principal.key_id);
-    let workspace_uid = t.uid(&t.workspace, &principal.workspace.id);
-
-    let mut parents: HashSet<EntityUid> = HashSet::from([workspace_uid.clone()]);
-    if let Some(role) = principal.role {
-        parents.insert(t.uid(&t.role, role.as_str()));
+    let resource_uid = resource_uid(bundle, resource);
+    let key_action = bundle.decision_entities.for_key(t, principal, action)?;
+    let remembered = match resource {
+        Resource::Workspace { id } if *id == principal.workspace.id => {
+            Some(&key_action.own_workspace)
+        }
+        Resource::ApiKey { id, .. } if *id == principal.key_id => Some(&key_action.own_key),
+        _ => None,
     }
-    parents.extend(
-        principal
-            .permissions
-            .iter()
-            .map(|p| t.uid(&t.permission, p.as_str())),
-    );
-    let key_entity = Entity::new(
-        principal_uid.clone(),
-        HashMap::from([
-            (
-                "workspace".to_owned(),
-                RestrictedExpression::new_entity_uid(workspace_uid.clone()),
-            ),
-            (
-                "environment".to_owned(),
-                RestrictedExpression::new_string(principal.environment.as_str().to_owned()),
-            ),
-        ]),
-        parents,
-    )
-    .map_err(|e| format!("principal entity: {e}"))?;
+    .filter(|_| {
+        !bundle
+            .index
+            .reads_context(action, principal_uid.type_name(), resource_uid.type_name())
+    });
+    if let Some(evaluation) = remembered.and_then(OnceLock::get) {
+        return Ok(evaluation.clone());
+    }
 
-    let mut request_entities = vec![
-        key_entity,
-        Entity::new_no_attrs(workspace_uid, HashSet::new()),
-    ];
-    request_entities.extend(resource_entities(bundle, principal, resource)?);
-    let entities = Entities::from_entities(
-        bundle
-            .decision_entities
-            .for_request(action, principal.role)
-            .cloned()
-            .chain(request_entities),
-        None,
-    )
-    .map_err(|e| format!("entities: {e}"))?;
+    let resource_entities = resource_entities(bundle, principal, resource)?;
+    let with_resource;
+    let entities: &Entities = if resource_entities.is_empty() {
+        &key_action.entities
+    } else {
+        with_resource = key_action
+            .entities
+            .clone()
+            .add_entities(resource_entities, None)
+            .map_err(|e| format!("entities: {e}"))?;
+        &with_resource
+    };
 
     let context = Context::from_pairs([
         ("ip".to_owned(), context::ip_expression(context.ip)),
@@ -333,27 +321,29 @@ pub fn evaluate(
     ])
     .map_err(|e| format!("context: {e}"))?;
 
-    let resource_uid = resource_uid(bundle, resource);
     let policies = bundle
         .index
         .select(&bundle.policies, action, &principal_uid, &resource_uid);
+    // The request is built from typed values, so checking it against the schema on every
+    // decision would only repeat what its types guarantee. Debug builds (every test) still
+    // check each request a handler makes.
     let request = Request::new(
         principal_uid,
         bundle.action_uid(action).clone(),
         resource_uid,
         context,
-        Some(&bundle.schema),
+        cfg!(debug_assertions).then_some(&bundle.schema),
     )
     .map_err(|e| format!("request: {e}"))?;
 
-    let response = Authorizer::new().is_authorized(&request, &policies, &entities);
+    let response = Authorizer::new().is_authorized(&request, &policies, entities);
     let mut policies: Vec<String> = response
         .diagnostics()
         .reason()
         .map(ToString::to_string)
         .collect();
     policies.sort();
-    Ok(Evaluation {
+    let evaluation = Evaluation {
         allowed: response.decision() == Decision::Allow,
         policies,
         errors: response
@@ -362,7 +352,12 @@ pub fn evaluate(
             .map(ToString::to_string)
             .collect(),
         policy_version: bundle.version.clone(),
-    })
+    };
+    if let Some(slot) = remembered {
+        // Another request may have filled it meanwhile, with the same decision.
+        let _ = slot.set(evaluation.clone());
+    }
+    Ok(evaluation)
 }
 
 fn resource_entities(

@@ -1,8 +1,10 @@
 //! The object definition routes: list, create, get, patch and delete.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,6 +21,18 @@ use crate::store::{self, StoreError};
 #[derive(Serialize, ToSchema)]
 pub struct ObjectList {
     items: Vec<ObjectDefinitionView>,
+}
+
+impl ObjectList {
+    /// The JSON body of `GET /api/objects`.
+    pub fn render(definitions: &[ObjectDefinition]) -> Result<Bytes, ApiError> {
+        let list = ObjectList {
+            items: definitions.iter().map(ObjectDefinitionView::from).collect(),
+        };
+        serde_json::to_vec(&list)
+            .map(Bytes::from)
+            .map_err(|e| ApiError::Internal(e.into()))
+    }
 }
 
 /// Finds the object a route names and asks Cedar about it. A missing object is put to
@@ -103,18 +117,21 @@ pub async fn relock(
 )]
 pub async fn objects_list(
     State(state): State<AppState>,
-    Authenticated { principal, context }: Authenticated,
-) -> Result<Json<ObjectList>, ApiError> {
+    Authenticated {
+        principal, context, ..
+    }: Authenticated,
+) -> Result<impl IntoResponse, ApiError> {
     let workspace = Resource::Workspace {
         id: principal.workspace.id.clone(),
     };
     state
         .authz
         .authorize(&principal, Action::ListObjects, &workspace, &context)?;
-    let definitions = store::objects::find_definitions(&state.db, &principal.workspace.id).await?;
-    Ok(Json(ObjectList {
-        items: definitions.iter().map(ObjectDefinitionView::from).collect(),
-    }))
+    let listing = state
+        .definitions
+        .listing(&state.db, &principal.workspace.id)
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], listing))
 }
 
 #[utoipa::path(
@@ -141,7 +158,9 @@ pub async fn objects_list(
 )]
 pub async fn objects_create(
     State(state): State<AppState>,
-    Authenticated { principal, context }: Authenticated,
+    Authenticated {
+        principal, context, ..
+    }: Authenticated,
     body: JsonBody,
 ) -> Result<(StatusCode, Json<ObjectDefinitionView>), ApiError> {
     let workspace = Resource::Workspace {
@@ -211,6 +230,7 @@ pub async fn objects_create(
             e.into()
         }
     })?;
+    state.definitions.changed(&principal.workspace.id);
     Ok((
         StatusCode::CREATED,
         Json(ObjectDefinitionView::from(&created)),
@@ -277,6 +297,7 @@ pub async fn object_patch(
     )
     .await?;
     txn.commit().await.map_err(StoreError::from)?;
+    state.definitions.changed(&definition.workspace_id);
     Ok(Json(ObjectDefinitionView::from(&updated)))
 }
 
@@ -356,5 +377,6 @@ pub async fn object_delete(
     }
     store::objects::delete_definition(&txn, &definition.workspace_id, &definition.id).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    state.definitions.changed(&definition.workspace_id);
     Ok(StatusCode::NO_CONTENT)
 }

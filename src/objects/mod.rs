@@ -1,6 +1,7 @@
 //! Object definitions and their records: types, validation, queries, handlers.
 
 mod batch;
+pub mod cache;
 pub mod data;
 pub mod definition;
 mod evolve;

@@ -119,17 +119,33 @@ async fn last_used_at_is_recorded_off_the_request_path() {
         "a new key has never been used"
     );
 
-    let mut seen = Value::Null;
+    let before = chrono::Utc::now();
+    let body: Value = app.get("/api/key", &key).await.json().await.unwrap();
+    let reported: chrono::DateTime<chrono::Utc> =
+        body["lastUsedAt"].as_str().unwrap().parse().unwrap();
+    assert!(
+        reported >= before - chrono::Duration::milliseconds(1),
+        "GET /api/key reports this request as the latest use, got {reported}"
+    );
+
+    let mut stored = None;
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let body: Value = app.get("/api/key", &key).await.json().await.unwrap();
-        if !body["lastUsedAt"].is_null() {
-            seen = body["lastUsedAt"].clone();
+        stored = andi::store::api_keys::find_key_by_digest(
+            &app.db,
+            andi::auth::KeySecret::parse(&key).unwrap().digest(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .last_used_at;
+        if stored.is_some() {
             break;
         }
     }
+    let stored = stored.expect("lastUsedAt was written by the background flush");
     assert!(
-        seen.is_string(),
-        "lastUsedAt was written by the background flush"
+        stored >= before - chrono::Duration::milliseconds(1),
+        "the stored time is the use's, got {stored}"
     );
 }
