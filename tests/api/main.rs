@@ -11,6 +11,7 @@ mod console;
 mod console_api;
 mod create_object;
 mod decision_log;
+mod definition_cache;
 mod helpers;
 mod object_support;
 mod objects;
