@@ -1,8 +1,12 @@
-//! One Cedar decision through `andi::authz::evaluate`, the call every request makes:
-//! with the shipped policies, with 1,000 extra policies for other actions, and with 1,000
-//! extra policies pinned to other keys (`principal == …`). The scope index should keep the
-//! last two within about twice the first. The first three ask about the key's workspace (as
-//! `GET /api/objects` does); the last asks about a record, whose entities the request adds.
+//! One Cedar decision through `andi::authz::evaluate`, the call every request makes.
+//!
+//! Evaluated decisions (a key reading an object definition, with the key's entities already
+//! built): with the shipped policies, with 1,000 extra policies for other actions, and with
+//! 1,000 extra policies pinned to other keys (`principal == …`); the scope index should keep
+//! the last two within about twice the first. Then a record (its entities are added per
+//! request), a decision on the key's own workspace (as `GET /api/objects` asks; remembered
+//! per key and action when no applicable policy reads the context), and a key's first
+//! decision, which also builds the key's entities.
 //!
 //! `cargo bench --bench authz`
 
@@ -18,7 +22,7 @@ use andi::auth::{Environment, Principal, WorkspaceRef};
 use andi::authz::{Action, PolicyBundle, RequestContext, Resource, evaluate, load};
 use andi::keys::Role;
 use chrono::Utc;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 fn shipped() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
@@ -38,9 +42,9 @@ fn bundle_with_extra(extra: &str) -> (PolicyBundle, tempfile::TempDir) {
     (load(dir.path()).expect("the policies load"), dir)
 }
 
-fn request() -> (Principal, RequestContext) {
-    let principal = Principal {
-        key_id: "key_bench0000000000000000".to_owned(),
+fn key(id: &str) -> Principal {
+    Principal {
+        key_id: id.to_owned(),
         workspace: WorkspaceRef {
             id: "ws_bench".to_owned(),
             handle: "bench".to_owned(),
@@ -48,34 +52,34 @@ fn request() -> (Principal, RequestContext) {
         role: Some(Role::Viewer),
         permissions: vec![],
         environment: Environment::Live,
-    };
-    let context = RequestContext {
-        ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        time: Utc::now(),
-        method: "GET".to_owned(),
-        path: "/api/objects".to_owned(),
-    };
-    (principal, context)
-}
-
-fn own_workspace() -> Resource {
-    Resource::Workspace {
-        id: "ws_bench".to_owned(),
     }
 }
 
-fn decide(c: &mut Criterion, name: &str, bundle: &PolicyBundle) {
-    decide_on(c, name, bundle, Action::ListObjects, &own_workspace());
+fn context() -> RequestContext {
+    RequestContext {
+        ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        time: Utc::now(),
+        method: "GET".to_owned(),
+        path: "/api/objects/invoices".to_owned(),
+    }
 }
 
-fn decide_on(
+fn object() -> Resource {
+    Resource::ObjectDefinition {
+        id: "obj_bench".to_owned(),
+        handle: "invoices".to_owned(),
+        workspace_id: "ws_bench".to_owned(),
+    }
+}
+
+fn decide(
     c: &mut Criterion,
     name: &str,
     bundle: &PolicyBundle,
     action: Action,
     resource: &Resource,
 ) {
-    let (principal, context) = request();
+    let (principal, context) = (key("key_bench"), context());
     let evaluation =
         evaluate(bundle, &principal, action, resource, &context).expect("the request evaluates");
     assert!(
@@ -97,19 +101,12 @@ fn decide_on(
 
 fn decisions(c: &mut Criterion) {
     let shipped = load(Path::new(&shipped())).expect("shipped policies load");
-    decide(c, "decision/shipped policies", &shipped);
-    let record = Resource::Record {
-        id: "rec_bench".to_owned(),
-        object_id: "obj_bench".to_owned(),
-        object_handle: "invoices".to_owned(),
-        workspace_id: "ws_bench".to_owned(),
-    };
-    decide_on(
+    decide(
         c,
-        "decision/shipped policies, a record",
+        "decision/shipped policies",
         &shipped,
-        Action::GetRecord,
-        &record,
+        Action::GetObject,
+        &object(),
     );
 
     let other_actions: String = (0..1_000)
@@ -121,7 +118,13 @@ fn decisions(c: &mut Criterion) {
         })
         .collect();
     let (bundle, _dir) = bundle_with_extra(&other_actions);
-    decide(c, "decision/+1000 policies for other actions", &bundle);
+    decide(
+        c,
+        "decision/+1000 policies for other actions",
+        &bundle,
+        Action::GetObject,
+        &object(),
+    );
 
     let other_keys: String = (0..1_000)
         .map(|n| {
@@ -131,7 +134,58 @@ fn decisions(c: &mut Criterion) {
         })
         .collect();
     let (bundle, _dir) = bundle_with_extra(&other_keys);
-    decide(c, "decision/+1000 policies for other keys", &bundle);
+    decide(
+        c,
+        "decision/+1000 policies for other keys",
+        &bundle,
+        Action::GetObject,
+        &object(),
+    );
+
+    let record = Resource::Record {
+        id: "rec_bench".to_owned(),
+        object_id: "obj_bench".to_owned(),
+        object_handle: "invoices".to_owned(),
+        workspace_id: "ws_bench".to_owned(),
+    };
+    decide(
+        c,
+        "decision/shipped policies, a record",
+        &shipped,
+        Action::GetRecord,
+        &record,
+    );
+    let own_workspace = Resource::Workspace {
+        id: "ws_bench".to_owned(),
+    };
+    decide(
+        c,
+        "decision/shipped policies, own workspace (remembered)",
+        &shipped,
+        Action::ListObjects,
+        &own_workspace,
+    );
+
+    let context = context();
+    let mut keys_seen = 0u64;
+    c.bench_function("decision/shipped policies, a key's first decision", |b| {
+        b.iter_batched(
+            || {
+                keys_seen += 1;
+                key(&format!("key_new{keys_seen}"))
+            },
+            |principal| {
+                evaluate(
+                    &shipped,
+                    &principal,
+                    Action::ListObjects,
+                    &own_workspace,
+                    &context,
+                )
+            },
+            BatchSize::SmallInput,
+        )
+    });
 }
 
 criterion_group!(benches, decisions);
