@@ -23,8 +23,9 @@ use crate::auth::Principal;
 use crate::keys::Role;
 
 /// How many keys are remembered; past it, one is forgotten for each new key (and rebuilt
-/// on its next decision). A few kilobytes each.
-const KEYS_REMEMBERED: usize = 4_096;
+/// on its next decision, about 20 µs). A few kilobytes per key and action used, so at most
+/// a few tens of megabytes.
+const KEYS_REMEMBERED: usize = 1_024;
 
 /// One key's decisions on one action.
 #[derive(Debug)]
