@@ -5,8 +5,8 @@
 //! 1,000 extra policies pinned to other keys (`principal == …`); the scope index should keep
 //! the last two within about twice the first. Then a record (its entities are added per
 //! request), a decision on the key's own workspace (as `GET /api/objects` asks; remembered
-//! per key and action when no applicable policy reads the context), and a key's first
-//! decision, which also builds the key's entities.
+//! per key and action when no applicable policy reads the context; evaluated when one
+//! does), and a key's first decision, which also builds the key's entities.
 //!
 //! `cargo bench --bench authz`
 
@@ -162,6 +162,16 @@ fn decisions(c: &mut Criterion) {
         c,
         "decision/shipped policies, own workspace (remembered)",
         &shipped,
+        Action::ListObjects,
+        &own_workspace,
+    );
+    let (reads_context, _dir) = bundle_with_extra(
+        "@id(\"no-blocked-ip\")\nforbid (principal, action == Andi::Action::\"listObjects\", resource)\nwhen { context.ip == ip(\"10.9.9.9\") };\n",
+    );
+    decide(
+        c,
+        "decision/own workspace, a policy reads the context (evaluated)",
+        &reads_context,
         Action::ListObjects,
         &own_workspace,
     );
