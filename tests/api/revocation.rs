@@ -1,6 +1,7 @@
 //! Revocation reaches servers that cache keys: the one that revoked at once, another server
 //! on the same database and a server beside the CLI within about a second. The bound
-//! polled for here (5 s) only means "never propagated"; the latency is measured elsewhere.
+//! polled for here (5 s) only means "never propagated"; each test prints the time it took
+//! (`cargo test --test api revocation -- --nocapture`), which is a measurement, not a check.
 
 #![expect(
     clippy::expect_used,
@@ -75,17 +76,24 @@ async fn warm(client: &reqwest::Client, servers: &[&CachingServer], key: &str) {
     }
 }
 
-/// Polls until the server rejects the key; the response, or `None` if it never did.
+/// Polls until the server rejects the key; the response, or `None` if it never did. Prints
+/// how long it took, labelled `what`.
 async fn rejected_within(
     client: &reqwest::Client,
     server: &CachingServer,
     key: &str,
     bound: Duration,
+    what: &str,
 ) -> Option<reqwest::Response> {
-    let deadline = tokio::time::Instant::now() + bound;
+    let started = tokio::time::Instant::now();
+    let deadline = started + bound;
     while tokio::time::Instant::now() < deadline {
         let response = status(client, server, key).await;
         if response.status() == 401 {
+            eprintln!(
+                "{what}: rejected after {} ms",
+                started.elapsed().as_millis()
+            );
             return Some(response);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -140,9 +148,15 @@ async fn a_key_revoked_on_one_server_is_rejected_by_another_on_the_same_database
         "the revoking server, on the next request",
     )
     .await;
-    let elsewhere = rejected_within(&client, &second, &key, NEVER_PROPAGATED)
-        .await
-        .expect("the other server must stop accepting the revoked key");
+    let elsewhere = rejected_within(
+        &client,
+        &second,
+        &key,
+        NEVER_PROPAGATED,
+        "revoked on another server",
+    )
+    .await
+    .expect("the other server must stop accepting the revoked key");
     assert_problem(elsewhere, 401, "revoked_key", "the other server").await;
 }
 
@@ -167,9 +181,15 @@ async fn a_key_revoked_with_the_cli_while_the_server_runs_is_rejected() {
         String::from_utf8_lossy(&revoked.stderr)
     );
 
-    let response = rejected_within(&client, &server, &key, NEVER_PROPAGATED)
-        .await
-        .expect("the server must stop accepting a key the CLI revoked");
+    let response = rejected_within(
+        &client,
+        &server,
+        &key,
+        NEVER_PROPAGATED,
+        "revoked by the CLI",
+    )
+    .await
+    .expect("the server must stop accepting a key the CLI revoked");
     assert_problem(
         response,
         401,
@@ -204,9 +224,15 @@ async fn a_key_rotated_without_grace_on_one_server_expires_on_another() {
         "the rotating server",
     )
     .await;
-    let elsewhere = rejected_within(&client, &second, &old_key, NEVER_PROPAGATED)
-        .await
-        .expect("the other server must stop accepting the rotated-out key");
+    let elsewhere = rejected_within(
+        &client,
+        &second,
+        &old_key,
+        NEVER_PROPAGATED,
+        "rotated on another server",
+    )
+    .await
+    .expect("the other server must stop accepting the rotated-out key");
     assert_problem(elsewhere, 401, "expired_key", "the other server").await;
     assert_eq!(
         status(&client, &second, new_key.expose()).await.status(),
