@@ -579,9 +579,10 @@ mod tests {
         );
     }
 
-    /// Decisions on a key's own workspace or on the key itself are remembered when no policy
-    /// that could apply reads the context; the whole-set bundle (no index) never remembers,
-    /// so it evaluates every request afresh.
+    /// When no policy that could apply reads the context, decisions are evaluated without
+    /// it, and those on a key's own workspace or on the key itself are remembered. The
+    /// whole-set bundle (no index) does neither: it evaluates every request afresh with its
+    /// full context.
     #[test]
     fn remembered_decisions_equal_evaluated_ones_on_random_requests() {
         let mut rng = StdRng::seed_from_u64(0x6e6d_0001);
