@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use cedar_policy::{
-    ActionConstraint, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
+    ActionConstraint, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint,
     ResourceConstraint, Schema,
 };
 
@@ -80,6 +80,13 @@ impl PolicyIndex {
         let action_entities = schema
             .action_entities()
             .map_err(|e| format!("cannot build the action entities: {e}"))?;
+        // Writing a policy as JSON to look for `context` is the costly part of indexing:
+        // once per policy, not once per group it joins.
+        let context_readers: HashSet<&PolicyId> = policies
+            .policies()
+            .filter(|p| mentions_context(p))
+            .map(Policy::id)
+            .collect();
         let mut groups = Vec::with_capacity(Action::ALL.len());
         for action in Action::ALL {
             let uid = &action_uids[action.index()];
@@ -110,7 +117,12 @@ impl PolicyIndex {
                         principal_can_match(&p.principal_constraint(), principal_type)
                             && resource_can_match(&p.resource_constraint(), resource_type)
                     });
-                    action_groups.push(group(principal_type, resource_type, members)?);
+                    action_groups.push(group(
+                        principal_type,
+                        resource_type,
+                        members,
+                        &context_readers,
+                    )?);
                 }
             }
             groups.push(action_groups);
@@ -161,6 +173,7 @@ fn group<'a>(
     principal_type: &EntityTypeName,
     resource_type: &EntityTypeName,
     members: impl Iterator<Item = &'a Policy>,
+    context_readers: &HashSet<&PolicyId>,
 ) -> Result<Group, String> {
     let add = |set: &mut PolicySet, policy: &Policy| {
         set.add(policy.clone())
@@ -171,7 +184,7 @@ fn group<'a>(
     let mut resource_pinned: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
     let mut reads_context = false;
     for policy in members {
-        reads_context |= mentions_context(policy);
+        reads_context |= context_readers.contains(policy.id());
         match (policy.principal_constraint(), policy.resource_constraint()) {
             (PrincipalConstraint::Eq(uid), _) => {
                 principal_pinned
