@@ -46,7 +46,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
-    pub fn enabled(&self) -> bool {
+    fn enabled(&self) -> bool {
         self.capacity > 0 && !self.ttl.is_zero()
     }
 

@@ -117,7 +117,8 @@ pub struct PolicyBundle {
     pub role_permissions: HashMap<Role, Vec<Permission>>,
     /// `policies` grouped by the requests their scope can match.
     pub index: PolicyIndex,
-    /// The action and role entities, per action and per role.
+    /// The action and role entities, and what each key's decisions share (its entities, its
+    /// remembered decisions), built as keys are seen.
     pub decision_entities: DecisionEntities,
 }
 
