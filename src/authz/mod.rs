@@ -24,7 +24,8 @@ use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityUid, Request, RestrictedExpression,
+    Authorizer, Context, Decision, Entities, Entity, EntityTypeName, EntityUid, Request,
+    RestrictedExpression,
 };
 use chrono::{DateTime, Utc};
 
@@ -40,6 +41,7 @@ pub use user::{UserAuthzError, UserPrincipal, UserResource, evaluate_user};
 use crate::auth::Principal;
 use crate::keys::Permission;
 use decision_log::Decided;
+use load::EntityTypes;
 
 /// What a decision is about: the resource, with the workspace it lives in.
 #[derive(Debug, Clone)]
@@ -252,13 +254,23 @@ impl Authz {
     }
 }
 
+fn resource_type<'a>(types: &'a EntityTypes, resource: &Resource) -> &'a EntityTypeName {
+    match resource {
+        Resource::Workspace { .. } => &types.workspace,
+        Resource::ApiKey { .. } => &types.api_key,
+        Resource::ObjectDefinition { .. } => &types.object_definition,
+        Resource::Record { .. } => &types.record,
+    }
+}
+
 fn resource_uid(bundle: &PolicyBundle, resource: &Resource) -> EntityUid {
     let t = &bundle.types;
+    let type_name = resource_type(t, resource);
     match resource {
-        Resource::Workspace { id } => t.uid(&t.workspace, id),
-        Resource::ApiKey { id, .. } => t.uid(&t.api_key, id),
-        Resource::ObjectDefinition { id, .. } => t.uid(&t.object_definition, id),
-        Resource::Record { id, object_id, .. } => t.uid(&t.record, &format!("{object_id}/{id}")),
+        Resource::Workspace { id }
+        | Resource::ApiKey { id, .. }
+        | Resource::ObjectDefinition { id, .. } => t.uid(type_name, id),
+        Resource::Record { id, object_id, .. } => t.uid(type_name, &format!("{object_id}/{id}")),
     }
 }
 
@@ -272,34 +284,33 @@ pub fn evaluate(
     context: &RequestContext,
 ) -> Result<Evaluation, String> {
     let t = &bundle.types;
-    let principal_uid = t.uid(&t.api_key, &principal.key_id);
-    let resource_uid = resource_uid(bundle, resource);
     let key_action = bundle.decision_entities.for_key(t, principal, action)?;
-    let reads_context =
-        bundle
-            .index
-            .reads_context(action, principal_uid.type_name(), resource_uid.type_name());
-    let remembered = match resource {
+    let reads_context = bundle
+        .index
+        .reads_context(action, &t.api_key, resource_type(t, resource));
+    // The key's own workspace and the key itself are among the key's entities already.
+    let own = match resource {
         Resource::Workspace { id } if *id == principal.workspace.id => {
             Some(&key_action.own_workspace)
         }
         Resource::ApiKey { id, .. } if *id == principal.key_id => Some(&key_action.own_key),
         _ => None,
-    }
-    .filter(|_| !reads_context);
+    };
+    let remembered = own.filter(|_| !reads_context);
     if let Some(evaluation) = remembered.and_then(OnceLock::get) {
         return Ok(evaluation.clone());
     }
+    let principal_uid = t.uid(&t.api_key, &principal.key_id);
+    let resource_uid = resource_uid(bundle, resource);
 
-    let resource_entities = resource_entities(bundle, principal, resource)?;
     let with_resource;
-    let entities: &Entities = if resource_entities.is_empty() {
+    let entities: &Entities = if own.is_some() {
         &key_action.entities
     } else {
         with_resource = key_action
             .entities
             .clone()
-            .add_entities(resource_entities, None)
+            .add_entities(resource_entities(bundle, resource)?, None)
             .map_err(|e| format!("entities: {e}"))?;
         &with_resource
     };
@@ -381,11 +392,8 @@ fn cedar_context(context: &RequestContext) -> Result<Context, String> {
     .map_err(|e| format!("context: {e}"))
 }
 
-fn resource_entities(
-    bundle: &PolicyBundle,
-    principal: &Principal,
-    resource: &Resource,
-) -> Result<Vec<Entity>, String> {
+/// The entities of a resource other than the key's own workspace or the key itself.
+fn resource_entities(bundle: &PolicyBundle, resource: &Resource) -> Result<Vec<Entity>, String> {
     let t = &bundle.types;
     let workspace_attr = |id: &str| RestrictedExpression::new_entity_uid(t.uid(&t.workspace, id));
     let object_entity = |id: &str, handle: &str, workspace_id: &str| {
@@ -403,13 +411,10 @@ fn resource_entities(
         .map_err(|e| format!("object entity: {e}"))
     };
     match resource {
-        // The key's own workspace and the key itself are already among the request's entities.
-        Resource::Workspace { id } if *id == principal.workspace.id => Ok(vec![]),
         Resource::Workspace { id } => Ok(vec![Entity::new_no_attrs(
             t.uid(&t.workspace, id),
             HashSet::new(),
         )]),
-        Resource::ApiKey { id, .. } if *id == principal.key_id => Ok(vec![]),
         Resource::ApiKey { .. } => Err("a key can only be asked about itself".to_owned()),
         Resource::ObjectDefinition {
             id,
