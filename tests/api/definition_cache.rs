@@ -2,16 +2,15 @@
 //! next listing, one through another server once the listing's lifetime ends, and a zero
 //! lifetime turns the cache off.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use andi::app::{AppState, router};
+use andi::app::AppState;
 use andi::authz::Authz;
 use andi::config::Limits;
 use andi::keys::Permission;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, policy_dir, spawn_app};
+use crate::helpers::{TestApp, policy_dir, serve, spawn_app};
 
 /// Handles and names of the listed definitions.
 async fn listed(client: &reqwest::Client, address: &str, key: &str) -> Vec<(String, String)> {
@@ -57,17 +56,7 @@ async fn spawn_second_server(app: &TestApp, definition_cache_ttl: Duration) -> S
     let db = andi::store::connect(&app.database_url).await.unwrap();
     let state = AppState::new(db, Authz::load(&policy_dir()).unwrap(), Limits::default())
         .with_definition_cache(definition_cache_ttl);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    address
+    serve(state).await
 }
 
 #[tokio::test]

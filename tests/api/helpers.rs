@@ -78,6 +78,19 @@ async fn spawn_app_full(authz: Authz, limits: Limits, console: ConsoleConfig) ->
         .usage()
         .spawn_flusher(db.clone(), Duration::from_millis(50));
 
+    let address = serve(state).await;
+    TestApp {
+        address,
+        db,
+        database_url: database.url.clone(),
+        authz,
+        client: reqwest::Client::new(),
+        _database: database,
+    }
+}
+
+/// Serves `state`'s router on an ephemeral port until the test ends; its base URL.
+pub async fn serve(state: AppState) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind an ephemeral port");
@@ -90,14 +103,7 @@ async fn spawn_app_full(authz: Authz, limits: Limits, console: ConsoleConfig) ->
         .await
         .expect("server runs");
     });
-    TestApp {
-        address,
-        db,
-        database_url: database.url.clone(),
-        authz,
-        client: reqwest::Client::new(),
-        _database: database,
-    }
+    address
 }
 
 impl TestApp {

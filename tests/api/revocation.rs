@@ -8,11 +8,10 @@
     reason = "test helpers stop the test at a broken assumption"
 )]
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use andi::app::{AppState, router};
+use andi::app::AppState;
 use andi::auth::KeyVerifier;
 use andi::authz::Authz;
 use andi::config::Limits;
@@ -22,7 +21,7 @@ use andi::workspace::{self, Workspace, WorkspaceHandle};
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
 
-use crate::helpers::{TestDatabase, assert_problem, policy_dir};
+use crate::helpers::{TestDatabase, assert_problem, policy_dir, serve};
 
 const NEVER_PROPAGATED: Duration = Duration::from_secs(5);
 
@@ -37,18 +36,7 @@ async fn spawn_caching_server(db: &DatabaseConnection) -> CachingServer {
     let state = AppState::new(db.clone(), authz, Limits::default());
     state.keys.spawn_revocation_watcher();
     let keys = Arc::clone(&state.keys);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind an ephemeral port");
-    let address = format!("http://{}", listener.local_addr().expect("local address"));
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .expect("server runs");
-    });
+    let address = serve(state).await;
     CachingServer { address, keys }
 }
 
