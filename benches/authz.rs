@@ -18,9 +18,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use andi::auth::{Environment, Principal, WorkspaceRef};
 use andi::authz::{Action, PolicyBundle, RequestContext, Resource, evaluate, load};
-use andi::keys::Role;
+use andi::keys::grant::Role;
+use andi::keys::secret::Environment;
+use andi::principal::{Principal, WorkspaceRef};
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 

@@ -11,11 +11,15 @@
 
 use std::time::Duration;
 
-use andi::auth::{Environment, KeySecret, KeyVerifier, UsageRecorder};
-use andi::config::KeyCacheConfig;
-use andi::keys::{self, Grants, NewKey, Permission};
+use andi::auth::KeyCacheConfig;
+use andi::auth::usage::UsageRecorder;
+use andi::auth::verify::KeyVerifier;
+use andi::keys::api_key::NewKey;
+use andi::keys::grant::{Grants, Permission};
+use andi::keys::lifecycle;
+use andi::keys::secret::{Environment, KeySecret};
 use andi::store;
-use andi::workspace::{self, WorkspaceHandle};
+use andi::workspace::WorkspaceHandle;
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
@@ -100,7 +104,7 @@ fn verification(c: &mut Criterion) {
     let (db, secrets, workspace_id) = runtime.block_on(async {
         let db = store::connect(&url).await.expect("open the database");
         store::migrate(&db).await.expect("migrate");
-        let workspace = workspace::create_workspace(
+        let workspace = andi::workspace::create::create_workspace(
             &db,
             WorkspaceHandle::parse("bench").expect("handle"),
             "Bench",
@@ -110,7 +114,7 @@ fn verification(c: &mut Criterion) {
         .expect("create the workspace");
         let mut secrets = Vec::new();
         for n in 0..10 {
-            let (secret, _) = keys::create_key(
+            let (secret, _) = lifecycle::create_key(
                 &db,
                 &workspace,
                 NewKey {

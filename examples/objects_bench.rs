@@ -12,13 +12,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use andi::app::{AppState, router};
-use andi::auth::{Environment, random_base62};
 use andi::authz::Authz;
-use andi::config::Limits;
-use andi::keys::{self, Grants, NewKey, Role};
+use andi::http::app::router;
+use andi::http::limits::Limits;
+use andi::http::state::AppState;
+use andi::id::random_base62;
+use andi::keys::api_key::NewKey;
+use andi::keys::grant::{Grants, Role};
+use andi::keys::lifecycle;
+use andi::keys::secret::Environment;
 use andi::store;
-use andi::workspace::{self, WorkspaceHandle};
+use andi::workspace::WorkspaceHandle;
 use chrono::Utc;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -62,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     store::migrate(&db).await?;
     let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies");
     let authz = Authz::load(&policies).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let workspace = workspace::create_workspace(
+    let workspace = andi::workspace::create::create_workspace(
         &db,
         WorkspaceHandle::parse("bench").map_err(anyhow::Error::msg)?,
         "Bench",
@@ -75,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
         environment: Environment::Live,
         expires_in: None,
     };
-    let (secret, _) = keys::create_key(&db, &workspace, new_key, Utc::now()).await?;
+    let (secret, _) = lifecycle::create_key(&db, &workspace, new_key, Utc::now()).await?;
     let key = secret.expose().to_owned();
 
     let state = AppState::new(db.clone(), authz, Limits::default());

@@ -7,7 +7,7 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::auth::random_base62;
+use crate::id::new_id;
 
 pub const HEADER: &str = "x-request-id";
 
@@ -33,7 +33,7 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|id| acceptable(id))
-        .map_or_else(|| format!("req_{}", random_base62(22)), str::to_owned);
+        .map_or_else(|| new_id("req"), str::to_owned);
     let value = HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
     request.headers_mut().insert(HEADER, value.clone());
     let mut response = REQUEST_ID.scope(id, next.run(request)).await;

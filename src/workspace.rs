@@ -1,11 +1,9 @@
 //! Workspaces: the tenants. A key belongs to exactly one, and everything it reaches lives in it.
 
-use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
-use serde::Serialize;
+pub mod create;
 
-use crate::auth::random_base62;
-use crate::store::{self, StoreError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 /// A workspace handle: lower-case letters, digits and dashes, 1–63 characters, starting
 /// with a letter or digit (`acme`, `acme-staging`).
@@ -68,16 +66,6 @@ impl From<&Workspace> for WorkspaceView {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum WorkspaceError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("a workspace with handle `{0}` already exists")]
-    Exists(WorkspaceHandle),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Checks a display name: 1–200 characters, no control characters.
 pub fn parse_name(what: &str, name: &str) -> Result<String, String> {
     let trimmed = name.trim();
@@ -86,31 +74,6 @@ pub fn parse_name(what: &str, name: &str) -> Result<String, String> {
         return Err(format!("{what} must be 1-200 printable characters"));
     }
     Ok(trimmed.to_owned())
-}
-
-pub async fn create_workspace(
-    db: &DatabaseConnection,
-    handle: WorkspaceHandle,
-    name: &str,
-    now: DateTime<Utc>,
-) -> Result<Workspace, WorkspaceError> {
-    let name = parse_name("the workspace name", name).map_err(WorkspaceError::Invalid)?;
-    if store::workspaces::find_workspace_by_handle(db, &handle)
-        .await?
-        .is_some()
-    {
-        return Err(WorkspaceError::Exists(handle));
-    }
-    let id = format!("ws_{}", random_base62(22));
-    store::workspaces::insert_workspace(db, &id, &handle, &name, now)
-        .await
-        .map_err(|e| {
-            if e.is_unique_violation() {
-                WorkspaceError::Exists(handle)
-            } else {
-                e.into()
-            }
-        })
 }
 
 #[cfg(test)]

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{KeyDigest, Principal, WorkspaceRef};
-use crate::keys::ApiKey;
+use crate::keys::api_key::ApiKey;
+use crate::keys::secret::KeyDigest;
+use crate::principal::Principal;
 use crate::ttl_cache::TtlCache;
 
 /// A key as verified from the database: who it is, and its row as read then (name, expiry,
@@ -29,16 +30,7 @@ pub struct VerifiedKey {
 impl VerifiedKey {
     pub fn new(key: ApiKey) -> VerifiedKey {
         VerifiedKey {
-            principal: Principal {
-                role: key.grants.role(),
-                permissions: key.grants.permissions().to_vec(),
-                workspace: WorkspaceRef {
-                    id: key.workspace_id.clone(),
-                    handle: key.workspace_handle.to_string(),
-                },
-                key_id: key.id.clone(),
-                environment: key.environment,
-            },
+            principal: Principal::from(&key),
             key: Arc::new(key),
         }
     }
@@ -135,8 +127,8 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::auth::{Environment, KeySecret};
-    use crate::keys::{Grants, Permission};
+    use crate::keys::grant::{Grants, Permission};
+    use crate::keys::secret::{Environment, KeySecret};
     use crate::workspace::WorkspaceHandle;
 
     fn key(id: &str) -> (KeyDigest, VerifiedKey) {

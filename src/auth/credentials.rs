@@ -4,7 +4,9 @@
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
-use super::{AuthError, KeyFormatError, WorkspaceRef};
+use super::AuthError;
+use crate::keys::secret::KeyFormatError;
+use crate::principal::WorkspaceRef;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 

@@ -1,33 +1,24 @@
-//! Authentication: from the request headers to a verified [`Principal`].
+//! Authentication: from the request headers to a verified key.
 //!
-//! Security-sensitive: every `/api` route that needs a key goes through [`Authenticated`].
+//! Security-sensitive: every `/api` route that needs a key goes through here (the
+//! `Authenticated` extractor in `http::extract` calls [`credentials`] and [`KeyVerifier`]).
 //! The order of checks is deliberate: header shape, then key format and checksum (no
 //! database read for a look-alike), then the digest lookup, then revocation and expiry.
 //! Error messages say what to fix and never echo what was sent.
 
-mod cache;
-mod credentials;
-mod key_format;
-mod revocation;
-mod usage;
-mod verify;
+pub mod cache;
+pub mod credentials;
+pub mod revocation;
+pub mod usage;
+pub mod verify;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
-use chrono::Utc;
+use clap::Args;
 
-pub use cache::VerifiedKey;
-pub use key_format::{Environment, KEY_LEN, KeyDigest, KeyFormatError, KeySecret, random_base62};
-pub use usage::UsageRecorder;
-pub use verify::KeyVerifier;
-
-use crate::app::AppState;
-use crate::authz::RequestContext;
-use crate::error::ApiError;
-use crate::keys::{ApiKey, Permission, Role};
+use crate::duration::parse_std_duration;
+use crate::keys::secret::KeyFormatError;
+use crate::store::StoreError;
 
 /// Why a request could not be authenticated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,75 +43,39 @@ pub enum AuthError {
     WorkspaceMismatch { header: &'static str },
 }
 
-impl AuthError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            AuthError::MissingCredentials => "missing_credentials",
-            AuthError::UnsupportedScheme => "unsupported_auth_scheme",
-            AuthError::MalformedKey(_) => "malformed_key",
-            AuthError::UnknownKey => "unknown_key",
-            AuthError::RevokedKey => "revoked_key",
-            AuthError::ExpiredKey => "expired_key",
-            AuthError::ConflictingCredentials => "conflicting_credentials",
-            AuthError::WorkspaceMismatch { .. } => "workspace_mismatch",
+/// Why a key could not be verified: a key the service refuses, or storage that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The in-memory cache of verified keys, and how closely it follows revocations.
+#[derive(Debug, Clone, Args)]
+pub struct KeyCacheConfig {
+    /// Most verified keys held in memory; 0 turns the cache off (every request reads its key).
+    #[arg(long, env = "ANDI_KEY_CACHE_CAPACITY", default_value_t = 100_000)]
+    pub key_cache_capacity: usize,
+
+    /// How long a verified key is served from memory before it is read again.
+    #[arg(long, env = "ANDI_KEY_CACHE_TTL", default_value = "30s", value_parser = parse_std_duration)]
+    pub key_cache_ttl: Duration,
+
+    /// How often the revocation sequence is read. The cache is trusted only while the last
+    /// successful read began less than two intervals ago, so a revocation made anywhere is
+    /// honoured within two intervals even when reads fail.
+    #[arg(long, env = "ANDI_KEY_EVENTS_POLL_INTERVAL", default_value = "500ms", value_parser = parse_std_duration)]
+    pub key_events_poll_interval: Duration,
+}
+
+impl Default for KeyCacheConfig {
+    fn default() -> Self {
+        KeyCacheConfig {
+            key_cache_capacity: 100_000,
+            key_cache_ttl: Duration::from_secs(30),
+            key_events_poll_interval: Duration::from_millis(500),
         }
-    }
-}
-
-/// The workspace a principal acts in.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WorkspaceRef {
-    pub id: String,
-    pub handle: String,
-}
-
-/// An authenticated API key: who is asking, never the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Principal {
-    pub key_id: String,
-    pub workspace: WorkspaceRef,
-    pub role: Option<Role>,
-    pub permissions: Vec<Permission>,
-    pub environment: Environment,
-}
-
-/// Extractor for routes that need a key: the verified principal, the key as verified, and
-/// the request's context.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub principal: Principal,
-    pub key: Arc<ApiKey>,
-    pub context: RequestContext,
-}
-
-impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let presented = credentials::presented_key(&parts.headers)?;
-        let secret = KeySecret::parse(presented).map_err(AuthError::MalformedKey)?;
-        let now = Utc::now();
-        let VerifiedKey { principal, key } = state.keys.verify(&secret, now).await?;
-        credentials::check_workspace_headers(&parts.headers, &principal.workspace)?;
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
-                addr.ip()
-            });
-        let context = RequestContext {
-            ip,
-            time: now,
-            method: parts.method.to_string(),
-            path: parts.uri.path().to_owned(),
-        };
-        Ok(Authenticated {
-            principal,
-            key,
-            context,
-        })
     }
 }

@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use tokio::task::JoinHandle;
 
-use super::cache::KeyCache;
+use super::cache::{KeyCache, VerifiedKey};
 use super::revocation::RevocationFeed;
-use super::{AuthError, KeySecret, UsageRecorder, VerifiedKey};
-use crate::config::KeyCacheConfig;
-use crate::error::ApiError;
-use crate::keys::{self, ApiKey, KeyError, KeyStatus};
+use super::usage::UsageRecorder;
+use super::{AuthError, KeyCacheConfig, VerifyError};
+use crate::keys::api_key::KeyStatus;
+use crate::keys::secret::KeySecret;
 use crate::store;
 
 pub struct KeyVerifier {
@@ -59,7 +59,7 @@ impl KeyVerifier {
         &self,
         secret: &KeySecret,
         now: DateTime<Utc>,
-    ) -> Result<VerifiedKey, ApiError> {
+    ) -> Result<VerifiedKey, VerifyError> {
         let digest = secret.digest();
         if let Some(cached) = self.cache.get(&digest, Instant::now()) {
             // Expiry is a matter of time, not of an event: check it on every use.
@@ -85,23 +85,9 @@ impl KeyVerifier {
         Ok(verified)
     }
 
-    /// Revokes a key and drops it from this server's cache at once.
-    pub async fn revoke(&self, id: &str, now: DateTime<Utc>) -> Result<ApiKey, KeyError> {
-        let key = keys::revoke_key(&self.db, id, now).await?;
-        self.cache.evict_key_id(id);
-        Ok(key)
-    }
-
-    /// Rotates a key and drops the old one from this server's cache at once, so its new
-    /// expiry applies from the next request.
-    pub async fn rotate(
-        &self,
-        id: &str,
-        grace: chrono::Duration,
-        now: DateTime<Utc>,
-    ) -> Result<(KeySecret, ApiKey), KeyError> {
-        let rotated = keys::rotate_key(&self.db, id, grace, now).await?;
-        self.cache.evict_key_id(id);
-        Ok(rotated)
+    /// Drops a key from this server's cache at once. Call it after revoking or rotating the
+    /// key here; other servers learn of the change from the revocation sequence.
+    pub fn forget(&self, key_id: &str) {
+        self.cache.evict_key_id(key_id);
     }
 }

@@ -32,8 +32,9 @@ use serde::Deserialize;
 use super::{
     Action, PolicyBundle, PolicyErrors, RequestContext, Resource, evaluate, load, load_with,
 };
-use crate::auth::{Environment, Principal, WorkspaceRef};
-use crate::keys::{Permission, Role};
+use crate::keys::grant::{Permission, Role};
+use crate::keys::secret::Environment;
+use crate::principal::{Principal, WorkspaceRef};
 
 /// Directory of the cases, inside the policy directory and inside `examples/`.
 pub const TESTS_DIR: &str = "tests";

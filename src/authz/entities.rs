@@ -19,8 +19,8 @@ use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
 use super::Evaluation;
 use super::action::Action;
 use super::load::EntityTypes;
-use crate::auth::Principal;
-use crate::keys::Role;
+use crate::keys::grant::Role;
+use crate::principal::Principal;
 
 /// How many keys are remembered; past it, one is forgotten for each new key (and rebuilt
 /// on its next decision, about 20 µs). A few kilobytes per key and action used, so at most

@@ -273,9 +273,10 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
-    use crate::auth::{Environment, Principal, WorkspaceRef};
     use crate::authz::{PolicyBundle, RequestContext, Resource, evaluate, load};
-    use crate::keys::{Permission, Role};
+    use crate::keys::grant::{Permission, Role};
+    use crate::keys::secret::Environment;
+    use crate::principal::{Principal, WorkspaceRef};
 
     const KEYS: u32 = 20;
     const WORKSPACES: u32 = 4;

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::action::Action;
 use super::entities::DecisionEntities;
 use super::index::PolicyIndex;
-use crate::keys::{Permission, Role};
+use crate::keys::grant::{Permission, Role};
 
 pub const SCHEMA_FILE: &str = "schema.cedarschema";
 pub const ENTITIES_FILE: &str = "entities.json";

@@ -7,7 +7,6 @@
 
 mod action;
 mod cases;
-mod command;
 mod context;
 mod decision_log;
 mod entities;
@@ -30,16 +29,15 @@ use cedar_policy::{
 use chrono::{DateTime, Utc};
 
 pub use action::Action;
-pub use cases::{CaseFailure, CaseReport, run_cases};
-pub use command::{PolicyCommand, run as run_policy_command};
+pub use cases::{CaseContext, CaseFailure, CaseReport, run_cases};
 pub use decision_log::{DecisionLog, DecisionLogTarget};
 pub use explain::{Explanation, explain};
 pub use load::{PolicyBundle, PolicyError, PolicyErrors, PolicyLocation, load, load_with};
 pub use reload::{ReloadFailure, ReloadTask, reload_on_hangup, watch};
 pub use user::{UserAuthzError, UserPrincipal, UserResource, evaluate_user};
 
-use crate::auth::Principal;
-use crate::keys::Permission;
+use crate::keys::grant::Permission;
+use crate::principal::Principal;
 use decision_log::Decided;
 use load::EntityTypes;
 
@@ -99,17 +97,6 @@ pub enum AuthzError {
     Denied(#[from] Denial),
     #[error("authorization could not be evaluated: {0}")]
     Internal(String),
-}
-
-impl From<AuthzError> for crate::error::ApiError {
-    fn from(error: AuthzError) -> Self {
-        match error {
-            AuthzError::Denied(denial) => crate::error::ApiError::Denied(denial),
-            AuthzError::Internal(message) => {
-                crate::error::ApiError::Internal(anyhow::anyhow!(message))
-            }
-        }
-    }
 }
 
 /// The outcome of one evaluation, as recorded for auditors.
@@ -452,7 +439,8 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::auth::{Environment, WorkspaceRef};
+    use crate::keys::secret::Environment;
+    use crate::principal::WorkspaceRef;
 
     fn bundle() -> PolicyBundle {
         load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"))
@@ -520,7 +508,7 @@ mod tests {
     #[test]
     fn a_role_grants_its_permissions_through_entities_json() {
         let editor = Principal {
-            role: Some(crate::keys::Role::Editor),
+            role: Some(crate::keys::grant::Role::Editor),
             permissions: vec![],
             ..reader()
         };

@@ -3,10 +3,10 @@
 
 use sea_orm::DatabaseConnection;
 
-use super::account::MemberRole;
 use super::session::SignedIn;
-use crate::app::AppState;
+use crate::account::user::MemberRole;
 use crate::authz::{Action, UserAuthzError, UserPrincipal, UserResource};
+use crate::http::state::AppState;
 use crate::store::{self, StoreError};
 use crate::workspace::{Workspace, WorkspaceHandle};
 

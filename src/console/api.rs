@@ -9,49 +9,21 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::access::{self, AccessError, WorkspaceAccess};
-use super::account::{self, MemberRole};
 use super::session::{ApiUser, SignedIn};
-use crate::app::AppState;
-use crate::auth::Environment;
+use crate::account::membership;
+use crate::account::user::MemberRole;
 use crate::authz::{Action, UserResource};
-use crate::body::JsonBody;
-use crate::error::{ApiError, Issue};
-use crate::keys::{
-    self, ApiKey, ApiKeyView, Grants, IssuedKey, KeyError, NewKey, Permission, Role,
-};
+use crate::duration::parse_duration;
+use crate::http::error::ApiError;
+use crate::http::extract::JsonBody;
+use crate::http::state::AppState;
+use crate::issue::Issue;
+use crate::keys::api_key::{ApiKey, ApiKeyView, IssuedKey, NewKey};
+use crate::keys::grant::{Grants, Permission, Role};
+use crate::keys::lifecycle;
+use crate::keys::secret::Environment;
 use crate::store;
-use crate::workspace::{WorkspaceError, WorkspaceView};
-
-impl From<AccessError> for ApiError {
-    fn from(error: AccessError) -> Self {
-        match error {
-            AccessError::NotFound => ApiError::NotFound(
-                "no such workspace or key among the workspaces you are a member of".to_owned(),
-            ),
-            AccessError::Denied(detail) => ApiError::Forbidden {
-                code: "forbidden",
-                detail,
-            },
-            AccessError::Store(e) => e.into(),
-            AccessError::Internal(message) => ApiError::Internal(anyhow::anyhow!(message)),
-        }
-    }
-}
-
-fn key_error(error: KeyError) -> ApiError {
-    match error {
-        KeyError::Invalid(message) => ApiError::BadRequest {
-            code: "invalid_key_request",
-            detail: message,
-        },
-        KeyError::NotFound(_) => AccessError::NotFound.into(),
-        error @ (KeyError::Revoked(_) | KeyError::Expired(_)) => ApiError::Conflict {
-            code: "key_not_active",
-            detail: error.to_string(),
-        },
-        KeyError::Store(e) => e.into(),
-    }
-}
+use crate::workspace::WorkspaceView;
 
 /// A workspace with the caller's role in it.
 #[derive(Serialize)]
@@ -162,25 +134,14 @@ pub async fn workspaces_create(
         &UserResource::Console,
     )?;
     let request: CreateWorkspace = parse(&body)?;
-    let created = account::create_workspace_for(
+    let created = membership::create_workspace_for(
         &state.db,
         &me.user,
         &request.handle,
         &request.name,
         Utc::now(),
     )
-    .await
-    .map_err(|error| match error {
-        WorkspaceError::Invalid(detail) => ApiError::BadRequest {
-            code: "invalid_workspace",
-            detail,
-        },
-        error @ WorkspaceError::Exists(_) => ApiError::Conflict {
-            code: "workspace_exists",
-            detail: error.to_string(),
-        },
-        WorkspaceError::Store(e) => e.into(),
-    })?;
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(MemberWorkspace {
@@ -245,9 +206,8 @@ pub async fn api_keys_list(
 ) -> Result<Json<ApiKeyList>, ApiError> {
     let opened = open(&state, &me, &handle, Action::ListApiKeys).await?;
     let now = Utc::now();
-    let items = keys::list_keys(&state.db, &opened.workspace)
-        .await
-        .map_err(key_error)?
+    let items = lifecycle::list_keys(&state.db, &opened.workspace)
+        .await?
         .iter()
         .map(|k| ApiKeyView::new(k, now))
         .collect();
@@ -289,9 +249,7 @@ pub async fn api_keys_create(
         environment: request.environment.unwrap_or(Environment::Live),
         expires_in: request.expires_at.map(|at| at - now),
     };
-    let (secret, key) = keys::create_key(&state.db, &opened.workspace, new, now)
-        .await
-        .map_err(key_error)?;
+    let (secret, key) = lifecycle::create_key(&state.db, &opened.workspace, new, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(IssuedKey {
@@ -324,7 +282,7 @@ pub async fn api_keys_revoke(
 ) -> Result<Json<ApiKeyView>, ApiError> {
     let key = open_key(&state, &me, &handle, &id, Action::RevokeApiKey).await?;
     let now = Utc::now();
-    let revoked = state.keys.revoke(&key.id, now).await.map_err(key_error)?;
+    let revoked = state.revoke_key(&key.id, now).await?;
     Ok(Json(ApiKeyView::new(&revoked, now)))
 }
 
@@ -360,17 +318,13 @@ pub async fn api_keys_rotate(
     };
     let grace = match request.grace.as_deref() {
         None => chrono::Duration::zero(),
-        Some(text) => keys::parse_duration(text).map_err(|detail| ApiError::BadRequest {
+        Some(text) => parse_duration(text).map_err(|detail| ApiError::BadRequest {
             code: "invalid_grace",
             detail,
         })?,
     };
     let now = Utc::now();
-    let (secret, new) = state
-        .keys
-        .rotate(&key.id, grace, now)
-        .await
-        .map_err(key_error)?;
+    let (secret, new) = state.rotate_key(&key.id, grace, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(IssuedKey {

@@ -12,19 +12,27 @@ use chrono::Utc;
 use minijinja::context;
 
 use super::access::{self, AccessError, WorkspaceAccess};
-use super::account::{self, AccountError, MIN_PASSWORD_CHARS, MemberRole};
 use super::form::FormFields;
 use super::session::{
     self, FORM_COOKIE, PageUser, SignedIn, cookie, same_origin, set_cookie, set_cookie_at,
     tokens_match,
 };
 use super::view::{KeyRow, PageError, render};
-use crate::app::AppState;
-use crate::auth::{Environment, random_base62};
+use crate::account::password::MIN_PASSWORD_CHARS;
+use crate::account::user::MemberRole;
+use crate::account::{AccountError, membership, sign_in};
 use crate::authz::{Action, UserResource};
-use crate::keys::{self, ApiKey, Grants, KeyError, NewKey, Permission, Role, parse_duration};
+use crate::duration::parse_duration;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+use crate::id::random_base62;
+use crate::keys::api_key::{ApiKey, NewKey};
+use crate::keys::grant::{Grants, Permission, Role};
+use crate::keys::lifecycle;
+use crate::keys::lifecycle::KeyError;
+use crate::keys::secret::Environment;
 use crate::store;
-use crate::workspace::WorkspaceError;
+use crate::workspace::create::WorkspaceError;
 
 /// Carries a new key's secret across the redirect after create or rotate, to the one page
 /// that shows it; that page clears it, so a reload shows nothing. It lives a minute, only
@@ -57,12 +65,7 @@ impl FromRequest<AppState> for SubmittedForm {
 
 impl From<AccessError> for PageError {
     fn from(error: AccessError) -> Self {
-        match error {
-            AccessError::NotFound => PageError::not_found(),
-            AccessError::Denied(message) => PageError::Status(StatusCode::FORBIDDEN, message),
-            AccessError::Store(e) => PageError::Internal(e.into()),
-            AccessError::Internal(message) => PageError::Internal(anyhow::anyhow!(message)),
-        }
+        ApiError::from(error).into()
     }
 }
 
@@ -109,7 +112,7 @@ async fn auth_page(
     page: AuthPage<'_>,
 ) -> Result<Response, PageError> {
     let (token, new) = form_token(headers);
-    let signup_allowed = account::signup_allowed(&state.db, &state.console).await?;
+    let signup_allowed = sign_in::signup_allowed(&state.db, &state.console.account).await?;
     let mut response = render(
         status,
         "auth.html",
@@ -162,9 +165,9 @@ pub async fn sign_in(
     check_pre_session_form(&state, &form)?;
     let email = form.fields.get("email");
     let now = Utc::now();
-    match account::sign_in(
+    match sign_in::sign_in(
         &state.db,
-        &state.console,
+        &state.console.account,
         email,
         form.fields.get("password"),
         form.ip,
@@ -224,9 +227,9 @@ pub async fn sign_up(
     check_pre_session_form(&state, &form)?;
     let email = form.fields.get("email");
     let now = Utc::now();
-    match account::sign_up(
+    match sign_in::sign_up(
         &state.db,
-        &state.console,
+        &state.console.account,
         email,
         form.fields.get("password"),
         now,
@@ -242,15 +245,12 @@ pub async fn sign_up(
             | AccountError::EmailTaken
             | AccountError::SignupClosed),
         ) => {
-            let status = match error {
-                AccountError::EmailTaken => StatusCode::CONFLICT,
-                AccountError::SignupClosed => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
+            let message = error.to_string();
+            let status = ApiError::from(error).status();
             let page = AuthPage {
                 mode: "sign-up",
                 email,
-                error: Some(capitalize(&error.to_string())),
+                error: Some(capitalize(&message)),
             };
             auth_page(&state, &form.headers, status, page).await
         }
@@ -343,24 +343,14 @@ pub async fn workspace_create(
         &UserResource::Console,
     )?;
     let (handle, name) = (form.fields.get("handle"), form.fields.get("name"));
-    match account::create_workspace_for(&state.db, &me.user, handle, name, Utc::now()).await {
+    match membership::create_workspace_for(&state.db, &me.user, handle, name, Utc::now()).await {
         Ok(created) => {
             Ok(Redirect::to(&format!("/workspaces/{}/api-keys", created.handle)).into_response())
         }
         Err(error @ (WorkspaceError::Invalid(_) | WorkspaceError::Exists(_))) => {
-            let status = match error {
-                WorkspaceError::Exists(_) => StatusCode::CONFLICT,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            workspaces_view(
-                &state,
-                me,
-                status,
-                Some(capitalize(&error.to_string())),
-                handle,
-                name,
-            )
-            .await
+            let message = error.to_string();
+            let status = ApiError::from(error).status();
+            workspaces_view(&state, me, status, Some(capitalize(&message)), handle, name).await
         }
         Err(other) => Err(other.into()),
     }
@@ -453,9 +443,9 @@ async fn keys_view(
     };
     access::decide(state, me, &opened.principal, Action::ListApiKeys, &resource)?;
     let now = Utc::now();
-    let keys = keys::list_keys(&state.db, &opened.workspace)
+    let keys = lifecycle::list_keys(&state.db, &opened.workspace)
         .await
-        .map_err(key_error)?;
+        .map_err(ApiError::from)?;
     let issued = issued.and_then(|(id, secret)| {
         keys.iter()
             .find(|k| k.id == id)
@@ -484,16 +474,6 @@ async fn keys_view(
             roles => Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
         },
     )
-}
-
-fn key_error(error: KeyError) -> PageError {
-    match error {
-        KeyError::Invalid(message) | KeyError::Revoked(message) | KeyError::Expired(message) => {
-            PageError::Status(StatusCode::BAD_REQUEST, message)
-        }
-        KeyError::NotFound(_) => PageError::not_found(),
-        KeyError::Store(e) => PageError::Internal(e.into()),
-    }
 }
 
 /// Parses the create form into a new key, or says what to fix.
@@ -572,7 +552,7 @@ pub async fn api_key_create(
         expires_in: fields.get("expires_in").to_owned(),
     };
     let created = match parse_new_key(fields) {
-        Ok(new) => keys::create_key(&state.db, &opened.workspace, new, Utc::now()).await,
+        Ok(new) => lifecycle::create_key(&state.db, &opened.workspace, new, Utc::now()).await,
         Err(message) => Err(KeyError::Invalid(message)),
     };
     match created {
@@ -592,7 +572,7 @@ pub async fn api_key_create(
             )
             .await
         }
-        Err(other) => Err(key_error(other)),
+        Err(other) => Err(ApiError::from(other).into()),
     }
 }
 
@@ -670,10 +650,9 @@ pub async fn api_key_revoke(
         &key_resource(&key),
     )?;
     state
-        .keys
-        .revoke(&key.id, Utc::now())
+        .revoke_key(&key.id, Utc::now())
         .await
-        .map_err(key_error)?;
+        .map_err(ApiError::from)?;
     Ok(Redirect::to(&keys_path(&opened)).into_response())
 }
 
@@ -699,10 +678,9 @@ pub async fn api_key_rotate(
         text => parse_duration(text).map_err(|m| PageError::Status(StatusCode::BAD_REQUEST, m))?,
     };
     let (secret, new) = state
-        .keys
-        .rotate(&key.id, grace, Utc::now())
+        .rotate_key(&key.id, grace, Utc::now())
         .await
-        .map_err(key_error)?;
+        .map_err(ApiError::from)?;
     let cookie = issued_cookie(&state, &opened, &new, secret.expose());
     Ok(see_other(&keys_path(&opened), &[cookie]))
 }
@@ -771,7 +749,7 @@ pub async fn member_add(
     let role = form.fields.get("role").parse::<MemberRole>();
     let added = match role {
         Ok(role) => {
-            account::add_member(
+            membership::add_member(
                 &state.db,
                 &opened.workspace,
                 form.fields.get("email"),

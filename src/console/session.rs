@@ -15,13 +15,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::ConsoleConfig;
-use super::account::User;
+use super::settings::ConsoleConfig;
 use super::view::PageError;
-use crate::app::AppState;
-use crate::auth::random_base62;
+use crate::account::user::User;
 use crate::authz::RequestContext;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+use crate::id::random_base62;
 use crate::store::{self, StoreError};
 
 pub const SESSION_COOKIE: &str = "andi_session";

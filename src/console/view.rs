@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use minijinja::Environment;
 use serde::Serialize;
 
-use crate::keys::{ApiKey, KeyStatus};
+use crate::http::error::ApiError;
+use crate::keys::api_key::{ApiKey, KeyStatus};
 
 /// A key whose expiry is this close is shown as "expiring".
 const EXPIRING_WITHIN_DAYS: i64 = 7;
@@ -105,21 +106,34 @@ impl PageError {
     }
 }
 
+/// A failure as the person sees it: the status and sentence of the one status table
+/// (`http::error`); a server error keeps its cause for the log.
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        let status = error.status();
+        if status.is_server_error() {
+            PageError::Internal(error.into())
+        } else {
+            PageError::Status(status, error.to_string())
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for PageError {
     fn from(error: crate::store::StoreError) -> Self {
-        PageError::Internal(error.into())
+        ApiError::from(error).into()
     }
 }
 
-impl From<super::AccountError> for PageError {
-    fn from(error: super::AccountError) -> Self {
-        PageError::Internal(error.into())
+impl From<crate::account::AccountError> for PageError {
+    fn from(error: crate::account::AccountError) -> Self {
+        ApiError::from(error).into()
     }
 }
 
-impl From<crate::workspace::WorkspaceError> for PageError {
-    fn from(error: crate::workspace::WorkspaceError) -> Self {
-        PageError::Internal(error.into())
+impl From<crate::workspace::create::WorkspaceError> for PageError {
+    fn from(error: crate::workspace::create::WorkspaceError) -> Self {
+        ApiError::from(error).into()
     }
 }
 

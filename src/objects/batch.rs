@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
-use super::ObjectDefinition;
-use super::definition::{AttributeKind, Issues};
+use super::definition::{AttributeKind, ObjectDefinition};
+use super::error::ObjectsError;
 use super::record::Record;
 use super::value::{is_record_id, normalize, unique_key};
-use crate::auth::random_base62;
-use crate::error::{ApiError, Issue, PathSegment};
+use crate::id::new_id;
+use crate::issue::{Issue, Issues, PathSegment};
 use crate::store::records::{self, UniqueValue};
 use crate::store::{self, StoreError};
 
@@ -23,18 +23,6 @@ pub struct Upserted {
     pub created: usize,
     pub updated: usize,
     pub records: Vec<Record>,
-}
-
-/// Maps a write error: a unique index refusal is a conflict the client can act on.
-fn write_error(error: StoreError) -> ApiError {
-    if error.is_unique_violation() {
-        ApiError::Conflict {
-            code: "unique_conflict",
-            detail: "another request wrote a record with the same id or unique value at the same time; retry the batch".to_owned(),
-        }
-    } else {
-        error.into()
-    }
 }
 
 fn record_path(index: usize) -> Vec<PathSegment> {
@@ -56,9 +44,9 @@ fn batch_items<'a>(
     field: &str,
     allowed: &[&str],
     max: usize,
-) -> Result<&'a Vec<Value>, ApiError> {
+) -> Result<&'a Vec<Value>, ObjectsError> {
     let Some(object) = body.as_object() else {
-        return Err(ApiError::Validation(vec![Issue::new(
+        return Err(ObjectsError::Invalid(vec![Issue::new(
             vec![],
             "the body must be a JSON object",
         )]));
@@ -94,7 +82,7 @@ fn batch_items<'a>(
     };
     match items {
         Some(items) if issues.is_empty() => Ok(items),
-        _ => Err(ApiError::Validation(issues)),
+        _ => Err(ObjectsError::Invalid(issues)),
     }
 }
 
@@ -428,7 +416,7 @@ pub async fn upsert_many(
     body: &Value,
     max_batch: usize,
     now: DateTime<Utc>,
-) -> Result<Upserted, ApiError> {
+) -> Result<Upserted, ObjectsError> {
     let items = batch_items(body, "records", &["records", "matchOn"], max_batch)?;
     let mut issues = Issues::new();
     let match_on = match body.get("matchOn") {
@@ -591,7 +579,7 @@ pub async fn upsert_many(
                 .as_ref()
                 .map(|r| r.id.clone())
                 .or(id)
-                .unwrap_or_else(|| format!("rec_{}", random_base62(22))),
+                .unwrap_or_else(|| new_id("rec")),
             name,
             attributes,
             created_at: existing.as_ref().map_or(now, |r| r.created_at),
@@ -619,7 +607,7 @@ pub async fn upsert_many(
         .collect();
     check_relationships(txn, definition, &outgoing, &written, &mut issues).await?;
     if !issues.is_empty() {
-        return Err(ApiError::Validation(issues.into_vec()));
+        return Err(ObjectsError::Invalid(issues.into_vec()));
     }
 
     let new: Vec<&Record> = outgoing
@@ -629,15 +617,15 @@ pub async fn upsert_many(
         .collect();
     records::insert_records(txn, &definition.workspace_id, &definition.id, &new)
         .await
-        .map_err(write_error)?;
+        .map_err(ObjectsError::from_write)?;
     for o in outgoing.iter().filter(|o| o.existing) {
         records::update_record(txn, &definition.workspace_id, &definition.id, &o.record)
             .await
-            .map_err(write_error)?;
+            .map_err(ObjectsError::from_write)?;
     }
     write_unique_values(txn, definition, &outgoing)
         .await
-        .map_err(write_error)?;
+        .map_err(ObjectsError::from_write)?;
     let created = new.len();
     Ok(Upserted {
         created,
@@ -653,7 +641,7 @@ pub async fn patch_many(
     body: &Value,
     max_batch: usize,
     now: DateTime<Utc>,
-) -> Result<Vec<Record>, ApiError> {
+) -> Result<Vec<Record>, ObjectsError> {
     let items = batch_items(body, "records", &["records"], max_batch)?;
     let mut issues = Issues::new();
     let incoming: Vec<Incoming> = items
@@ -709,16 +697,16 @@ pub async fn patch_many(
         incoming.iter().map(|r| (r.index, r.attributes)).collect();
     check_relationships(txn, definition, &outgoing, &written, &mut issues).await?;
     if !issues.is_empty() {
-        return Err(ApiError::Validation(issues.into_vec()));
+        return Err(ObjectsError::Invalid(issues.into_vec()));
     }
     for o in &outgoing {
         records::update_record(txn, &definition.workspace_id, &definition.id, &o.record)
             .await
-            .map_err(write_error)?;
+            .map_err(ObjectsError::from_write)?;
     }
     write_unique_values(txn, definition, &outgoing)
         .await
-        .map_err(write_error)?;
+        .map_err(ObjectsError::from_write)?;
     Ok(outgoing.into_iter().map(|o| o.record).collect())
 }
 
@@ -729,7 +717,7 @@ pub async fn delete_many(
     body: &Value,
     max_batch: usize,
     now: DateTime<Utc>,
-) -> Result<u64, ApiError> {
+) -> Result<u64, ObjectsError> {
     let items = batch_items(body, "ids", &["ids"], max_batch)?;
     let mut issues = Issues::new();
     let mut ids: Vec<(usize, String)> = Vec::new();
@@ -762,7 +750,7 @@ pub async fn delete_many(
         }
     }
     if !issues.is_empty() {
-        return Err(ApiError::Validation(issues.into_vec()));
+        return Err(ObjectsError::Invalid(issues.into_vec()));
     }
     Ok(records::soft_delete(txn, &definition.workspace_id, &definition.id, &wanted, now).await?)
 }

@@ -12,10 +12,13 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use sea_orm::DatabaseConnection;
 
-use super::handlers::ObjectList;
-use crate::error::ApiError;
+use super::error::ObjectsError;
+use super::view::ObjectList;
 use crate::store;
 use crate::ttl_cache::TtlCache;
+
+/// `ANDI_DEFINITION_CACHE_TTL`'s default.
+pub const DEFAULT_DEFINITION_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Workspaces whose listings are held at once; past it, one is dropped for each new one.
 const WORKSPACES_HELD: usize = 10_000;
@@ -36,7 +39,7 @@ impl DefinitionCache {
         &self,
         db: &DatabaseConnection,
         workspace_id: &str,
-    ) -> Result<Bytes, ApiError> {
+    ) -> Result<Bytes, ObjectsError> {
         if let Some(listing) = self.workspaces.get(workspace_id, Instant::now()) {
             return Ok(listing);
         }

@@ -4,10 +4,25 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::{Issue, PathSegment};
+use crate::issue::{Issue, Issues, PathSegment};
+
+/// A stored object definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectDefinition {
+    pub id: String,
+    pub workspace_id: String,
+    pub handle: ObjectHandle,
+    pub name: String,
+    pub description: Option<String>,
+    pub attributes: Attributes,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
 
 /// An object handle: 1–63 lower-case letters, digits and dashes (`expense-report`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -220,37 +235,6 @@ impl NewDefinition {
                 AttributeKind::Relationship { object } => Some((key, object)),
                 _ => None,
             })
-    }
-}
-
-/// Collects issues while walking a JSON body.
-pub struct Issues(Vec<Issue>);
-
-impl Issues {
-    pub fn new() -> Issues {
-        Issues(Vec::new())
-    }
-
-    pub fn push(&mut self, path: &[PathSegment], message: impl Into<String>) {
-        self.0.push(Issue::new(path.to_vec(), message));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn into_vec(self) -> Vec<Issue> {
-        self.0
-    }
-}
-
-impl Default for Issues {
-    fn default() -> Self {
-        Issues::new()
     }
 }
 
@@ -493,7 +477,7 @@ pub fn parse_attribute(
         );
         return None;
     };
-    let before = issues.0.len();
+    let before = issues.len();
     for key in object.keys() {
         if ![
             "type",
@@ -589,7 +573,7 @@ pub fn parse_attribute(
             format!("a {} attribute cannot be unique", kind.type_name()),
         );
     }
-    (issues.0.len() == before).then_some(Attribute {
+    (issues.len() == before).then_some(Attribute {
         kind,
         name,
         description,
@@ -611,7 +595,7 @@ fn parse_options(
         issues.push(path, "`options` must not be empty");
         return None;
     }
-    let before = issues.0.len();
+    let before = issues.len();
     let mut options = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let item_path = at(path, i);
@@ -654,7 +638,7 @@ fn parse_options(
             color,
         });
     }
-    (issues.0.len() == before).then_some(options)
+    (issues.len() == before).then_some(options)
 }
 
 /// Reads attributes back from storage, where they were written by [`attributes_to_json`].

@@ -8,11 +8,13 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 
-use super::ObjectDefinition;
-use super::definition::{Attribute, AttributeKey, AttributeKind, DefinitionPatch};
+use super::definition::{
+    Attribute, AttributeKey, AttributeKind, DefinitionPatch, ObjectDefinition,
+};
+use super::error::ObjectsError;
 use super::record::Record;
 use super::value::{normalize, unique_key};
-use crate::error::{ApiError, Issue, PathSegment};
+use crate::issue::{Issue, PathSegment};
 use crate::store;
 use crate::store::records::{self, UniqueValue};
 
@@ -26,7 +28,7 @@ pub async fn apply_patch(
     patch: DefinitionPatch,
     max_attributes: usize,
     now: DateTime<Utc>,
-) -> Result<ObjectDefinition, ApiError> {
+) -> Result<ObjectDefinition, ObjectsError> {
     let mut updated = definition.clone();
     if let Some(name) = patch.name {
         updated.name = name;
@@ -77,7 +79,7 @@ pub async fn apply_patch(
         ));
     }
     if !issues.is_empty() {
-        return Err(ApiError::Validation(issues));
+        return Err(ObjectsError::Invalid(issues));
     }
 
     for key in &removed {
@@ -97,7 +99,7 @@ async fn migrate_records(
     txn: &DatabaseTransaction,
     definition: &ObjectDefinition,
     checked: &[(AttributeKey, Attribute)],
-) -> Result<(), ApiError> {
+) -> Result<(), ObjectsError> {
     let mut blocking: BTreeMap<&str, u64> = BTreeMap::new();
     let mut rewrites: Vec<Record> = Vec::new();
     let mut unique_values: HashMap<&str, Vec<(String, String)>> = HashMap::new();
@@ -155,12 +157,7 @@ async fn migrate_records(
             .map(|(key, n)| format!("{n} record(s) block the change of `{key}`"))
             .collect::<Vec<_>>()
             .join("; ");
-        return Err(ApiError::Conflict {
-            code: "records_block_change",
-            detail: format!(
-                "{detail}: they lack a required value, hold a value the new type refuses, or share a value that must be unique; fix or delete them first"
-            ),
-        });
+        return Err(ObjectsError::RecordsBlockChange(detail));
     }
     for record in &rewrites {
         records::update_record(txn, &definition.workspace_id, &definition.id, record).await?;

@@ -8,11 +8,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use super::ObjectDefinition;
-use super::definition::{AttributeKey, AttributeKind};
+use super::definition::{AttributeKey, AttributeKind, ObjectDefinition};
 use super::record::Record;
 use super::value::{normalize, parse_datetime};
-use crate::error::{Issue, PathSegment};
+use crate::issue::{Issue, PathSegment};
 
 /// Page size when the query does not name one.
 pub const DEFAULT_LIMIT: usize = 50;

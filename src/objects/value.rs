@@ -184,7 +184,7 @@ pub fn is_record_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::ObjectHandle;
+    use crate::objects::definition::ObjectHandle;
     use serde_json::json;
 
     fn options() -> Vec<SelectOption> {

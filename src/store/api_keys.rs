@@ -8,8 +8,9 @@ use sea_orm::{
 
 use super::StoreError;
 use super::entity::{api_key, workspace};
-use crate::auth::{Environment, KeyDigest};
-use crate::keys::{ApiKey, Grants, Permission, Role};
+use crate::keys::api_key::ApiKey;
+use crate::keys::grant::{Grants, Permission, Role};
+use crate::keys::secret::{Environment, KeyDigest};
 use crate::workspace::WorkspaceHandle;
 
 /// What is stored for a new key.

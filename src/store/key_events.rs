@@ -11,7 +11,7 @@ use sea_orm::{
 
 use super::StoreError;
 use super::entity::{api_key, key_event};
-use crate::auth::KeyDigest;
+use crate::keys::secret::KeyDigest;
 
 /// The PostgreSQL channel a key event is announced on.
 pub const KEY_EVENTS_CHANNEL: &str = "andi_key_events";

@@ -34,6 +34,25 @@ impl StoreError {
     }
 }
 
+/// Why the database could not be opened; messages show the URL without its password.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the database {url}: {source}")]
+    Connect { url: String, source: StoreError },
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(StoreError),
+}
+
+/// Connects to `url` and applies every pending migration: what every command does first.
+pub async fn open(url: &str) -> Result<DatabaseConnection, OpenError> {
+    let db = connect(url).await.map_err(|source| OpenError::Connect {
+        url: redact_url(url),
+        source,
+    })?;
+    migrate(&db).await.map_err(OpenError::Migrate)?;
+    Ok(db)
+}
+
 /// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
     let mut options = ConnectOptions::new(url.to_owned());
@@ -63,4 +82,39 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
 pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
     db.ping().await?;
     Ok(())
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_hidden_in_database_urls() {
+        assert_eq!(
+            redact_url("postgres://andi:s3cret@db:5432/andi"),
+            "postgres://andi:***@db:5432/andi"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            redact_url("sqlite://andi.db?mode=rwc"),
+            "sqlite://andi.db?mode=rwc"
+        );
+    }
 }

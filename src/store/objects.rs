@@ -10,7 +10,7 @@ use sea_orm::{
 use super::StoreError;
 use super::entity::object_definition;
 use crate::objects::definition::{NewDefinition, attributes_from_json};
-use crate::objects::{ObjectDefinition, ObjectHandle, attributes_to_json};
+use crate::objects::definition::{ObjectDefinition, ObjectHandle, attributes_to_json};
 
 fn to_domain(model: object_definition::Model) -> Result<ObjectDefinition, StoreError> {
     Ok(ObjectDefinition {

@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::StoreError;
 use super::entity::{login_attempt, membership, session, user, workspace};
-use crate::console::{MemberRole, Session, User};
+use crate::account::user::{MemberRole, Session, User};
 use crate::workspace::{Workspace, WorkspaceHandle};
 
 fn user_to_domain(model: user::Model) -> User {

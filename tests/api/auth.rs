@@ -1,8 +1,9 @@
 //! Authentication and the header rules, through HTTP. Every rejected request is a write
 //! (`POST /api/objects`), so "nothing changed" is checked by counting definitions.
 
-use andi::auth::Environment;
-use andi::keys::{self, Permission, Role};
+use andi::keys::grant::{Permission, Role};
+use andi::keys::lifecycle;
+use andi::keys::secret::Environment;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
@@ -86,7 +87,7 @@ async fn malformed_and_missing_credentials_are_rejected_and_change_nothing() {
     let mut wrong_checksum = key.clone();
     let last = wrong_checksum.pop().unwrap();
     wrong_checksum.push(if last == 'a' { 'b' } else { 'a' });
-    let unknown = andi::auth::KeySecret::generate(Environment::Live)
+    let unknown = andi::keys::secret::KeySecret::generate(Environment::Live)
         .expose()
         .to_owned();
     let huge = format!("Bearer andi_live_{}", "A".repeat(10 * 1024));
@@ -243,7 +244,9 @@ async fn revoked_expired_and_rotated_keys_are_rejected_with_401() {
     let now = Utc::now();
 
     let (revoked, revoked_id) = app.create_key(&acme, Some(Role::Admin), &[]).await;
-    keys::revoke_key(&app.db, &revoked_id, now).await.unwrap();
+    lifecycle::revoke_key(&app.db, &revoked_id, now)
+        .await
+        .unwrap();
 
     let (expired, _) = app
         .create_key_with(
@@ -259,7 +262,7 @@ async fn revoked_expired_and_rotated_keys_are_rejected_with_401() {
     set_expiry(&app, &expired, now - Duration::seconds(1)).await;
 
     let (rotated, rotated_id) = app.create_key(&acme, Some(Role::Admin), &[]).await;
-    let (successor, _) = keys::rotate_key(
+    let (successor, _) = lifecycle::rotate_key(
         &app.db,
         &rotated_id,
         Duration::hours(1),
@@ -301,7 +304,9 @@ async fn revoked_expired_and_rotated_keys_are_rejected_with_401() {
 
 async fn set_expiry(app: &TestApp, secret: &str, at: chrono::DateTime<Utc>) {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-    let digest = andi::auth::KeySecret::parse(secret).unwrap().digest();
+    let digest = andi::keys::secret::KeySecret::parse(secret)
+        .unwrap()
+        .digest();
     andi::store::entity::api_key::Entity::update_many()
         .col_expr(
             andi::store::entity::api_key::Column::ExpiresAt,
@@ -321,7 +326,7 @@ async fn a_rotated_key_keeps_working_during_its_grace() {
         .create_key(&acme, None, &[Permission::ObjectsRead])
         .await;
 
-    let (new, new_key) = keys::rotate_key(&app.db, &old_id, Duration::hours(24), Utc::now())
+    let (new, new_key) = lifecycle::rotate_key(&app.db, &old_id, Duration::hours(24), Utc::now())
         .await
         .unwrap();
 

@@ -1,7 +1,8 @@
 //! The console's pages over HTTP, as a browser uses them: forms, cookies and redirects.
 
-use andi::config::Limits;
-use andi::console::{ConsoleConfig, SignupMode};
+use andi::account::settings::{AccountSettings, SignupMode};
+use andi::console::settings::ConsoleConfig;
+use andi::http::limits::Limits;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
@@ -398,7 +399,10 @@ async fn repeated_failed_sign_ins_lock_the_account_with_a_429() {
 #[tokio::test]
 async fn repeated_failed_sign_ins_from_one_address_are_limited_with_a_429() {
     let console = ConsoleConfig {
-        login_max_failures_per_ip: 3,
+        account: AccountSettings {
+            login_max_failures_per_ip: 3,
+            ..AccountSettings::default()
+        },
         ..ConsoleConfig::default()
     };
     let app = spawn_app_configured(Limits::default(), console).await;
@@ -425,7 +429,10 @@ async fn repeated_failed_sign_ins_from_one_address_are_limited_with_a_429() {
 #[tokio::test]
 async fn when_sign_up_is_closed_only_the_first_account_can_be_created() {
     let console = ConsoleConfig {
-        signup: SignupMode::Closed,
+        account: AccountSettings {
+            signup: SignupMode::Closed,
+            ..AccountSettings::default()
+        },
         ..ConsoleConfig::default()
     };
     let app = spawn_app_configured(Limits::default(), console).await;
@@ -701,7 +708,10 @@ async fn page_text_is_escaped() {
 #[tokio::test]
 async fn an_account_created_on_the_command_line_signs_in_and_administers_its_workspace() {
     let console = ConsoleConfig {
-        signup: SignupMode::Closed,
+        account: AccountSettings {
+            signup: SignupMode::Closed,
+            ..AccountSettings::default()
+        },
         ..ConsoleConfig::default()
     };
     let app = spawn_app_configured(Limits::default(), console).await;

@@ -1,6 +1,6 @@
 //! The console's JSON API: session only, CSRF-protected, admins manage keys.
 
-use andi::keys::Permission;
+use andi::keys::grant::Permission;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -1,6 +1,6 @@
 //! `POST /api/objects`: the definition's shape is validated as `API.md` describes.
 
-use andi::keys::Role;
+use andi::keys::grant::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{assert_problem, spawn_app};
@@ -212,7 +212,7 @@ async fn a_duplicate_handle_is_a_conflict() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_refused() {
-    let app = crate::helpers::spawn_app_with(andi::config::Limits {
+    let app = crate::helpers::spawn_app_with(andi::http::limits::Limits {
         max_body_bytes: 1024,
         ..Default::default()
     })

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use andi::authz::{Authz, DecisionLog, DecisionLogTarget};
-use andi::config::Limits;
-use andi::keys::Role;
+use andi::http::limits::Limits;
+use andi::keys::grant::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{policy_dir, spawn_app_with_authz};

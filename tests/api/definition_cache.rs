@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use andi::app::AppState;
 use andi::authz::Authz;
-use andi::config::Limits;
-use andi::keys::Permission;
+use andi::http::limits::Limits;
+use andi::http::state::AppState;
+use andi::keys::grant::Permission;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, policy_dir, serve, spawn_app};

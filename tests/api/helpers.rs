@@ -7,14 +7,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use andi::app::{AppState, router};
-use andi::auth::{Environment, random_base62};
 use andi::authz::Authz;
-use andi::config::Limits;
-use andi::console::ConsoleConfig;
-use andi::keys::{self, Grants, NewKey, Permission, Role};
+use andi::console::settings::ConsoleConfig;
+use andi::http::app::router;
+use andi::http::limits::Limits;
+use andi::http::state::AppState;
+use andi::id::random_base62;
+use andi::keys::api_key::NewKey;
+use andi::keys::grant::{Grants, Permission, Role};
+use andi::keys::lifecycle;
+use andi::keys::secret::Environment;
 use andi::store;
-use andi::workspace::{self, Workspace, WorkspaceHandle};
+use andi::workspace::{Workspace, WorkspaceHandle};
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
@@ -112,7 +116,7 @@ impl TestApp {
     }
 
     pub async fn create_workspace(&self, handle: &str) -> Workspace {
-        workspace::create_workspace(
+        andi::workspace::create::create_workspace(
             &self.db,
             WorkspaceHandle::parse(handle).expect("valid handle"),
             handle,
@@ -147,7 +151,7 @@ impl TestApp {
             environment,
             expires_in,
         };
-        let (secret, key) = keys::create_key(&self.db, workspace, new, Utc::now())
+        let (secret, key) = lifecycle::create_key(&self.db, workspace, new, Utc::now())
             .await
             .expect("create key");
         (secret.expose().to_owned(), key.id)

@@ -1,6 +1,6 @@
 //! Helpers for the objects tests: a workspace with keys, and shorthand for the routes.
 
-use andi::keys::{Permission, Role};
+use andi::keys::grant::{Permission, Role};
 use andi::workspace::Workspace;
 use serde_json::{Value, json};
 

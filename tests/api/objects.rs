@@ -1,4 +1,4 @@
-use andi::keys::Permission;
+use andi::keys::grant::Permission;
 use serde_json::{Value, json};
 
 use crate::helpers::assert_problem;

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use andi::keys::{Permission, Role};
+use andi::keys::grant::{Permission, Role};
 
 use crate::helpers::{policy_dir, spawn_app};
 use crate::policy_files::copy_of_shipped_policies;

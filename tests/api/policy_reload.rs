@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use andi::authz::{self, Authz, ReloadTask, load};
-use andi::config::Limits;
-use andi::keys::Role;
+use andi::http::limits::Limits;
+use andi::keys::grant::Role;
 use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app_with_authz};

@@ -1,4 +1,4 @@
-use andi::config::Limits;
+use andi::http::limits::Limits;
 use serde_json::{Value, json};
 
 use crate::helpers::assert_problem;
@@ -334,7 +334,7 @@ async fn the_page_size_is_limited_by_configuration() {
     .await;
     let workspace = app.create_workspace("acme").await;
     let (key, _) = app
-        .create_key(&workspace, Some(andi::keys::Role::Admin), &[])
+        .create_key(&workspace, Some(andi::keys::grant::Role::Admin), &[])
         .await;
     app.post_json("/api/objects", &key, &json!({"name": "Items"}))
         .await;

@@ -1,5 +1,5 @@
-use andi::config::Limits;
-use andi::keys::{Permission, Role};
+use andi::http::limits::Limits;
+use andi::keys::grant::{Permission, Role};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 

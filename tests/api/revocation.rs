@@ -8,16 +8,16 @@
     reason = "test helpers stop the test at a broken assumption"
 )]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use andi::app::AppState;
-use andi::auth::KeyVerifier;
 use andi::authz::Authz;
-use andi::config::Limits;
-use andi::keys::{self, Grants, NewKey, Permission};
+use andi::http::limits::Limits;
+use andi::http::state::AppState;
+use andi::keys::api_key::NewKey;
+use andi::keys::grant::{Grants, Permission};
+use andi::keys::lifecycle;
 use andi::store;
-use andi::workspace::{self, Workspace, WorkspaceHandle};
+use andi::workspace::{Workspace, WorkspaceHandle};
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
 
@@ -28,16 +28,15 @@ const NEVER_PROPAGATED: Duration = Duration::from_secs(5);
 /// A server as `andi serve` runs it: key cache on, following the revocation sequence.
 struct CachingServer {
     address: String,
-    keys: Arc<KeyVerifier>,
+    state: AppState,
 }
 
 async fn spawn_caching_server(db: &DatabaseConnection) -> CachingServer {
     let authz = Authz::load(&policy_dir()).expect("shipped policies load");
     let state = AppState::new(db.clone(), authz, Limits::default());
     state.keys.spawn_revocation_watcher();
-    let keys = Arc::clone(&state.keys);
-    let address = serve(state).await;
-    CachingServer { address, keys }
+    let address = serve(state.clone()).await;
+    CachingServer { address, state }
 }
 
 async fn status(client: &reqwest::Client, server: &CachingServer, key: &str) -> reqwest::Response {
@@ -90,7 +89,7 @@ async fn rejected_within(
 }
 
 async fn workspace_with_key(db: &DatabaseConnection) -> (Workspace, String, String) {
-    let acme = workspace::create_workspace(
+    let acme = andi::workspace::create::create_workspace(
         db,
         WorkspaceHandle::parse("acme").expect("handle"),
         "Acme",
@@ -101,10 +100,10 @@ async fn workspace_with_key(db: &DatabaseConnection) -> (Workspace, String, Stri
     let new = NewKey {
         name: "worker".to_owned(),
         grants: Grants::new(None, vec![Permission::ObjectsRead]).expect("grants"),
-        environment: andi::auth::Environment::Live,
+        environment: andi::keys::secret::Environment::Live,
         expires_in: None,
     };
-    let (secret, key) = keys::create_key(db, &acme, new, Utc::now())
+    let (secret, key) = lifecycle::create_key(db, &acme, new, Utc::now())
         .await
         .expect("create key");
     (acme, secret.expose().to_owned(), key.id)
@@ -123,8 +122,8 @@ async fn a_key_revoked_on_one_server_is_rejected_by_another_on_the_same_database
     warm(&client, &[&first, &second], &key).await;
 
     first
-        .keys
-        .revoke(&key_id, Utc::now())
+        .state
+        .revoke_key(&key_id, Utc::now())
         .await
         .expect("revoke");
 
@@ -200,8 +199,8 @@ async fn a_key_rotated_without_grace_on_one_server_expires_on_another() {
     warm(&client, &[&first, &second], &old_key).await;
 
     let (new_key, _) = first
-        .keys
-        .rotate(&key_id, chrono::Duration::zero(), Utc::now())
+        .state
+        .rotate_key(&key_id, chrono::Duration::zero(), Utc::now())
         .await
         .expect("rotate");
 

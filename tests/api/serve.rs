@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use andi::keys::Role;
+use andi::keys::grant::Role;
 
 use crate::helpers::{policy_dir, spawn_app};
 
@@ -170,7 +170,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     let (admin, admin_id) = app.create_key(&acme, Some(Role::Admin), &[]).await;
     let (viewer, _) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
     let (revoked, revoked_id) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
-    andi::keys::revoke_key(&app.db, &revoked_id, chrono::Utc::now())
+    andi::keys::lifecycle::revoke_key(&app.db, &revoked_id, chrono::Utc::now())
         .await
         .unwrap();
     let mut near_miss = admin.clone();

@@ -1,6 +1,6 @@
 //! Health, readiness, unknown routes and the calling key's own metadata.
 
-use andi::keys::{Permission, Role};
+use andi::keys::grant::{Permission, Role};
 use serde_json::Value;
 
 use crate::helpers::{assert_problem, spawn_app};
@@ -109,7 +109,7 @@ async fn last_used_at_is_recorded_off_the_request_path() {
         .await;
     let created = andi::store::api_keys::find_key_by_digest(
         &app.db,
-        andi::auth::KeySecret::parse(&key).unwrap().digest(),
+        andi::keys::secret::KeySecret::parse(&key).unwrap().digest(),
     )
     .await
     .unwrap()
@@ -133,7 +133,7 @@ async fn last_used_at_is_recorded_off_the_request_path() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         stored = andi::store::api_keys::find_key_by_digest(
             &app.db,
-            andi::auth::KeySecret::parse(&key).unwrap().digest(),
+            andi::keys::secret::KeySecret::parse(&key).unwrap().digest(),
         )
         .await
         .unwrap()

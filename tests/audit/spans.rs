@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use andi::authz::{Authz, DecisionLog, DecisionLogTarget};
-use andi::config::Limits;
-use andi::keys::Role;
+use andi::http::limits::Limits;
+use andi::keys::grant::Role;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde_json::{Value, json};

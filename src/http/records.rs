@@ -9,16 +9,16 @@ use chrono::{SubsecRound, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::handlers::{authorized_object, object_not_found, placeholder_id, relock};
-use super::query::{RecordQuery, parse_query_body, parse_query_params};
-use super::record::RecordView;
-use super::value::is_record_id;
-use super::{ObjectDefinition, ObjectHandle, batch};
-use crate::app::AppState;
-use crate::auth::Authenticated;
+use super::error::ApiError;
+use super::extract::{Authenticated, JsonBody};
+use super::object_access::{authorized_object, object_not_found, placeholder_id, relock};
+use super::state::AppState;
 use crate::authz::{Action, Resource};
-use crate::body::JsonBody;
-use crate::error::ApiError;
+use crate::objects::batch;
+use crate::objects::definition::{ObjectDefinition, ObjectHandle};
+use crate::objects::query::{RecordQuery, parse_query_body, parse_query_params};
+use crate::objects::record::RecordView;
+use crate::objects::value::is_record_id;
 use crate::store::{self, StoreError};
 
 /// Record times are kept to the microsecond, the precision both databases store, so a
@@ -189,7 +189,7 @@ async fn authorized_record(
     handle: &str,
     id: &str,
     action: Action,
-) -> Result<(ObjectDefinition, Option<super::record::Record>), ApiError> {
+) -> Result<(ObjectDefinition, Option<crate::objects::record::Record>), ApiError> {
     let workspace_id = &auth.principal.workspace.id;
     let definition = match ObjectHandle::parse(handle) {
         Ok(h) => store::objects::find_definition_by_handle(&state.db, workspace_id, &h).await?,

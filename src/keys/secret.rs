@@ -173,17 +173,6 @@ fn base62_fixed(mut value: u64, width: usize) -> String {
     digits.into_iter().map(char::from).collect()
 }
 
-/// A random base62 string of `len` characters, for public ids such as `key_…` and request
-/// ids. Ids are not secrets, so they come from the thread's CSPRNG (seeded from the operating
-/// system) instead of a system call per character, which cost a request more than its
-/// authorization did.
-pub fn random_base62(len: usize) -> String {
-    let mut rng = rand::rng();
-    (0..len)
-        .map(|_| BASE62[rng.random_range(0..BASE62.len())] as char)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

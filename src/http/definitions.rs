@@ -1,107 +1,23 @@
 //! The object definition routes: list, create, get, patch and delete.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::Utc;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-use super::definition::{parse_definition_patch, parse_new_definition};
-use super::{ObjectDefinition, ObjectDefinitionView, ObjectHandle, evolve};
-use crate::app::AppState;
-use crate::auth::{Authenticated, random_base62};
+use super::object_access::{authorized_object, relock};
 use crate::authz::{Action, Resource};
-use crate::body::JsonBody;
-use crate::error::{ApiError, Issue, PathSegment};
+use crate::http::error::ApiError;
+use crate::http::extract::Authenticated;
+use crate::http::extract::JsonBody;
+use crate::http::state::AppState;
+use crate::id::new_id;
+use crate::issue::{Issue, PathSegment};
+use crate::objects::definition::{AttributeKind, parse_definition_patch, parse_new_definition};
+use crate::objects::evolve;
+use crate::objects::view::{ObjectDefinitionView, ObjectList};
 use crate::store::{self, StoreError};
-
-#[derive(Serialize, ToSchema)]
-pub struct ObjectList {
-    items: Vec<ObjectDefinitionView>,
-}
-
-impl ObjectList {
-    /// The JSON body of `GET /api/objects`.
-    pub fn render(definitions: &[ObjectDefinition]) -> Result<Bytes, ApiError> {
-        let list = ObjectList {
-            items: definitions.iter().map(ObjectDefinitionView::from).collect(),
-        };
-        serde_json::to_vec(&list)
-            .map(Bytes::from)
-            .map_err(|e| ApiError::Internal(e.into()))
-    }
-}
-
-/// Finds the object a route names and asks Cedar about it. A missing object is put to
-/// Cedar as a placeholder in the key's own workspace, so a key without the permission
-/// gets 403 whether or not the object exists, and one with it gets 404. An object of
-/// another workspace is never found: lookups are scoped to the key's workspace.
-pub async fn authorized_object(
-    state: &AppState,
-    auth: &Authenticated,
-    handle: &str,
-    action: Action,
-) -> Result<ObjectDefinition, ApiError> {
-    let workspace_id = &auth.principal.workspace.id;
-    let found = match ObjectHandle::parse(handle) {
-        Ok(handle) => {
-            store::objects::find_definition_by_handle(&state.db, workspace_id, &handle).await?
-        }
-        Err(_) => None,
-    };
-    let resource = match &found {
-        Some(definition) => object_resource(definition),
-        None => Resource::ObjectDefinition {
-            id: placeholder_id(handle),
-            handle: handle.to_owned(),
-            workspace_id: workspace_id.clone(),
-        },
-    };
-    state
-        .authz
-        .authorize(&auth.principal, action, &resource, &auth.context)?;
-    found.ok_or_else(|| object_not_found(handle))
-}
-
-pub fn object_resource(definition: &ObjectDefinition) -> Resource {
-    Resource::ObjectDefinition {
-        id: definition.id.clone(),
-        handle: definition.handle.to_string(),
-        workspace_id: definition.workspace_id.clone(),
-    }
-}
-
-/// The entity id Cedar sees for an object that does not exist.
-pub fn placeholder_id(handle: &str) -> String {
-    format!("missing:{handle}")
-}
-
-pub fn object_not_found(handle: &str) -> ApiError {
-    ApiError::NotFound(format!(
-        "there is no object `{handle}` in this workspace; GET /api/objects lists them"
-    ))
-}
-
-/// Takes the object's write lock in `txn` and reads it again, so a batch validates
-/// against the definition as it is while it writes.
-pub async fn relock(
-    txn: &sea_orm::DatabaseTransaction,
-    definition: &ObjectDefinition,
-) -> Result<ObjectDefinition, ApiError> {
-    let locked =
-        store::records::lock_definition(txn, &definition.workspace_id, &definition.id).await?;
-    let fresh = if locked {
-        store::objects::find_definition_by_handle(txn, &definition.workspace_id, &definition.handle)
-            .await?
-            .filter(|d| d.id == definition.id)
-    } else {
-        None
-    };
-    fresh.ok_or_else(|| object_not_found(definition.handle.as_str()))
-}
 
 #[utoipa::path(
     get,
@@ -214,7 +130,7 @@ pub async fn objects_create(
     {
         return Err(conflict());
     }
-    let id = format!("obj_{}", random_base62(22));
+    let id = new_id("obj");
     let created = store::objects::insert_definition(
         &state.db,
         &id,
@@ -352,7 +268,7 @@ pub async fn object_delete(
         .filter(|other| other.id != definition.id)
         .filter(|other| {
             other.attributes.values().any(|a| {
-                matches!(&a.kind, super::definition::AttributeKind::Relationship { object } if *object == definition.handle)
+                matches!(&a.kind, AttributeKind::Relationship { object } if *object == definition.handle)
             })
         })
         .map(|other| format!("`{}`", other.handle))

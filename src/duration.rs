@@ -1,4 +1,4 @@
-//! Human durations for `--expires-in 30d` and `--grace 24h`.
+//! Human durations: `--expires-in 30d`, `--grace 24h`, and settings such as `250ms`.
 
 use chrono::Duration;
 
@@ -29,6 +29,20 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
         .filter(|s| *s <= 100 * 365 * 86_400)
         .map(Duration::seconds)
         .ok_or_else(|| format!("`{input}` is too long a duration (at most 100 years)"))
+}
+
+/// `250ms`, `5s`, `1m`, `24h`, `30d`.
+pub fn parse_std_duration(input: &str) -> Result<std::time::Duration, String> {
+    if let Some(ms) = input.strip_suffix("ms") {
+        return ms
+            .parse()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| format!("`{input}` is not a duration"));
+    }
+    let duration = parse_duration(input)?;
+    duration
+        .to_std()
+        .map_err(|_| format!("`{input}` must not be negative"))
 }
 
 #[cfg(test)]

@@ -11,9 +11,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
-use crate::objects::{data, handlers};
-use crate::{console, health, identity};
+use super::{caller, definitions as handlers, health, records as data};
+use crate::console;
+use crate::http::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,8 +56,8 @@ impl Modify for Security {
 /// Every documented route of the service.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(identity::workspace_get))
-        .routes(routes!(identity::key_get))
+        .routes(routes!(caller::workspace_get))
+        .routes(routes!(caller::key_get))
         .routes(routes!(handlers::objects_list, handlers::objects_create))
         .routes(routes!(
             handlers::object_get,

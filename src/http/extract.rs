@@ -1,14 +1,31 @@
-//! Request bodies: JSON only. The body is read by the extractor but parsed by the handler
+//! Extractors: [`Authenticated`], the key a `/api` route needs, and [`JsonBody`].
+//!
+//! Security-sensitive: every route that needs a key takes [`Authenticated`], which runs the
+//! header rules, the key format check and the verification (in `auth`) before the handler
+//! sees anything.
+//!
+//! Request bodies are JSON only. The body is read by the extractor but parsed by the handler
 //! after authorization, so a caller without permission learns nothing from validation.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use chrono::Utc;
 use serde_json::Value;
 
-use crate::app::AppState;
-use crate::error::ApiError;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::auth::cache::VerifiedKey;
+use crate::auth::{AuthError, credentials};
+use crate::authz::RequestContext;
+use crate::keys::api_key::ApiKey;
+use crate::keys::secret::KeySecret;
+use crate::principal::Principal;
 
 pub struct JsonBody {
     content_type: Option<String>,
@@ -71,6 +88,47 @@ impl FromRequest<AppState> for JsonBody {
         Ok(JsonBody {
             content_type,
             bytes,
+        })
+    }
+}
+
+/// Extractor for routes that need a key: the verified principal, the key as verified, and
+/// the request's context.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub key: Arc<ApiKey>,
+    pub context: RequestContext,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let presented = credentials::presented_key(&parts.headers)?;
+        let secret = KeySecret::parse(presented).map_err(AuthError::MalformedKey)?;
+        let now = Utc::now();
+        let VerifiedKey { principal, key } = state.keys.verify(&secret, now).await?;
+        credentials::check_workspace_headers(&parts.headers, &principal.workspace)?;
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
+                addr.ip()
+            });
+        let context = RequestContext {
+            ip,
+            time: now,
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+        };
+        Ok(Authenticated {
+            principal,
+            key,
+            context,
         })
     }
 }

@@ -4,11 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 
-use crate::app::AppState;
-use crate::auth::Authenticated;
 use crate::authz::{Action, Resource};
-use crate::error::ApiError;
-use crate::keys::{ApiKeyView, Permission};
+use crate::http::error::ApiError;
+use crate::http::extract::Authenticated;
+use crate::http::state::AppState;
+use crate::keys::api_key::ApiKeyView;
+use crate::keys::grant::Permission;
 use crate::store;
 use crate::workspace::WorkspaceView;
 

@@ -1,8 +1,9 @@
 //! One error type for every HTTP answer that is not a success, rendered as RFC 9457
-//! `application/problem+json`.
+//! `application/problem+json`, and the conversions from every layer's own error into it.
 //!
-//! Security-sensitive: this is the only status table of the service, and the one place that
-//! decides what a caller learns from a failure. Bodies name what to fix; they never carry a
+//! Security-sensitive: this is the only status table of the service (the console's pages
+//! take their status from it too), and the one place that decides what a caller learns
+//! from a failure. Bodies name what to fix; they never carry a
 //! key secret, SQL, or an internal cause chain (a 500 says "internal error" and the request
 //! id, and the cause goes to the log inside the request's span).
 
@@ -11,52 +12,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::auth::AuthError;
-use crate::authz::Denial;
+use crate::account::AccountError;
+use crate::auth::{AuthError, VerifyError};
+use crate::authz::{AuthzError, Denial, UserAuthzError};
+use crate::console::access::AccessError;
+use crate::issue::Issue;
+use crate::keys::lifecycle::KeyError;
+use crate::objects::error::ObjectsError;
 use crate::request_id;
 use crate::store::StoreError;
-
-/// One problem in a request body, located by its JSON path.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Issue {
-    pub path: Vec<PathSegment>,
-    pub message: String,
-}
-
-/// A step of a JSON path: an object key or an array index.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum PathSegment {
-    Key(String),
-    Index(usize),
-}
-
-impl From<&str> for PathSegment {
-    fn from(key: &str) -> Self {
-        PathSegment::Key(key.to_owned())
-    }
-}
-
-impl From<String> for PathSegment {
-    fn from(key: String) -> Self {
-        PathSegment::Key(key)
-    }
-}
-
-impl From<usize> for PathSegment {
-    fn from(index: usize) -> Self {
-        PathSegment::Index(index)
-    }
-}
-
-impl Issue {
-    pub fn new(path: Vec<PathSegment>, message: impl Into<String>) -> Issue {
-        Issue {
-            path,
-            message: message.into(),
-        }
-    }
-}
+use crate::workspace::create::WorkspaceError;
 
 /// Every way a request can fail, as the caller sees it.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +46,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     Unavailable(String),
+    /// A console sign-in with a wrong email or password (the two look alike).
+    #[error("{0}")]
+    BadCredentials(String),
     /// A console route was called without a signed-in session (or with an API key).
     #[error("{0}")]
     SessionRequired(String),
@@ -94,6 +62,132 @@ pub enum ApiError {
     },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::Auth(error) => ApiError::Auth(error),
+            VerifyError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<AuthzError> for ApiError {
+    fn from(error: AuthzError) -> Self {
+        match error {
+            AuthzError::Denied(denial) => ApiError::Denied(denial),
+            AuthzError::Internal(message) => ApiError::Internal(anyhow::anyhow!(message)),
+        }
+    }
+}
+
+impl From<UserAuthzError> for ApiError {
+    fn from(error: UserAuthzError) -> Self {
+        match error {
+            error @ UserAuthzError::Denied(_) => ApiError::Forbidden {
+                code: "forbidden",
+                detail: error.to_string(),
+            },
+            UserAuthzError::Internal(message) => ApiError::Internal(anyhow::anyhow!(message)),
+        }
+    }
+}
+
+impl From<ObjectsError> for ApiError {
+    fn from(error: ObjectsError) -> Self {
+        match error {
+            ObjectsError::Invalid(issues) => ApiError::Validation(issues),
+            error @ ObjectsError::UniqueConflict => ApiError::Conflict {
+                code: "unique_conflict",
+                detail: error.to_string(),
+            },
+            error @ ObjectsError::RecordsBlockChange(_) => ApiError::Conflict {
+                code: "records_block_change",
+                detail: error.to_string(),
+            },
+            ObjectsError::Render(error) => ApiError::Internal(error.into()),
+            ObjectsError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(error: KeyError) -> Self {
+        match error {
+            KeyError::Invalid(detail) => ApiError::BadRequest {
+                code: "invalid_key_request",
+                detail,
+            },
+            error @ KeyError::NotFound(_) => ApiError::NotFound(error.to_string()),
+            error @ (KeyError::Revoked(_) | KeyError::Expired(_)) => ApiError::Conflict {
+                code: "key_not_active",
+                detail: error.to_string(),
+            },
+            KeyError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<WorkspaceError> for ApiError {
+    fn from(error: WorkspaceError) -> Self {
+        match error {
+            WorkspaceError::Invalid(detail) => ApiError::BadRequest {
+                code: "invalid_workspace",
+                detail,
+            },
+            error @ WorkspaceError::Exists(_) => ApiError::Conflict {
+                code: "workspace_exists",
+                detail: error.to_string(),
+            },
+            WorkspaceError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Invalid(detail) => ApiError::BadRequest {
+                code: "invalid_account",
+                detail,
+            },
+            error @ AccountError::EmailTaken => ApiError::Conflict {
+                code: "email_taken",
+                detail: error.to_string(),
+            },
+            error @ AccountError::SignupClosed => ApiError::Forbidden {
+                code: "signup_closed",
+                detail: error.to_string(),
+            },
+            error @ AccountError::BadCredentials => ApiError::BadCredentials(error.to_string()),
+            AccountError::RateLimited {
+                detail,
+                retry_after_secs,
+            } => ApiError::TooManyRequests {
+                detail,
+                retry_after_secs,
+            },
+            AccountError::Store(error) => error.into(),
+            error @ AccountError::Hashing(_) => ApiError::Internal(error.into()),
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::NotFound => ApiError::NotFound(
+                "no such workspace or key among the workspaces you are a member of".to_owned(),
+            ),
+            AccessError::Denied(detail) => ApiError::Forbidden {
+                code: "forbidden",
+                detail,
+            },
+            AccessError::Store(error) => error.into(),
+            AccessError::Internal(message) => ApiError::Internal(anyhow::anyhow!(message)),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -122,9 +216,23 @@ struct Problem {
 
 const REALM: &str = "Bearer realm=\"andi\"";
 
+/// The stable code of each authentication failure.
+fn auth_code(error: &AuthError) -> &'static str {
+    match error {
+        AuthError::MissingCredentials => "missing_credentials",
+        AuthError::UnsupportedScheme => "unsupported_auth_scheme",
+        AuthError::MalformedKey(_) => "malformed_key",
+        AuthError::UnknownKey => "unknown_key",
+        AuthError::RevokedKey => "revoked_key",
+        AuthError::ExpiredKey => "expired_key",
+        AuthError::ConflictingCredentials => "conflicting_credentials",
+        AuthError::WorkspaceMismatch { .. } => "workspace_mismatch",
+    }
+}
+
 impl ApiError {
     /// The status table: what each failure answers.
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Auth(AuthError::ConflictingCredentials) => StatusCode::BAD_REQUEST,
             ApiError::Auth(AuthError::WorkspaceMismatch { .. }) => StatusCode::FORBIDDEN,
@@ -137,7 +245,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::SessionRequired(_) => StatusCode::UNAUTHORIZED,
+            ApiError::SessionRequired(_) | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -147,7 +255,7 @@ impl ApiError {
     /// The stable, machine-readable code clients branch on.
     fn code(&self) -> &'static str {
         match self {
-            ApiError::Auth(error) => error.code(),
+            ApiError::Auth(error) => auth_code(error),
             ApiError::Denied(_) => "insufficient_scope",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } | ApiError::BadRequest { code, .. } => code,
@@ -157,6 +265,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::SessionRequired(_) => "session_required",
+            ApiError::BadCredentials(_) => "bad_credentials",
             ApiError::Forbidden { code, .. } => code,
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Internal(_) => "internal_error",
@@ -238,7 +347,7 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
     use crate::authz::Action;
-    use crate::keys::Permission;
+    use crate::keys::grant::Permission;
 
     #[test]
     fn each_failure_maps_to_its_status_and_code() {

@@ -1,0 +1,43 @@
+//! Request limits, each answered with a clear error when exceeded.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::duration::parse_std_duration;
+
+/// Request limits, each answered with a clear error when exceeded.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "ANDI_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Most attributes a definition may have.
+    #[arg(long, env = "ANDI_MAX_ATTRIBUTES", default_value_t = 200)]
+    pub max_attributes: usize,
+
+    /// Most records (or ids) a batch may hold.
+    #[arg(long, env = "ANDI_MAX_BATCH_RECORDS", default_value_t = 1_000)]
+    pub max_batch_records: usize,
+
+    /// Largest page a query may ask for with `limit`.
+    #[arg(long, env = "ANDI_MAX_PAGE_SIZE", default_value_t = 1_000)]
+    pub max_page_size: usize,
+
+    /// Time a request may take before it is answered 408.
+    #[arg(long, env = "ANDI_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_std_duration)]
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 10 * 1024 * 1024,
+            max_attributes: 200,
+            max_batch_records: 1_000,
+            max_page_size: 1_000,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}

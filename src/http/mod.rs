@@ -1,0 +1,15 @@
+//! The HTTP interface: the router and its layers ([`app`]), the shared state, the
+//! extractors (the key's authentication, JSON bodies), the one status table ([`error`]),
+//! the OpenAPI document, and the handlers of the `/api` routes.
+
+pub mod app;
+pub mod caller;
+pub mod definitions;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod limits;
+pub mod object_access;
+pub mod openapi;
+pub mod records;
+pub mod state;

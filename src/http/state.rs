@@ -1,0 +1,89 @@
+//! What every handler can reach: the database, the live policy set, the key verifier, the
+//! definition-listing cache, the request limits and the console's settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+
+use super::limits::Limits;
+use crate::auth::KeyCacheConfig;
+use crate::auth::usage::UsageRecorder;
+use crate::auth::verify::KeyVerifier;
+use crate::authz::Authz;
+use crate::console::settings::ConsoleConfig;
+use crate::keys::api_key::ApiKey;
+use crate::keys::lifecycle::{self, KeyError};
+use crate::keys::secret::KeySecret;
+use crate::objects::cache::{DEFAULT_DEFINITION_CACHE_TTL, DefinitionCache};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub authz: Arc<Authz>,
+    pub keys: Arc<KeyVerifier>,
+    pub definitions: Arc<DefinitionCache>,
+    pub limits: Arc<Limits>,
+    pub console: Arc<ConsoleConfig>,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, authz: Authz, limits: Limits) -> AppState {
+        AppState {
+            keys: Arc::new(KeyVerifier::new(
+                db.clone(),
+                UsageRecorder::new(),
+                &KeyCacheConfig::default(),
+            )),
+            db,
+            authz: Arc::new(authz),
+            definitions: Arc::new(DefinitionCache::new(DEFAULT_DEFINITION_CACHE_TTL)),
+            limits: Arc::new(limits),
+            console: Arc::new(ConsoleConfig::default()),
+        }
+    }
+
+    /// Replaces the key verifier with one whose cache follows `config`.
+    pub fn with_key_cache(mut self, config: &KeyCacheConfig) -> AppState {
+        self.keys = Arc::new(KeyVerifier::new(
+            self.db.clone(),
+            UsageRecorder::new(),
+            config,
+        ));
+        self
+    }
+
+    /// Holds each workspace's definition listing for `ttl` (zero: not at all).
+    pub fn with_definition_cache(mut self, ttl: Duration) -> AppState {
+        self.definitions = Arc::new(DefinitionCache::new(ttl));
+        self
+    }
+
+    /// Replaces the console's settings (sign-up mode, public URL, session and login limits).
+    pub fn with_console(mut self, console: ConsoleConfig) -> AppState {
+        self.console = Arc::new(console);
+        self
+    }
+
+    /// Revokes a key and drops it from this server's key cache at once.
+    pub async fn revoke_key(&self, id: &str, now: DateTime<Utc>) -> Result<ApiKey, KeyError> {
+        let key = lifecycle::revoke_key(&self.db, id, now).await?;
+        self.keys.forget(id);
+        Ok(key)
+    }
+
+    /// Rotates a key and drops the old one from this server's key cache at once, so its new
+    /// expiry applies from the next request.
+    pub async fn rotate_key(
+        &self,
+        id: &str,
+        grace: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(KeySecret, ApiKey), KeyError> {
+        let rotated = lifecycle::rotate_key(&self.db, id, grace, now).await?;
+        self.keys.forget(id);
+        Ok(rotated)
+    }
+}

@@ -1,0 +1,106 @@
+//! An API key as stored and shown: metadata, grants and status, never the secret.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::grant::{Grants, Permission, Role};
+use super::secret::Environment;
+use crate::workspace::WorkspaceHandle;
+
+/// A stored key (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub workspace_id: String,
+    pub workspace_handle: WorkspaceHandle,
+    pub name: String,
+    pub start: String,
+    pub grants: Grants,
+    pub environment: Environment,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub rotated_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl ApiKey {
+    pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
+        if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+}
+
+/// A key as the API and the CLI show it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    pub start: String,
+    pub workspace: String,
+    pub workspace_id: String,
+    pub role: Option<Role>,
+    pub permissions: Vec<Permission>,
+    pub environment: Environment,
+    pub status: KeyStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub rotated_to: Option<String>,
+}
+
+impl ApiKeyView {
+    pub fn new(key: &ApiKey, now: DateTime<Utc>) -> ApiKeyView {
+        ApiKeyView {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            start: key.start.clone(),
+            workspace: key.workspace_handle.to_string(),
+            workspace_id: key.workspace_id.clone(),
+            role: key.grants.role(),
+            permissions: key.grants.permissions().to_vec(),
+            environment: key.environment,
+            status: key.status(now),
+            created_at: key.created_at,
+            updated_at: key.updated_at,
+            expires_at: key.expires_at,
+            last_used_at: key.last_used_at,
+            revoked_at: key.revoked_at,
+            rotated_to: key.rotated_to.clone(),
+        }
+    }
+}
+
+/// The answer to create and rotate: the secret, once, and the key's metadata.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedKey {
+    pub key: String,
+    pub api_key: ApiKeyView,
+}
+
+/// What a new key should be.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub name: String,
+    pub grants: Grants,
+    pub environment: Environment,
+    pub expires_in: Option<Duration>,
+}
