@@ -4,13 +4,10 @@
 
 use std::time::Duration;
 
-use andi::app::AppState;
-use andi::authz::Authz;
-use andi::config::Limits;
 use andi::keys::Permission;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, policy_dir, serve, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 
 /// Handles and names of the listed definitions.
 async fn listed(client: &reqwest::Client, address: &str, key: &str) -> Vec<(String, String)> {
@@ -52,11 +49,12 @@ async fn writer(app: &TestApp) -> String {
 }
 
 /// A second server on the same database, with its own caches.
-async fn spawn_second_server(app: &TestApp, definition_cache_ttl: Duration) -> String {
-    let db = andi::store::connect(&app.database_url).await.unwrap();
-    let state = AppState::new(db, Authz::load(&policy_dir()).unwrap(), Limits::default())
-        .with_definition_cache(definition_cache_ttl);
-    serve(state).await
+async fn spawn_second_server(app: &TestApp, definition_cache_ttl: Duration) -> TestApp {
+    TestApp::builder()
+        .database_of(app)
+        .definition_cache_ttl(definition_cache_ttl)
+        .spawn()
+        .await
 }
 
 #[tokio::test]
@@ -104,7 +102,7 @@ async fn a_definition_created_through_another_server_is_listed_once_the_lifetime
     let app = spawn_app().await;
     let key = writer(&app).await;
     let other = spawn_second_server(&app, Duration::from_secs(1)).await;
-    assert!(listed(&app.client, &other, &key).await.is_empty());
+    assert!(listed(&app.client, &other.address, &key).await.is_empty());
 
     let created = app
         .post_json("/api/objects", &key, &json!({"name": "Invoices"}))
@@ -115,7 +113,7 @@ async fn a_definition_created_through_another_server_is_listed_once_the_lifetime
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut seen = Vec::new();
     while tokio::time::Instant::now() < deadline {
-        seen = listed(&app.client, &other, &key).await;
+        seen = listed(&app.client, &other.address, &key).await;
         if !seen.is_empty() {
             break;
         }
@@ -129,14 +127,18 @@ async fn a_zero_lifetime_lists_from_the_database_every_time() {
     let app = spawn_app().await;
     let key = writer(&app).await;
     let uncached = spawn_second_server(&app, Duration::ZERO).await;
-    assert!(listed(&app.client, &uncached, &key).await.is_empty());
+    assert!(
+        listed(&app.client, &uncached.address, &key)
+            .await
+            .is_empty()
+    );
 
     let created = app
         .post_json("/api/objects", &key, &json!({"name": "Invoices"}))
         .await;
     assert_eq!(created.status(), 201);
     assert_eq!(
-        listed(&app.client, &uncached, &key).await,
+        listed(&app.client, &uncached.address, &key).await,
         [pair("invoices", "Invoices")],
         "the change made through the first server shows at once"
     );

@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use andi::keys::Role;
@@ -92,15 +93,17 @@ async fn serve_refuses_a_schema_without_an_action_the_code_uses() {
     );
 }
 
-/// A running `andi serve` whose stderr is collected.
-struct Server {
+/// A running `andi serve` whose stdout and stderr are collected.
+pub struct Server {
     child: Child,
-    address: String,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
+    pub address: String,
+    log: Arc<Mutex<String>>,
 }
 
 impl Server {
-    fn start(database_url: &str) -> Server {
+    /// Starts `andi serve` on `database_url` with the policies of `policies`, logging at
+    /// trace level, with `args` added to its command line; returns once it listens.
+    pub fn start(database_url: &str, policies: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_andi"))
             .args([
                 "serve",
@@ -110,7 +113,8 @@ impl Server {
                 "100ms",
                 "--policy-dir",
             ])
-            .arg(policy_dir())
+            .arg(policies)
+            .args(args)
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "trace")
             .env("NO_COLOR", "1")
@@ -118,7 +122,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start andi serve");
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log = Arc::new(Mutex::new(String::new()));
         let (sender, receiver) = std::sync::mpsc::channel();
         for stream in [
             Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
@@ -136,8 +140,9 @@ impl Server {
                             .to_owned();
                         let _ = sender.send(address);
                     }
-                    log.lock().unwrap().push_str(&line);
-                    log.lock().unwrap().push('\n');
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
                 }
             });
         }
@@ -151,7 +156,16 @@ impl Server {
         }
     }
 
-    fn stop(mut self) -> String {
+    /// Sends the process a signal by name (`HUP`, `TERM`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    pub fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -176,7 +190,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     let mut near_miss = admin.clone();
     let last = near_miss.pop().unwrap();
     near_miss.push(if last == 'x' { 'y' } else { 'x' });
-    let server = Server::start(&app.database_url);
+    let server = Server::start(&app.database_url, &policy_dir(), &[]);
     let client = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", server.address);
 
