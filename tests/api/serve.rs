@@ -4,6 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use andi::keys::Role;
@@ -98,6 +99,7 @@ pub struct Server {
     child: Child,
     pub address: String,
     log: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl Server {
@@ -124,13 +126,14 @@ impl Server {
             .expect("start andi serve");
         let log = Arc::new(Mutex::new(String::new()));
         let (sender, receiver) = std::sync::mpsc::channel();
+        let mut readers = Vec::new();
         for stream in [
             Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
             Box::new(child.stdout.take().unwrap()),
         ] {
             let log = log.clone();
             let sender = sender.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if let Some(at) = line.find("andi listening on http://") {
                         let address = line[at + "andi listening on ".len()..]
@@ -144,7 +147,7 @@ impl Server {
                     log.push_str(&line);
                     log.push('\n');
                 }
-            });
+            }));
         }
         let address = receiver
             .recv_timeout(Duration::from_secs(60))
@@ -153,6 +156,7 @@ impl Server {
             child,
             address,
             log,
+            readers,
         }
     }
 
@@ -165,15 +169,25 @@ impl Server {
         assert!(status.success(), "kill -{name}");
     }
 
+    /// Stops the server as a deploy does (SIGTERM: open requests are answered, the last
+    /// lines written) and returns everything it printed, complete once both pipes end.
     pub fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && self.log.lock().unwrap().is_empty() {
+        self.signal("TERM");
+        // Bounded: past it the process is killed, which ends the pipes too.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && !self.readers.iter().all(JoinHandle::is_finished) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(200));
-        self.log.lock().unwrap().clone()
+        if !self.readers.iter().all(JoinHandle::is_finished) {
+            eprintln!("andi serve did not stop within 30 s of SIGTERM; killing it");
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        for reader in self.readers {
+            reader.join().expect("the log reader ends with the pipe");
+        }
+        let log = self.log.lock().unwrap();
+        log.clone()
     }
 }
 
@@ -220,7 +234,6 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     for request in requests {
         statuses.push(request.send().await.unwrap().status().as_u16());
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let log = server.stop();
 
     assert_eq!(statuses, [200, 200, 403, 201, 401, 401, 400, 200]);
