@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use andi::auth::KeyCacheConfig;
 use andi::authz::Authz;
 use andi::http::app::router;
 use andi::http::limits::Limits;
@@ -82,7 +83,12 @@ async fn main() -> anyhow::Result<()> {
     let (secret, _) = lifecycle::create_key(&db, &workspace, new_key, Utc::now()).await?;
     let key = secret.expose().to_owned();
 
-    let state = AppState::new(db.clone(), authz, Limits::default());
+    let state = AppState::new(
+        db.clone(),
+        authz,
+        Limits::default(),
+        &KeyCacheConfig::default(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move {

@@ -14,7 +14,7 @@ use super::usage::UsageRecorder;
 use super::{AuthError, KeyCacheConfig, VerifyError};
 use crate::keys::api_key::KeyStatus;
 use crate::keys::secret::KeySecret;
-use crate::store;
+use crate::store::{self, StoreError};
 
 pub struct KeyVerifier {
     db: DatabaseConnection,
@@ -48,6 +48,12 @@ impl KeyVerifier {
 
     pub fn usage(&self) -> &UsageRecorder {
         &self.usage
+    }
+
+    /// Reads the revocation sequence once; from then on the cache is trusted for as long as
+    /// the watcher keeps reading it.
+    pub async fn sync_revocations(&self) -> Result<(), StoreError> {
+        self.feed.sync().await
     }
 
     /// Follows the revocation sequence until the returned tasks are aborted.

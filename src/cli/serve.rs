@@ -1,9 +1,12 @@
-//! `andi serve`: migrate, load the policies, listen, and serve until SIGINT or SIGTERM.
+//! `andi serve`: the server as it runs, built in one place: database migrated, policies
+//! loaded, listener bound, every background task started. `andi serve` runs it until a
+//! signal; tests run it in-process on port 0.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use tokio::task::JoinHandle;
 
 use crate::authz::{self, Authz, DecisionLog};
 use crate::config::ServeConfig;
@@ -13,59 +16,123 @@ use crate::store;
 
 /// `andi serve`: migrate, load policies, listen, and serve until SIGINT or SIGTERM.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let db = store::open(&config.database.database_url).await?;
-    let mut authz = Authz::load(&config.policy_dir).map_err(|errors| {
-        anyhow::anyhow!(
-            "the policies in {} are invalid:\n{errors}",
-            config.policy_dir.display()
-        )
-    })?;
-    let decision_log = match &config.decision_log {
-        Some(target) => {
-            let log = Arc::new(DecisionLog::open(target)?);
-            authz = authz.with_decision_log(log.clone());
-            Some(log)
-        }
-        None => None,
-    };
-    let bundle = authz.snapshot();
-    tracing::info!(
-        version = %bundle.version,
-        dir = %config.policy_dir.display(),
-        policies = %bundle.policy_ids.join(","),
-        "policy set loaded"
-    );
-    let state = AppState::new(db.clone(), authz, config.limits.clone())
-        .with_key_cache(&config.key_cache)
-        .with_definition_cache(config.definition_cache_ttl)
-        .with_console(config.console.clone());
-    let _reload_tasks = start_policy_reload(&state.authz, &config);
-    let usage = state.keys.usage().clone();
-    let flusher = usage.spawn_flusher(db.clone(), config.last_used_interval);
-    let revocation_watcher = state.keys.spawn_revocation_watcher();
-
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    Application::build(config)
+        .await?
+        .run_until_stopped(shutdown_signal())
         .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let address = listener.local_addr()?;
-    tracing::info!(%address, policy_version = %bundle.version, "andi listening on http://{address}");
+}
 
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
-    flusher.abort();
-    for task in revocation_watcher {
-        task.abort();
+/// The server as `andi serve` runs it: database migrated, policies loaded, listener bound,
+/// and every background task started (the `lastUsedAt` flusher, the revocation watcher and
+/// policy reload). `serve` runs it until a signal; tests run it in-process on port 0.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    address: SocketAddr,
+    state: AppState,
+    decision_log: Option<Arc<DecisionLog>>,
+    /// The flusher and the revocation watcher, aborted on stop.
+    tasks: Vec<JoinHandle<()>>,
+    /// Stop when dropped.
+    reload_tasks: Vec<authz::ReloadTask>,
+}
+
+impl Application {
+    /// Everything `andi serve` does before it accepts the first request; listens on
+    /// `config.listen` (port 0 picks a free port, see [`Application::address`]).
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
+        let db = store::open(&config.database.database_url).await?;
+        let mut authz = Authz::load(&config.policy_dir).map_err(|errors| {
+            anyhow::anyhow!(
+                "the policies in {} are invalid:\n{errors}",
+                config.policy_dir.display()
+            )
+        })?;
+        let decision_log = match &config.decision_log {
+            Some(target) => {
+                let log = Arc::new(DecisionLog::open(target)?);
+                authz = authz.with_decision_log(log.clone());
+                Some(log)
+            }
+            None => None,
+        };
+        let bundle = authz.snapshot();
+        tracing::info!(
+            version = %bundle.version,
+            dir = %config.policy_dir.display(),
+            policies = %bundle.policy_ids.join(","),
+            "policy set loaded"
+        );
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        let state = AppState::new(db.clone(), authz, config.limits.clone(), &config.key_cache)
+            .with_definition_cache(config.definition_cache_ttl)
+            .with_console(config.console.clone());
+
+        // Read once before serving, so the key cache is trusted from the first request
+        // rather than from the watcher's first read.
+        if let Err(error) = state.keys.sync_revocations().await {
+            tracing::warn!(%error, "could not read the key revocation sequence; cached keys are not trusted until it is read again");
+        }
+        let mut tasks = state.keys.spawn_revocation_watcher();
+        tasks.push(
+            state
+                .keys
+                .usage()
+                .spawn_flusher(db, config.last_used_interval),
+        );
+        let reload_tasks = start_policy_reload(&state.authz, &config);
+        Ok(Application {
+            listener,
+            address,
+            state,
+            decision_log,
+            tasks,
+            reload_tasks,
+        })
     }
-    usage.flush(&db).await;
-    if let Some(log) = decision_log {
-        log.flush();
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
-    tracing::info!("andi stopped");
-    Ok(())
+
+    /// What its handlers share: the database, the live policy set, the key verifier.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The decision log, when `ANDI_DECISION_LOG` is set.
+    pub fn decision_log(&self) -> Option<&Arc<DecisionLog>> {
+        self.decision_log.as_ref()
+    }
+
+    /// Serves until `shutdown` completes and the open requests are answered; then stops the
+    /// background tasks and writes what they still hold (noted key uses, queued decisions).
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let address = self.address;
+        tracing::info!(%address, policy_version = %self.state.authz.version(), "andi listening on http://{address}");
+        let served = axum::serve(
+            self.listener,
+            router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        drop(self.reload_tasks);
+        for task in self.tasks {
+            task.abort();
+        }
+        self.state.keys.usage().flush(&self.state.db).await;
+        if let Some(log) = self.decision_log {
+            log.flush();
+        }
+        tracing::info!("andi stopped");
+        Ok(served?)
+    }
 }
 
 /// Hot reload: on changes to the policy directory and on SIGHUP. A watch that cannot start

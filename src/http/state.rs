@@ -30,12 +30,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, authz: Authz, limits: Limits) -> AppState {
+    /// The state with the given key cache; the definition cache and the console settings
+    /// take their defaults until replaced.
+    pub fn new(
+        db: DatabaseConnection,
+        authz: Authz,
+        limits: Limits,
+        key_cache: &KeyCacheConfig,
+    ) -> AppState {
         AppState {
             keys: Arc::new(KeyVerifier::new(
                 db.clone(),
                 UsageRecorder::new(),
-                &KeyCacheConfig::default(),
+                key_cache,
             )),
             db,
             authz: Arc::new(authz),
@@ -43,16 +50,6 @@ impl AppState {
             limits: Arc::new(limits),
             console: Arc::new(ConsoleConfig::default()),
         }
-    }
-
-    /// Replaces the key verifier with one whose cache follows `config`.
-    pub fn with_key_cache(mut self, config: &KeyCacheConfig) -> AppState {
-        self.keys = Arc::new(KeyVerifier::new(
-            self.db.clone(),
-            UsageRecorder::new(),
-            config,
-        ));
-        self
     }
 
     /// Holds each workspace's definition listing for `ttl` (zero: not at all).

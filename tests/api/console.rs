@@ -2,11 +2,10 @@
 
 use andi::account::settings::{AccountSettings, SignupMode};
 use andi::console::settings::ConsoleConfig;
-use andi::http::limits::Limits;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_configured};
+use crate::helpers::{TestApp, spawn_app};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -199,7 +198,7 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
         public_url: Some("https://andi.example.com".to_owned()),
         ..ConsoleConfig::default()
     };
-    let app = spawn_app_configured(Limits::default(), console).await;
+    let app = TestApp::builder().console(console).spawn().await;
     let person = Person::new(&app);
     let token = person.token("/sign-up").await;
     let response = person
@@ -405,7 +404,7 @@ async fn repeated_failed_sign_ins_from_one_address_are_limited_with_a_429() {
         },
         ..ConsoleConfig::default()
     };
-    let app = spawn_app_configured(Limits::default(), console).await;
+    let app = TestApp::builder().console(console).spawn().await;
     let attacker = Person::new(&app);
     for n in 0..3 {
         let response = attacker
@@ -435,7 +434,7 @@ async fn when_sign_up_is_closed_only_the_first_account_can_be_created() {
         },
         ..ConsoleConfig::default()
     };
-    let app = spawn_app_configured(Limits::default(), console).await;
+    let app = TestApp::builder().console(console).spawn().await;
     assert_eq!(
         Person::new(&app)
             .sign_up("first@example.com", PASSWORD)
@@ -714,7 +713,7 @@ async fn an_account_created_on_the_command_line_signs_in_and_administers_its_wor
         },
         ..ConsoleConfig::default()
     };
-    let app = spawn_app_configured(Limits::default(), console).await;
+    let app = TestApp::builder().console(console).spawn().await;
     Person::new(&app)
         .sign_up("owner@example.com", PASSWORD)
         .await;

@@ -212,11 +212,13 @@ async fn a_duplicate_handle_is_a_conflict() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_refused() {
-    let app = crate::helpers::spawn_app_with(andi::http::limits::Limits {
-        max_body_bytes: 1024,
-        ..Default::default()
-    })
-    .await;
+    let app = crate::helpers::TestApp::builder()
+        .limits(andi::http::limits::Limits {
+            max_body_bytes: 1024,
+            ..Default::default()
+        })
+        .spawn()
+        .await;
     let acme = app.create_workspace("acme").await;
     let (key, _) = app.create_key(&acme, Some(Role::Editor), &[]).await;
 

@@ -1,13 +1,9 @@
 //! The decision log: one JSON line per decision, appended to the file, never truncating it.
 
-use std::sync::Arc;
-
-use andi::authz::{Authz, DecisionLog, DecisionLogTarget};
-use andi::http::limits::Limits;
 use andi::keys::grant::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{policy_dir, spawn_app_with_authz};
+use crate::helpers::TestApp;
 
 fn read_lines(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -24,11 +20,9 @@ async fn the_decision_log_has_one_line_per_decision_and_appends_to_an_existing_f
     let log_dir = tempfile::tempdir().unwrap();
     let log_path = log_dir.path().join("decisions.jsonl");
     std::fs::write(&log_path, "{\"from\":\"yesterday\"}\n").unwrap();
-    let log = Arc::new(DecisionLog::open(&DecisionLogTarget::File(log_path.clone())).unwrap());
-    let authz = Authz::load(&policy_dir())
-        .unwrap()
-        .with_decision_log(log.clone());
-    let app = spawn_app_with_authz(authz, Limits::default()).await;
+    let app = TestApp::builder().decision_log(&log_path).spawn().await;
+    let log = app.decision_log.clone().unwrap();
+    let version = app.authz.version();
     let acme = app.create_workspace("acme").await;
     let (key, key_id) = app.create_key(&acme, Some(Role::Editor), &[]).await;
 
@@ -52,7 +46,8 @@ async fn the_decision_log_has_one_line_per_decision_and_appends_to_an_existing_f
         .await
         .unwrap();
     assert_eq!(denied.status(), 403);
-    log.flush();
+    // Stopping writes every queued line, as when `andi serve` stops.
+    app.stop().await;
 
     let lines = read_lines(&log_path);
     assert_eq!(
@@ -77,7 +72,7 @@ async fn the_decision_log_has_one_line_per_decision_and_appends_to_an_existing_f
         assert_eq!(line["decision"], "allow");
         assert_eq!(line["policies"], json!(["objects-read"]));
         assert_eq!(line["errors"], json!([]));
-        assert_eq!(line["policyVersion"], app.authz.version());
+        assert_eq!(line["policyVersion"], version);
         assert!(
             line["time"]
                 .as_str()

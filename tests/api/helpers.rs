@@ -1,15 +1,17 @@
-//! `spawn_app()`: the real router on an ephemeral port, over a fresh database (a temporary
-//! SQLite file, or a new PostgreSQL database when `ANDI_TEST_DATABASE_URL` is set, dropped
-//! when the test ends).
+//! `spawn_app()`: the server as `andi serve` runs it (key cache, revocation watcher, policy
+//! reload, `lastUsedAt` flusher), in-process on an ephemeral port, over a fresh database (a
+//! temporary SQLite file, or a new PostgreSQL database when `ANDI_TEST_DATABASE_URL` is set,
+//! dropped when the last server on it ends). `TestApp::builder()` changes its settings.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use andi::authz::Authz;
+use andi::auth::KeyCacheConfig;
+use andi::authz::{Authz, DecisionLog, DecisionLogTarget};
+use andi::cli::serve::Application;
+use andi::config::ServeConfig;
 use andi::console::settings::ConsoleConfig;
-use andi::http::app::router;
 use andi::http::limits::Limits;
 use andi::http::state::AppState;
 use andi::id::random_base62;
@@ -20,8 +22,11 @@ use andi::keys::secret::Environment;
 use andi::store;
 use andi::workspace::{Workspace, WorkspaceHandle};
 use chrono::Utc;
+use clap::Parser as _;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 pub struct TestApp {
     pub address: String,
@@ -29,8 +34,15 @@ pub struct TestApp {
     pub database_url: String,
     /// The live policy set the server decides with.
     pub authz: Arc<Authz>,
+    /// The server's shared state: revoking or rotating through it evicts the key from this
+    /// server's cache, as the console does.
+    pub state: AppState,
+    /// Set with [`TestAppBuilder::decision_log`].
+    pub decision_log: Option<Arc<DecisionLog>>,
     pub client: reqwest::Client,
-    _database: TestDatabase,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<anyhow::Result<()>>,
+    database: Arc<TestDatabase>,
 }
 
 /// The directory of the shipped policies.
@@ -38,76 +50,125 @@ pub fn policy_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
 }
 
+/// The server with `andi serve`'s defaults.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Limits::default()).await
+    TestApp::builder().spawn().await
 }
 
-pub async fn spawn_app_with(limits: Limits) -> TestApp {
-    spawn_app_with_authz(
-        Authz::load(&policy_dir()).expect("shipped policies load"),
-        limits,
-    )
-    .await
+/// Settings of a test server; [`TestAppBuilder::spawn`] starts it.
+pub struct TestAppBuilder {
+    config: ServeConfig,
+    database: Option<Arc<TestDatabase>>,
 }
 
-/// The app with the policies of `dir` instead of the shipped ones.
-pub async fn spawn_app_with_policies(limits: Limits, dir: &std::path::Path) -> TestApp {
-    spawn_app_with_authz(Authz::load(dir).expect("test policies load"), limits).await
-}
+impl TestApp {
+    /// `andi serve`'s defaults, as its flags parse them, except: an ephemeral port, the
+    /// shipped policies, and `lastUsedAt` written every 50 ms so a test need not wait a minute.
+    pub fn builder() -> TestAppBuilder {
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            config: ServeConfig,
+        }
+        let mut config = Serve::parse_from(["andi"]).config;
+        config.listen = "127.0.0.1:0".parse().expect("a socket address");
+        config.policy_dir = policy_dir();
+        config.last_used_interval = Duration::from_millis(50);
+        TestAppBuilder {
+            config,
+            database: None,
+        }
+    }
 
-/// The app with a given policy set, e.g. loaded from a temporary directory or with a
-/// decision log.
-pub async fn spawn_app_with_authz(authz: Authz, limits: Limits) -> TestApp {
-    spawn_app_full(authz, limits, ConsoleConfig::default()).await
-}
-
-/// The app with the shipped policies and given console settings (sign-up, login limits).
-pub async fn spawn_app_configured(limits: Limits, console: ConsoleConfig) -> TestApp {
-    let authz = Authz::load(&policy_dir()).expect("shipped policies load");
-    spawn_app_full(authz, limits, console).await
-}
-
-async fn spawn_app_full(authz: Authz, limits: Limits, console: ConsoleConfig) -> TestApp {
-    let database = TestDatabase::create().await;
-    let db = store::connect(&database.url)
-        .await
-        .expect("connect to the test database");
-    store::migrate(&db)
-        .await
-        .expect("migrate the test database");
-    let state = AppState::new(db.clone(), authz, limits).with_console(console);
-    let authz = state.authz.clone();
-    state
-        .keys
-        .usage()
-        .spawn_flusher(db.clone(), Duration::from_millis(50));
-
-    let address = serve(state).await;
-    TestApp {
-        address,
-        db,
-        database_url: database.url.clone(),
-        authz,
-        client: reqwest::Client::new(),
-        _database: database,
+    /// Stops the server as SIGTERM stops `andi serve`: open requests are answered, then noted
+    /// key uses and queued decisions are written.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(30), self.server)
+            .await
+            .expect("the server stops within 30 s")
+            .expect("the server task ends")
+            .expect("the server stops cleanly");
     }
 }
 
-/// Serves `state`'s router on an ephemeral port until the test ends; its base URL.
-pub async fn serve(state: AppState) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind an ephemeral port");
-    let address = format!("http://{}", listener.local_addr().expect("local address"));
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .expect("server runs");
-    });
-    address
+impl TestAppBuilder {
+    pub fn limits(mut self, limits: Limits) -> TestAppBuilder {
+        self.config.limits = limits;
+        self
+    }
+
+    /// The policies of `dir` instead of the shipped ones; the server watches `dir`.
+    pub fn policies(mut self, dir: &Path) -> TestAppBuilder {
+        self.config.policy_dir = dir.to_path_buf();
+        self
+    }
+
+    pub fn policy_reload_debounce(mut self, debounce: Duration) -> TestAppBuilder {
+        self.config.policy_reload_debounce = debounce;
+        self
+    }
+
+    /// Appends one line per decision to `path` (see [`TestApp::decision_log`]).
+    pub fn decision_log(mut self, path: &Path) -> TestAppBuilder {
+        self.config.decision_log = Some(DecisionLogTarget::File(path.to_path_buf()));
+        self
+    }
+
+    /// Sign-up mode, public URL, session and login limits.
+    pub fn console(mut self, console: ConsoleConfig) -> TestAppBuilder {
+        self.config.console = console;
+        self
+    }
+
+    pub fn key_cache(mut self, key_cache: KeyCacheConfig) -> TestAppBuilder {
+        self.config.key_cache = key_cache;
+        self
+    }
+
+    pub fn definition_cache_ttl(mut self, ttl: Duration) -> TestAppBuilder {
+        self.config.definition_cache_ttl = ttl;
+        self
+    }
+
+    /// A second server on `app`'s database, with its own pool and caches, as when several
+    /// servers share one PostgreSQL.
+    pub fn database_of(mut self, app: &TestApp) -> TestAppBuilder {
+        self.database = Some(Arc::clone(&app.database));
+        self
+    }
+
+    pub async fn spawn(mut self) -> TestApp {
+        let database = match self.database {
+            Some(database) => database,
+            None => Arc::new(TestDatabase::create().await),
+        };
+        self.config.database.database_url = database.url.clone();
+        let application = Application::build(self.config)
+            .await
+            .expect("the server starts");
+        let state = application.state();
+        let state = state.clone();
+        let (db, authz) = (state.db.clone(), Arc::clone(&state.authz));
+        let decision_log = application.decision_log().cloned();
+        let address = format!("http://{}", application.address());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(application.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            address,
+            db,
+            database_url: database.url.clone(),
+            authz,
+            state,
+            decision_log,
+            client: reqwest::Client::new(),
+            stop,
+            server,
+            database,
+        }
+    }
 }
 
 impl TestApp {

@@ -7,15 +7,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use andi::authz::{self, Authz, ReloadTask, load};
-use andi::http::limits::Limits;
+use andi::authz::load;
 use andi::keys::grant::Role;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app_with_authz};
+use crate::helpers::{TestApp, TestDatabase};
 use crate::policy_files::copy_of_shipped_policies;
+use crate::serve::Server;
 
 const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Long beside two writes in a row, so even a stalled machine puts no reload between them.
+const SAVED_TOGETHER_DEBOUNCE: Duration = Duration::from_secs(5);
 
 /// Denies listing objects to every key.
 const GATE_CLOSED: &str = "// Closes listing.\n@id(\"gate\")\nforbid (principal, action == Andi::Action::\"listObjects\", resource);\n";
@@ -23,25 +25,27 @@ const GATE_CLOSED: &str = "// Closes listing.\n@id(\"gate\")\nforbid (principal,
 const GATE_OPEN: &str = "// Harmless.\n@id(\"gate\")\npermit (principal is Andi::ApiKey, action == Andi::Action::\"readSelf\", resource is Andi::ApiKey)\nwhen { resource == principal };\n";
 const SPARE: &str = "// Harmless.\n@id(\"spare\")\npermit (principal is Andi::ApiKey, action == Andi::Action::\"readSelf\", resource is Andi::ApiKey)\nwhen { resource == principal };\n";
 
-async fn spawn_on(dir: &Path) -> TestApp {
-    spawn_app_with_authz(Authz::load(dir).unwrap(), Limits::default()).await
+/// A server on the policies of `dir`, reloading them `debounce` after they change.
+async fn spawn_on(dir: &Path, debounce: Duration) -> TestApp {
+    TestApp::builder()
+        .policies(dir)
+        .policy_reload_debounce(debounce)
+        .spawn()
+        .await
 }
 
-fn watching(app: &TestApp, dir: &Path) -> ReloadTask {
-    authz::watch(app.authz.clone(), dir, DEBOUNCE).unwrap()
-}
-
-async fn readyz(app: &TestApp) -> Value {
-    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+/// `/readyz` of the server at `address` (`http://host:port`).
+async fn readyz(address: &str) -> Value {
+    let response = reqwest::get(format!("{address}/readyz")).await.unwrap();
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
 }
 
 /// Polls `/readyz` until `done` holds (bounded: 20 s), and returns the last body.
-async fn wait_for_readyz(app: &TestApp, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn wait_for_readyz(address: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let mut body = Value::Null;
     for _ in 0..400 {
-        body = readyz(app).await;
+        body = readyz(address).await;
         if done(&body) {
             return body;
         }
@@ -70,15 +74,14 @@ fn version_of(files: &[(&str, &str)]) -> String {
 #[tokio::test]
 async fn an_invalid_edit_keeps_the_last_good_set_and_readyz_reports_it_until_fixed() {
     let dir = copy_of_shipped_policies();
-    let app = spawn_on(dir.path()).await;
-    let _watch = watching(&app, dir.path());
+    let app = spawn_on(dir.path(), DEBOUNCE).await;
     let acme = app.create_workspace("acme").await;
     let (key, _) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
-    let start = readyz(&app).await;
+    let start = readyz(&app.address).await;
     assert!(start["lastReloadError"].is_null(), "{start}");
 
     std::fs::write(dir.path().join("gate.cedar"), "// Oops.\n@id(\"gate\")\nforbid (principal, action == Andi::Action::\"listObjects\" resource);\n").unwrap();
-    let refused = wait_for_readyz(&app, "the reload error", |body| {
+    let refused = wait_for_readyz(&app.address, "the reload error", |body| {
         !body["lastReloadError"].is_null()
     })
     .await;
@@ -98,7 +101,7 @@ async fn an_invalid_edit_keeps_the_last_good_set_and_readyz_reports_it_until_fix
     );
 
     std::fs::write(dir.path().join("gate.cedar"), GATE_CLOSED).unwrap();
-    let fixed = wait_for_readyz(&app, "the fixed set", |body| {
+    let fixed = wait_for_readyz(&app.address, "the fixed set", |body| {
         body["lastReloadError"].is_null()
     })
     .await;
@@ -121,14 +124,13 @@ async fn a_deleted_policy_directory_keeps_the_last_good_set_until_it_returns() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
     }
-    let app = spawn_on(&dir).await;
-    let _watch = watching(&app, &dir);
+    let app = spawn_on(&dir, DEBOUNCE).await;
     let acme = app.create_workspace("acme").await;
     let (key, _) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
-    let version = readyz(&app).await["policyVersion"].clone();
+    let version = readyz(&app.address).await["policyVersion"].clone();
 
     std::fs::remove_dir_all(&dir).unwrap();
-    let refused = wait_for_readyz(&app, "the missing directory", |body| {
+    let refused = wait_for_readyz(&app.address, "the missing directory", |body| {
         !body["lastReloadError"].is_null()
     })
     .await;
@@ -151,7 +153,7 @@ async fn a_deleted_policy_directory_keeps_the_last_good_set_until_it_returns() {
         std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
     }
     std::fs::write(dir.join("gate.cedar"), GATE_CLOSED).unwrap();
-    wait_for_readyz(&app, "the restored directory", |body| {
+    wait_for_readyz(&app.address, "the restored directory", |body| {
         body["lastReloadError"].is_null() && body["policies"] == shipped_policies() + 1
     })
     .await;
@@ -163,16 +165,13 @@ async fn files_saved_together_are_reloaded_once_as_a_whole() {
     let dir = copy_of_shipped_policies();
     std::fs::write(dir.path().join("a.cedar"), GATE_CLOSED).unwrap();
     std::fs::write(dir.path().join("b.cedar"), SPARE).unwrap();
-    let app = spawn_on(dir.path()).await;
-    let _watch = authz::watch(app.authz.clone(), dir.path(), Duration::from_millis(500)).unwrap();
+    let app = spawn_on(dir.path(), SAVED_TOGETHER_DEBOUNCE).await;
     let target = version_of(&[("a.cedar", SPARE), ("b.cedar", GATE_OPEN)]);
 
-    // Between the two writes the directory holds `spare` twice, which a reload would refuse;
-    // the pause is an editor saving one file after the other.
+    // Between the two writes the directory holds `spare` twice, which a reload would refuse.
     std::fs::write(dir.path().join("a.cedar"), SPARE).unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
     std::fs::write(dir.path().join("b.cedar"), GATE_OPEN).unwrap();
-    let body = wait_for_readyz(&app, "the new set", |body| {
+    let body = wait_for_readyz(&app.address, "the new set", |body| {
         body["policyVersion"] == target.as_str()
     })
     .await;
@@ -195,8 +194,7 @@ async fn requests_racing_reloads_get_decisions_of_a_complete_set_and_never_an_er
         std::fs::write(dir.path().join(name), text).unwrap();
     }
     let (closed_version, open_version) = (version_of(&closed), version_of(&open));
-    let app = Arc::new(spawn_on(dir.path()).await);
-    let _watch = watching(&app, dir.path());
+    let app = Arc::new(spawn_on(dir.path(), DEBOUNCE).await);
     let acme = app.create_workspace("acme").await;
     let (key, _) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
 
@@ -228,7 +226,7 @@ async fn requests_racing_reloads_get_decisions_of_a_complete_set_and_never_an_er
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
-        wait_for_readyz(&app, "the flipped set", |body| {
+        wait_for_readyz(&app.address, "the flipped set", |body| {
             body["policyVersion"] == version.as_str()
         })
         .await;
@@ -261,23 +259,27 @@ async fn requests_racing_reloads_get_decisions_of_a_complete_set_and_never_an_er
     );
 }
 
+// A process of its own: every server in this test binary reloads on SIGHUP, and a signal
+// sent to the binary would count as a reload in the other tests.
 #[cfg(unix)]
 #[tokio::test]
 async fn sighup_reloads_the_policy_set() {
     let dir = copy_of_shipped_policies();
-    let app = spawn_on(dir.path()).await;
-    let _hangup = authz::reload_on_hangup(app.authz.clone(), dir.path()).unwrap();
-    let before = readyz(&app).await["policyVersion"].clone();
+    let database = TestDatabase::create().await;
+    // Watching would reload too: only a quiet hour would set it off.
+    let server = Server::start(
+        &database.url,
+        dir.path(),
+        &["--policy-reload-debounce", "1h"],
+    );
+    let before = readyz(&server.address).await["policyVersion"].clone();
 
     std::fs::write(dir.path().join("gate.cedar"), GATE_CLOSED).unwrap();
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &std::process::id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let after = wait_for_readyz(&app, "the reloaded set", |body| {
+    server.signal("HUP");
+    let after = wait_for_readyz(&server.address, "the reloaded set", |body| {
         body["policies"] == shipped_policies() + 1
     })
     .await;
     assert_ne!(after["policyVersion"], before);
+    server.stop();
 }

@@ -327,11 +327,13 @@ async fn cursor_pages_cover_every_record_once_while_records_are_inserted() {
 
 #[tokio::test]
 async fn the_page_size_is_limited_by_configuration() {
-    let app = crate::helpers::spawn_app_with(Limits {
-        max_page_size: 3,
-        ..Limits::default()
-    })
-    .await;
+    let app = crate::helpers::TestApp::builder()
+        .limits(Limits {
+            max_page_size: 3,
+            ..Limits::default()
+        })
+        .spawn()
+        .await;
     let workspace = app.create_workspace("acme").await;
     let (key, _) = app
         .create_key(&workspace, Some(andi::keys::grant::Role::Admin), &[])

@@ -3,7 +3,7 @@ use andi::keys::grant::{Permission, Role};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_problem, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem};
 use crate::object_support::{Setup, invoices, issue_paths, setup};
 
 fn invoice(number: &str, amount: f64) -> Value {
@@ -408,11 +408,13 @@ async fn delete_many_soft_deletes_all_or_none() {
 
 #[tokio::test]
 async fn batches_over_the_configured_limit_are_refused_with_the_limit() {
-    let app = spawn_app_with(Limits {
-        max_batch_records: 2,
-        ..Limits::default()
-    })
-    .await;
+    let app = TestApp::builder()
+        .limits(Limits {
+            max_batch_records: 2,
+            ..Limits::default()
+        })
+        .spawn()
+        .await;
     let workspace = app.create_workspace("acme").await;
     let (key, _) = app.create_key(&workspace, Some(Role::Admin), &[]).await;
     app.post_json("/api/objects", &key, &json!({"name": "Notes"}))
@@ -530,7 +532,7 @@ async fn a_policy_about_one_object_holds_on_every_path_that_deletes_its_records(
         "// Invoices are kept for the auditors.\n@id(\"protect-invoices\")\nforbid (principal, action == Andi::Action::\"deleteRecords\", resource)\nwhen { (resource is Andi::ObjectDefinition && resource.handle == \"invoices\") || (resource is Andi::Record && resource.objectHandle == \"invoices\") };\n",
     )
     .unwrap();
-    let app = crate::helpers::spawn_app_with_policies(Limits::default(), dir.path()).await;
+    let app = TestApp::builder().policies(dir.path()).spawn().await;
     let workspace = app.create_workspace("acme").await;
     let (key, _) = app.create_key(&workspace, Some(Role::Admin), &[]).await;
     let s = Setup {

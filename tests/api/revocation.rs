@@ -10,56 +10,31 @@
 
 use std::time::Duration;
 
-use andi::authz::Authz;
-use andi::http::limits::Limits;
-use andi::http::state::AppState;
-use andi::keys::api_key::NewKey;
-use andi::keys::grant::{Grants, Permission};
-use andi::keys::lifecycle;
-use andi::store;
-use andi::workspace::{Workspace, WorkspaceHandle};
+use andi::keys::grant::Permission;
 use chrono::Utc;
-use sea_orm::DatabaseConnection;
 
-use crate::helpers::{TestDatabase, assert_problem, policy_dir, serve};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
 
 const NEVER_PROPAGATED: Duration = Duration::from_secs(5);
 
-/// A server as `andi serve` runs it: key cache on, following the revocation sequence.
-struct CachingServer {
-    address: String,
-    state: AppState,
-}
-
-async fn spawn_caching_server(db: &DatabaseConnection) -> CachingServer {
-    let authz = Authz::load(&policy_dir()).expect("shipped policies load");
-    let state = AppState::new(db.clone(), authz, Limits::default());
-    state.keys.spawn_revocation_watcher();
-    let address = serve(state.clone()).await;
-    CachingServer { address, state }
-}
-
-async fn status(client: &reqwest::Client, server: &CachingServer, key: &str) -> reqwest::Response {
+async fn status(client: &reqwest::Client, server: &TestApp, key: &str) -> reqwest::Response {
     client
-        .get(format!("{}/api/key", server.address))
+        .get(server.url("/api/key"))
         .bearer_auth(key)
         .send()
         .await
         .expect("request sent")
 }
 
-/// Uses the key on each server over more than one poll interval, so each holds it in its
-/// cache (entries made before a server's first read of the sequence are dropped by it).
-async fn warm(client: &reqwest::Client, servers: &[&CachingServer], key: &str) {
-    for _ in 0..4 {
-        for server in servers {
-            assert_eq!(
-                status(client, server, key).await.status(),
-                200,
-                "the key works before it is revoked"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+/// Uses the key on each server, so each holds it in its cache: a server reads the
+/// revocation sequence before it serves, so its cache is trusted from the first request.
+async fn warm(client: &reqwest::Client, servers: &[&TestApp], key: &str) {
+    for server in servers {
+        assert_eq!(
+            status(client, server, key).await.status(),
+            200,
+            "the key works before it is revoked"
+        );
     }
 }
 
@@ -67,7 +42,7 @@ async fn warm(client: &reqwest::Client, servers: &[&CachingServer], key: &str) {
 /// how long it took, labelled `what`.
 async fn rejected_within(
     client: &reqwest::Client,
-    server: &CachingServer,
+    server: &TestApp,
     key: &str,
     bound: Duration,
     what: &str,
@@ -88,36 +63,18 @@ async fn rejected_within(
     None
 }
 
-async fn workspace_with_key(db: &DatabaseConnection) -> (Workspace, String, String) {
-    let acme = andi::workspace::create::create_workspace(
-        db,
-        WorkspaceHandle::parse("acme").expect("handle"),
-        "Acme",
-        Utc::now(),
-    )
-    .await
-    .expect("create workspace");
-    let new = NewKey {
-        name: "worker".to_owned(),
-        grants: Grants::new(None, vec![Permission::ObjectsRead]).expect("grants"),
-        environment: andi::keys::secret::Environment::Live,
-        expires_in: None,
-    };
-    let (secret, key) = lifecycle::create_key(db, &acme, new, Utc::now())
+/// A key of a new workspace `acme` that may read objects: its secret and id.
+async fn key_of_new_workspace(app: &TestApp) -> (String, String) {
+    let acme = app.create_workspace("acme").await;
+    app.create_key(&acme, None, &[Permission::ObjectsRead])
         .await
-        .expect("create key");
-    (acme, secret.expose().to_owned(), key.id)
 }
 
 #[tokio::test]
 async fn a_key_revoked_on_one_server_is_rejected_by_another_on_the_same_database() {
-    let database = TestDatabase::create().await;
-    let db = store::connect(&database.url).await.expect("connect");
-    store::migrate(&db).await.expect("migrate");
-    let (_, key, key_id) = workspace_with_key(&db).await;
-    let first = spawn_caching_server(&db).await;
-    let second =
-        spawn_caching_server(&store::connect(&database.url).await.expect("second pool")).await;
+    let first = spawn_app().await;
+    let second = TestApp::builder().database_of(&first).spawn().await;
+    let (key, key_id) = key_of_new_workspace(&first).await;
     let client = reqwest::Client::new();
     warm(&client, &[&first, &second], &key).await;
 
@@ -149,16 +106,19 @@ async fn a_key_revoked_on_one_server_is_rejected_by_another_on_the_same_database
 
 #[tokio::test]
 async fn a_key_revoked_with_the_cli_while_the_server_runs_is_rejected() {
-    let database = TestDatabase::create().await;
-    let db = store::connect(&database.url).await.expect("connect");
-    store::migrate(&db).await.expect("migrate");
-    let (_, key, key_id) = workspace_with_key(&db).await;
-    let server = spawn_caching_server(&db).await;
+    let server = spawn_app().await;
+    let (key, key_id) = key_of_new_workspace(&server).await;
     let client = reqwest::Client::new();
     warm(&client, &[&server], &key).await;
 
     let revoked = tokio::process::Command::new(env!("CARGO_BIN_EXE_andi"))
-        .args(["key", "revoke", &key_id, "--database-url", &database.url])
+        .args([
+            "key",
+            "revoke",
+            &key_id,
+            "--database-url",
+            &server.database_url,
+        ])
         .output()
         .await
         .expect("run andi key revoke");
@@ -188,13 +148,9 @@ async fn a_key_revoked_with_the_cli_while_the_server_runs_is_rejected() {
 
 #[tokio::test]
 async fn a_key_rotated_without_grace_on_one_server_expires_on_another() {
-    let database = TestDatabase::create().await;
-    let db = store::connect(&database.url).await.expect("connect");
-    store::migrate(&db).await.expect("migrate");
-    let (_, old_key, key_id) = workspace_with_key(&db).await;
-    let first = spawn_caching_server(&db).await;
-    let second =
-        spawn_caching_server(&store::connect(&database.url).await.expect("second pool")).await;
+    let first = spawn_app().await;
+    let second = TestApp::builder().database_of(&first).spawn().await;
+    let (old_key, key_id) = key_of_new_workspace(&first).await;
     let client = reqwest::Client::new();
     warm(&client, &[&first, &second], &old_key).await;
 

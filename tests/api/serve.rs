@@ -3,6 +3,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use andi::keys::grant::Role;
@@ -92,15 +94,18 @@ async fn serve_refuses_a_schema_without_an_action_the_code_uses() {
     );
 }
 
-/// A running `andi serve` whose stderr is collected.
-struct Server {
+/// A running `andi serve` whose stdout and stderr are collected.
+pub struct Server {
     child: Child,
-    address: String,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
+    pub address: String,
+    log: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl Server {
-    fn start(database_url: &str) -> Server {
+    /// Starts `andi serve` on `database_url` with the policies of `policies`, logging at
+    /// trace level, with `args` added to its command line; returns once it listens.
+    pub fn start(database_url: &str, policies: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_andi"))
             .args([
                 "serve",
@@ -110,7 +115,8 @@ impl Server {
                 "100ms",
                 "--policy-dir",
             ])
-            .arg(policy_dir())
+            .arg(policies)
+            .args(args)
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "trace")
             .env("NO_COLOR", "1")
@@ -118,15 +124,16 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start andi serve");
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log = Arc::new(Mutex::new(String::new()));
         let (sender, receiver) = std::sync::mpsc::channel();
+        let mut readers = Vec::new();
         for stream in [
             Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
             Box::new(child.stdout.take().unwrap()),
         ] {
             let log = log.clone();
             let sender = sender.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if let Some(at) = line.find("andi listening on http://") {
                         let address = line[at + "andi listening on ".len()..]
@@ -136,10 +143,11 @@ impl Server {
                             .to_owned();
                         let _ = sender.send(address);
                     }
-                    log.lock().unwrap().push_str(&line);
-                    log.lock().unwrap().push('\n');
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
                 }
-            });
+            }));
         }
         let address = receiver
             .recv_timeout(Duration::from_secs(60))
@@ -148,18 +156,38 @@ impl Server {
             child,
             address,
             log,
+            readers,
         }
     }
 
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && self.log.lock().unwrap().is_empty() {
+    /// Sends the process a signal by name (`HUP`, `TERM`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Stops the server as a deploy does (SIGTERM: open requests are answered, the last
+    /// lines written) and returns everything it printed, complete once both pipes end.
+    pub fn stop(mut self) -> String {
+        self.signal("TERM");
+        // Bounded: past it the process is killed, which ends the pipes too.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && !self.readers.iter().all(JoinHandle::is_finished) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(200));
-        self.log.lock().unwrap().clone()
+        if !self.readers.iter().all(JoinHandle::is_finished) {
+            eprintln!("andi serve did not stop within 30 s of SIGTERM; killing it");
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        for reader in self.readers {
+            reader.join().expect("the log reader ends with the pipe");
+        }
+        let log = self.log.lock().unwrap();
+        log.clone()
     }
 }
 
@@ -176,7 +204,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     let mut near_miss = admin.clone();
     let last = near_miss.pop().unwrap();
     near_miss.push(if last == 'x' { 'y' } else { 'x' });
-    let server = Server::start(&app.database_url);
+    let server = Server::start(&app.database_url, &policy_dir(), &[]);
     let client = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", server.address);
 
@@ -206,7 +234,6 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     for request in requests {
         statuses.push(request.send().await.unwrap().status().as_u16());
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let log = server.stop();
 
     assert_eq!(statuses, [200, 200, 403, 201, 401, 401, 400, 200]);

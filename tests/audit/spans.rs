@@ -2,17 +2,13 @@
 //! key, action, resource, decision, determining policies and policy version; and, with
 //! `ANDI_DECISION_LOG`, a JSON line that links to that trace by its trace id.
 
-use std::sync::Arc;
-
-use andi::authz::{Authz, DecisionLog, DecisionLogTarget};
-use andi::http::limits::Limits;
 use andi::keys::grant::Role;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde_json::{Value, json};
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::helpers::{policy_dir, spawn_app_with_authz};
+use crate::helpers::TestApp;
 
 fn attribute(span: &SpanData, key: &str) -> String {
     span.attributes
@@ -56,11 +52,8 @@ async fn each_decision_is_an_authz_span_under_its_request_and_its_log_line_names
 
     let log_dir = tempfile::tempdir().unwrap();
     let log_path = log_dir.path().join("decisions.jsonl");
-    let log = Arc::new(DecisionLog::open(&DecisionLogTarget::File(log_path.clone())).unwrap());
-    let authz = Authz::load(&policy_dir())
-        .unwrap()
-        .with_decision_log(log.clone());
-    let app = spawn_app_with_authz(authz, Limits::default()).await;
+    let app = TestApp::builder().decision_log(&log_path).spawn().await;
+    let log = app.decision_log.clone().unwrap();
     let version = app.authz.version();
     let acme = app.create_workspace("acme").await;
     let (key, key_id) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
