@@ -4,6 +4,7 @@
 //! verification, against a dummy hash when there is no user) and get the same error, so
 //! neither the message nor the timing tells which emails have accounts.
 
+pub mod access;
 pub mod membership;
 pub mod password;
 pub mod settings;

@@ -14,13 +14,53 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use cedar_policy::{Entities, Entity, EntityUid, RestrictedExpression};
+use std::str::FromStr;
+
+use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 
 use super::Evaluation;
 use super::action::Action;
-use super::load::EntityTypes;
 use crate::keys::grant::Role;
 use crate::principal::Principal;
+
+/// The schema's namespace.
+pub const NAMESPACE: &str = "Andi";
+
+/// Entity type names of the `Andi` namespace, parsed once.
+#[derive(Debug, Clone)]
+pub struct EntityTypes {
+    pub api_key: EntityTypeName,
+    pub workspace: EntityTypeName,
+    pub role: EntityTypeName,
+    pub permission: EntityTypeName,
+    pub object_definition: EntityTypeName,
+    pub record: EntityTypeName,
+    pub user: EntityTypeName,
+    pub console: EntityTypeName,
+}
+
+impl EntityTypes {
+    pub(super) fn parse() -> Result<EntityTypes, String> {
+        let name = |n: &str| {
+            EntityTypeName::from_str(&format!("{NAMESPACE}::{n}"))
+                .map_err(|e| format!("bad entity type name {n}: {e}"))
+        };
+        Ok(EntityTypes {
+            api_key: name("ApiKey")?,
+            workspace: name("Workspace")?,
+            role: name("Role")?,
+            permission: name("Permission")?,
+            object_definition: name("ObjectDefinition")?,
+            record: name("Record")?,
+            user: name("User")?,
+            console: name("Console")?,
+        })
+    }
+
+    pub fn uid(&self, type_name: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
+    }
+}
 
 /// How many keys are remembered; past it, one is forgotten for each new key (and rebuilt
 /// on its next decision, about 20 µs). A few kilobytes per key and action used, so at most

@@ -15,13 +15,12 @@ use miette::Diagnostic;
 use sha2::{Digest, Sha256};
 
 use super::action::Action;
-use super::entities::DecisionEntities;
+use super::entities::{DecisionEntities, EntityTypes, NAMESPACE};
 use super::index::PolicyIndex;
 use crate::keys::grant::{Permission, Role};
 
 pub const SCHEMA_FILE: &str = "schema.cedarschema";
 pub const ENTITIES_FILE: &str = "entities.json";
-const NAMESPACE: &str = "Andi";
 
 /// One problem in the policy files, located as precisely as the source allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,42 +60,6 @@ impl fmt::Display for PolicyErrors {
 pub struct PolicyLocation {
     pub file: PathBuf,
     pub line: usize,
-}
-
-/// Entity type names of the `Andi` namespace, parsed once.
-#[derive(Debug, Clone)]
-pub struct EntityTypes {
-    pub api_key: EntityTypeName,
-    pub workspace: EntityTypeName,
-    pub role: EntityTypeName,
-    pub permission: EntityTypeName,
-    pub object_definition: EntityTypeName,
-    pub record: EntityTypeName,
-    pub user: EntityTypeName,
-    pub console: EntityTypeName,
-}
-
-impl EntityTypes {
-    fn parse() -> Result<EntityTypes, String> {
-        let name = |n: &str| {
-            EntityTypeName::from_str(&format!("{NAMESPACE}::{n}"))
-                .map_err(|e| format!("bad entity type name {n}: {e}"))
-        };
-        Ok(EntityTypes {
-            api_key: name("ApiKey")?,
-            workspace: name("Workspace")?,
-            role: name("Role")?,
-            permission: name("Permission")?,
-            object_definition: name("ObjectDefinition")?,
-            record: name("Record")?,
-            user: name("User")?,
-            console: name("Console")?,
-        })
-    }
-
-    pub fn uid(&self, type_name: &EntityTypeName, id: &str) -> EntityUid {
-        EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
-    }
 }
 
 /// A complete, validated policy set with everything a decision needs precomputed.

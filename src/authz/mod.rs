@@ -39,7 +39,7 @@ pub use user::{UserAuthzError, UserPrincipal, UserResource, evaluate_user};
 use crate::keys::grant::Permission;
 use crate::principal::Principal;
 use decision_log::Decided;
-use load::EntityTypes;
+use entities::EntityTypes;
 
 /// What a decision is about: the resource, with the workspace it lives in.
 #[derive(Debug, Clone)]

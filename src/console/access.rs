@@ -1,71 +1,28 @@
-//! Who may do what in the console: loads the signed-in user's membership of the workspace a
-//! request is about and puts the action to Cedar.
+//! The console's side of access: the signed-in person's requests put to
+//! [`crate::account::access`], which loads memberships and asks Cedar.
 
 use sea_orm::DatabaseConnection;
 
 use super::session::SignedIn;
-use crate::account::user::MemberRole;
-use crate::authz::{Action, UserAuthzError, UserPrincipal, UserResource};
+use crate::account::access::{self, AccessError, WorkspaceAccess};
+use crate::authz::{Action, UserPrincipal, UserResource};
 use crate::http::state::AppState;
-use crate::store::{self, StoreError};
-use crate::workspace::{Workspace, WorkspaceHandle};
 
-/// A workspace the signed-in user is a member of.
-pub struct WorkspaceAccess {
-    pub workspace: Workspace,
-    pub role: MemberRole,
-    pub principal: UserPrincipal,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AccessError {
-    /// No such workspace or key, or the user is not a member: the two look alike.
-    #[error("no such workspace or key among yours")]
-    NotFound,
-    #[error("{0}")]
-    Denied(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
-}
-
-/// The principal of a user acting on no workspace.
+/// The principal of the signed-in person acting on no workspace.
 pub fn console_principal(signed_in: &SignedIn) -> UserPrincipal {
-    UserPrincipal {
-        id: signed_in.user.id.clone(),
-        email: signed_in.user.email.clone(),
-        member_of: Vec::new(),
-        admin_of: Vec::new(),
-    }
+    access::console_principal(&signed_in.user)
 }
 
-/// Opens workspace `handle` for the signed-in user, or `NotFound` when they are no member.
+/// Opens workspace `handle` for the signed-in person, or `NotFound` when they are no member.
 pub async fn open_workspace(
     db: &DatabaseConnection,
     signed_in: &SignedIn,
     handle: &str,
 ) -> Result<WorkspaceAccess, AccessError> {
-    let handle = WorkspaceHandle::parse(handle).map_err(|_| AccessError::NotFound)?;
-    let workspace = store::workspaces::find_workspace_by_handle(db, &handle)
-        .await?
-        .ok_or(AccessError::NotFound)?;
-    let role = store::users::find_membership(db, &workspace.id, &signed_in.user.id)
-        .await?
-        .ok_or(AccessError::NotFound)?;
-    let mut principal = console_principal(signed_in);
-    principal.member_of.push(workspace.id.clone());
-    if role == MemberRole::Admin {
-        principal.admin_of.push(workspace.id.clone());
-    }
-    Ok(WorkspaceAccess {
-        workspace,
-        role,
-        principal,
-    })
+    access::open_workspace(db, &signed_in.user, handle).await
 }
 
-/// Asks Cedar; a denial says what the user lacks.
+/// Asks Cedar about the signed-in person's request; a denial says what they lack.
 pub fn decide(
     state: &AppState,
     signed_in: &SignedIn,
@@ -73,24 +30,11 @@ pub fn decide(
     action: Action,
     resource: &UserResource,
 ) -> Result<(), AccessError> {
-    state
-        .authz
-        .authorize_user(principal, action, resource, &signed_in.context)
-        .map_err(|error| match error {
-            UserAuthzError::Denied(action) => AccessError::Denied(denial_message(action)),
-            UserAuthzError::Internal(message) => AccessError::Internal(message),
-        })
-}
-
-fn denial_message(action: Action) -> String {
-    let what = match action {
-        Action::CreateApiKey => "create API keys",
-        Action::RevokeApiKey => "revoke API keys",
-        Action::RotateApiKey => "rotate API keys",
-        Action::AddMember => "add members",
-        _ => return format!("a policy denies `{}` to you", action.as_str()),
-    };
-    format!(
-        "only admins of this workspace can {what}; ask an admin to do it or to make you an admin"
+    access::decide(
+        &state.authz,
+        &signed_in.context,
+        principal,
+        action,
+        resource,
     )
 }

@@ -8,8 +8,9 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::access::{self, AccessError, WorkspaceAccess};
+use super::access;
 use super::session::{ApiUser, SignedIn};
+use crate::account::access::{AccessError, WorkspaceAccess};
 use crate::account::membership;
 use crate::account::user::MemberRole;
 use crate::authz::{Action, UserResource};

@@ -11,13 +11,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use minijinja::context;
 
-use super::access::{self, AccessError, WorkspaceAccess};
+use super::access;
 use super::form::FormFields;
 use super::session::{
     self, FORM_COOKIE, PageUser, SignedIn, cookie, same_origin, set_cookie, set_cookie_at,
     tokens_match,
 };
 use super::view::{KeyRow, PageError, render};
+use crate::account::access::{AccessError, WorkspaceAccess};
 use crate::account::password::MIN_PASSWORD_CHARS;
 use crate::account::user::MemberRole;
 use crate::account::{AccountError, membership, sign_in};

@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::account::AccountError;
+use crate::account::access::AccessError;
 use crate::auth::{AuthError, VerifyError};
 use crate::authz::{AuthzError, Denial, UserAuthzError};
-use crate::console::access::AccessError;
 use crate::issue::Issue;
 use crate::keys::lifecycle::KeyError;
 use crate::objects::error::ObjectsError;
