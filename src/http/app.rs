@@ -1,14 +1,16 @@
 //! The HTTP application: the router of every route and the tower layers around it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, Request, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
@@ -29,14 +31,12 @@ pub fn router(state: AppState) -> Router {
         // Layers run outside-in from the last added: request id, sensitive headers, trace,
         // panic guard, timeout, body limit, then the route.
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
             state.limits.request_timeout,
+            time_limit,
         ))
         .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!(
-                "handler panicked"
-            )))
+            IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!("handler panicked")))
         }))
         .layer(
             TraceLayer::new_for_http()
@@ -79,8 +79,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Answers a request that outlives `limit` with a problem+json 408, like every other error.
+async fn time_limit(State(limit): State<Duration>, request: Request<Body>, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout { after: limit }.into_response(),
+    }
+}
+
 async fn not_found() -> ApiError {
-    ApiError::NotFound("no such route; see API.md for the routes".to_owned())
+    ApiError::NotFound("no such route; GET /api/openapi.json lists every route".to_owned())
 }
 
 async fn method_not_allowed() -> ApiError {

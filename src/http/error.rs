@@ -46,6 +46,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     Unavailable(String),
+    #[error("the request took longer than the server's limit of {}; retry, or split the work into smaller requests", humantime(*.after))]
+    Timeout { after: std::time::Duration },
     /// A console sign-in with a wrong email or password (the two look alike).
     #[error("{0}")]
     BadCredentials(String),
@@ -214,6 +216,14 @@ struct Problem {
     missing_permission: Option<&'static str>,
 }
 
+fn humantime(duration: std::time::Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}
+
 const REALM: &str = "Bearer realm=\"andi\"";
 
 /// The stable code of each authentication failure.
@@ -245,6 +255,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::SessionRequired(_) | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -264,6 +275,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Timeout { .. } => "request_timeout",
             ApiError::SessionRequired(_) => "session_required",
             ApiError::BadCredentials(_) => "bad_credentials",
             ApiError::Forbidden { code, .. } => code,
@@ -348,23 +360,82 @@ mod tests {
     use super::*;
     use crate::authz::Action;
     use crate::keys::grant::Permission;
+    use crate::keys::secret::KeyFormatError;
+    use crate::workspace::WorkspaceHandle;
 
-    #[test]
-    fn each_failure_maps_to_its_status_and_code() {
-        let cases: Vec<(ApiError, StatusCode, &str)> = vec![
+    /// The name of each variant. The match is exhaustive, so a new variant does not compile
+    /// until it is named here, and the table test below then asks for a case of it.
+    fn variant(error: &ApiError) -> &'static str {
+        match error {
+            ApiError::Auth(_) => "Auth",
+            ApiError::Denied(_) => "Denied",
+            ApiError::NotFound(_) => "NotFound",
+            ApiError::Conflict { .. } => "Conflict",
+            ApiError::Validation(_) => "Validation",
+            ApiError::BadRequest { .. } => "BadRequest",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::MethodNotAllowed => "MethodNotAllowed",
+            ApiError::PayloadTooLarge { .. } => "PayloadTooLarge",
+            ApiError::Unavailable(_) => "Unavailable",
+            ApiError::Timeout { .. } => "Timeout",
+            ApiError::BadCredentials(_) => "BadCredentials",
+            ApiError::SessionRequired(_) => "SessionRequired",
+            ApiError::Forbidden { .. } => "Forbidden",
+            ApiError::TooManyRequests { .. } => "TooManyRequests",
+            ApiError::Internal(_) => "Internal",
+        }
+    }
+    const VARIANTS: usize = 16;
+
+    fn auth_variant(error: &AuthError) -> &'static str {
+        match error {
+            AuthError::MissingCredentials => "MissingCredentials",
+            AuthError::UnsupportedScheme => "UnsupportedScheme",
+            AuthError::MalformedKey(_) => "MalformedKey",
+            AuthError::UnknownKey => "UnknownKey",
+            AuthError::RevokedKey => "RevokedKey",
+            AuthError::ExpiredKey => "ExpiredKey",
+            AuthError::ConflictingCredentials => "ConflictingCredentials",
+            AuthError::WorkspaceMismatch { .. } => "WorkspaceMismatch",
+        }
+    }
+    const AUTH_VARIANTS: usize = 8;
+
+    fn store_error() -> StoreError {
+        StoreError::Corrupt("a row".to_owned())
+    }
+
+    /// Every variant of `ApiError` and of every layer's error, with what the caller sees.
+    fn table() -> Vec<(ApiError, StatusCode, &'static str)> {
+        let denial = Denial {
+            action: Action::CreateObject,
+            missing_permission: Some(Permission::ObjectsWrite),
+        };
+        let handle = WorkspaceHandle::parse("acme").expect("a handle");
+        let secs = std::time::Duration::from_secs(30);
+        use StatusCode as S;
+        vec![
             (
                 AuthError::MissingCredentials.into(),
-                StatusCode::UNAUTHORIZED,
+                S::UNAUTHORIZED,
                 "missing_credentials",
             ),
             (
-                AuthError::RevokedKey.into(),
-                StatusCode::UNAUTHORIZED,
-                "revoked_key",
+                AuthError::UnsupportedScheme.into(),
+                S::UNAUTHORIZED,
+                "unsupported_auth_scheme",
             ),
             (
+                AuthError::MalformedKey(KeyFormatError::Checksum).into(),
+                S::UNAUTHORIZED,
+                "malformed_key",
+            ),
+            (AuthError::UnknownKey.into(), S::UNAUTHORIZED, "unknown_key"),
+            (AuthError::RevokedKey.into(), S::UNAUTHORIZED, "revoked_key"),
+            (AuthError::ExpiredKey.into(), S::UNAUTHORIZED, "expired_key"),
+            (
                 AuthError::ConflictingCredentials.into(),
-                StatusCode::BAD_REQUEST,
+                S::BAD_REQUEST,
                 "conflicting_credentials",
             ),
             (
@@ -372,32 +443,282 @@ mod tests {
                     header: "x-workspace-handle",
                 }
                 .into(),
-                StatusCode::FORBIDDEN,
+                S::FORBIDDEN,
                 "workspace_mismatch",
             ),
             (
-                Denial {
-                    action: Action::CreateObject,
-                    missing_permission: Some(Permission::ObjectsWrite),
-                }
-                .into(),
-                StatusCode::FORBIDDEN,
+                VerifyError::Auth(AuthError::UnknownKey).into(),
+                S::UNAUTHORIZED,
+                "unknown_key",
+            ),
+            (
+                VerifyError::Store(store_error()).into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+            (denial.clone().into(), S::FORBIDDEN, "insufficient_scope"),
+            (
+                AuthzError::Denied(denial).into(),
+                S::FORBIDDEN,
                 "insufficient_scope",
             ),
             (
-                ApiError::Validation(vec![]),
-                StatusCode::BAD_REQUEST,
+                AuthzError::Internal("entities".to_owned()).into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+            (
+                UserAuthzError::Denied(Action::CreateApiKey).into(),
+                S::FORBIDDEN,
+                "forbidden",
+            ),
+            (
+                UserAuthzError::Internal("request".to_owned()).into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+            (
+                ObjectsError::Invalid(vec![]).into(),
+                S::BAD_REQUEST,
                 "validation_failed",
             ),
             (
-                ApiError::Internal(anyhow::anyhow!("boom")),
-                StatusCode::INTERNAL_SERVER_ERROR,
+                ObjectsError::UniqueConflict.into(),
+                S::CONFLICT,
+                "unique_conflict",
+            ),
+            (
+                ObjectsError::RecordsBlockChange("2 record(s)".to_owned()).into(),
+                S::CONFLICT,
+                "records_block_change",
+            ),
+            (
+                ObjectsError::Store(store_error()).into(),
+                S::INTERNAL_SERVER_ERROR,
                 "internal_error",
             ),
-        ];
-        for (error, status, code) in cases {
+            (
+                KeyError::Invalid("a name".to_owned()).into(),
+                S::BAD_REQUEST,
+                "invalid_key_request",
+            ),
+            (
+                KeyError::NotFound("key_1".to_owned()).into(),
+                S::NOT_FOUND,
+                "not_found",
+            ),
+            (
+                KeyError::Revoked("key_1".to_owned()).into(),
+                S::CONFLICT,
+                "key_not_active",
+            ),
+            (
+                KeyError::Expired("key_1".to_owned()).into(),
+                S::CONFLICT,
+                "key_not_active",
+            ),
+            (
+                KeyError::Store(store_error()).into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+            (
+                WorkspaceError::Invalid("a name".to_owned()).into(),
+                S::BAD_REQUEST,
+                "invalid_workspace",
+            ),
+            (
+                WorkspaceError::Exists(handle).into(),
+                S::CONFLICT,
+                "workspace_exists",
+            ),
+            (
+                WorkspaceError::Store(store_error()).into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+            (
+                AccountError::Invalid("an email".to_owned()).into(),
+                S::BAD_REQUEST,
+                "invalid_account",
+            ),
+            (AccountError::EmailTaken.into(), S::CONFLICT, "email_taken"),
+            (
+                AccountError::SignupClosed.into(),
+                S::FORBIDDEN,
+                "signup_closed",
+            ),
+            (
+                AccountError::BadCredentials.into(),
+                S::UNAUTHORIZED,
+                "bad_credentials",
+            ),
+            (
+                AccountError::RateLimited {
+                    detail: "wait".to_owned(),
+                    retry_after_secs: 60,
+                }
+                .into(),
+                S::TOO_MANY_REQUESTS,
+                "too_many_requests",
+            ),
+            (
+                AccountError::Store(store_error()).into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+            (
+                AccountError::Hashing("salt".to_owned()).into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+            (AccessError::NotFound.into(), S::NOT_FOUND, "not_found"),
+            (
+                AccessError::Denied("admins only".to_owned()).into(),
+                S::FORBIDDEN,
+                "forbidden",
+            ),
+            (
+                AccessError::Store(store_error()).into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+            (
+                AccessError::Internal("entities".to_owned()).into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+            (
+                store_error().into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+            (
+                ApiError::NotFound("no route".to_owned()),
+                S::NOT_FOUND,
+                "not_found",
+            ),
+            (
+                ApiError::Conflict {
+                    code: "object_has_records",
+                    detail: "3".to_owned(),
+                },
+                S::CONFLICT,
+                "object_has_records",
+            ),
+            (
+                ApiError::Validation(vec![]),
+                S::BAD_REQUEST,
+                "validation_failed",
+            ),
+            (
+                ApiError::BadRequest {
+                    code: "invalid_json",
+                    detail: "x".to_owned(),
+                },
+                S::BAD_REQUEST,
+                "invalid_json",
+            ),
+            (
+                ApiError::UnsupportedMediaType("text/plain".to_owned()),
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+            (
+                ApiError::MethodNotAllowed,
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+            ),
+            (
+                ApiError::PayloadTooLarge { limit: 10 },
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+            ),
+            (
+                ApiError::Unavailable("db".to_owned()),
+                S::SERVICE_UNAVAILABLE,
+                "unavailable",
+            ),
+            (
+                ApiError::Timeout { after: secs },
+                S::REQUEST_TIMEOUT,
+                "request_timeout",
+            ),
+            (
+                ApiError::BadCredentials("no".to_owned()),
+                S::UNAUTHORIZED,
+                "bad_credentials",
+            ),
+            (
+                ApiError::SessionRequired("sign in".to_owned()),
+                S::UNAUTHORIZED,
+                "session_required",
+            ),
+            (
+                ApiError::Forbidden {
+                    code: "csrf",
+                    detail: "x".to_owned(),
+                },
+                S::FORBIDDEN,
+                "csrf",
+            ),
+            (
+                ApiError::TooManyRequests {
+                    detail: "x".to_owned(),
+                    retry_after_secs: 1,
+                },
+                S::TOO_MANY_REQUESTS,
+                "too_many_requests",
+            ),
+            (
+                ApiError::Internal(anyhow::anyhow!("boom")),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+        ]
+    }
+
+    #[test]
+    fn each_failure_maps_to_its_status_and_code() {
+        for (error, status, code) in table() {
             assert_eq!(error.status(), status, "{error:?}");
             assert_eq!(error.code(), code, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn the_table_covers_every_variant() {
+        let table = table();
+        let covered: std::collections::BTreeSet<&str> =
+            table.iter().map(|(error, _, _)| variant(error)).collect();
+        assert_eq!(covered.len(), VARIANTS, "variants with a case: {covered:?}");
+        let auth: std::collections::BTreeSet<&str> = table
+            .iter()
+            .filter_map(|(error, _, _)| match error {
+                ApiError::Auth(auth) => Some(auth_variant(auth)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            auth.len(),
+            AUTH_VARIANTS,
+            "authentication failures with a case: {auth:?}"
+        );
+    }
+
+    #[test]
+    fn every_failure_is_problem_json_with_its_code() {
+        for (error, status, code) in table() {
+            let response = error.into_response();
+            assert_eq!(response.status(), status);
+            assert_eq!(
+                response
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| v.as_bytes()),
+                Some(&b"application/problem+json"[..]),
+                "{code}"
+            );
         }
     }
 

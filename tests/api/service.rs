@@ -1,9 +1,12 @@
 //! Health, readiness, unknown routes and the calling key's own metadata.
 
+use std::time::Duration;
+
+use andi::http::limits::Limits;
 use andi::keys::grant::{Permission, Role};
 use serde_json::Value;
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
 
 #[tokio::test]
 async fn health_and_readiness_need_no_key() {
@@ -147,5 +150,33 @@ async fn last_used_at_is_recorded_off_the_request_path() {
     assert!(
         stored >= before - chrono::Duration::milliseconds(1),
         "the stored time is the use's, got {stored}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_that_outlives_the_time_limit_answers_problem_json() {
+    // A sign-in verifies a password with argon2id, which takes far longer than a millisecond.
+    let limits = Limits {
+        request_timeout: Duration::from_millis(1),
+        ..Limits::default()
+    };
+    let app = TestApp::builder().limits(limits).spawn().await;
+
+    let response = app
+        .client
+        .post(app.url("/sign-in"))
+        .header("cookie", "andi_form=token1234")
+        .form(&[
+            ("csrf", "token1234"),
+            ("email", "nobody@example.com"),
+            ("password", "a wrong password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(response, 408, "request_timeout", "POST /sign-in").await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("limit of 1ms"),
+        "the detail says what happened: {body}"
     );
 }
