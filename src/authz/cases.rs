@@ -244,7 +244,7 @@ fn run_file(bundle: &PolicyBundle, path: &Path, report: &mut CaseReport) {
         .and_then(|text| {
             serde_json::from_str::<CaseFile>(&text).map_err(|e| {
                 format!(
-                    "line {}, column {}: {e}; the format is in README.md, \"Writing and testing a policy\"",
+                    "line {}, column {}: {e}; the format is in docs/policies.md, \"Writing and testing a policy\"",
                     e.line(),
                     e.column()
                 )
