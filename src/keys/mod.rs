@@ -6,7 +6,7 @@ mod duration;
 mod grant;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 pub use duration::parse_duration;
@@ -144,8 +144,9 @@ pub async fn create_key(
     }
     let secret = KeySecret::generate(new.environment);
     let id = new_key_id();
+    let txn = store::begin_write(db).await?;
     store::api_keys::insert_key(
-        db,
+        &txn,
         NewKeyRow {
             id: &id,
             workspace_id: &workspace.id,
@@ -159,9 +160,10 @@ pub async fn create_key(
         },
     )
     .await?;
-    let key = store::api_keys::find_key(db, &id)
+    let key = store::api_keys::find_key(&txn, &id)
         .await?
         .ok_or_else(|| KeyError::NotFound(id.clone()))?;
+    txn.commit().await.map_err(StoreError::from)?;
     Ok((secret, key))
 }
 
@@ -179,7 +181,7 @@ pub async fn revoke_key(
     now: DateTime<Utc>,
 ) -> Result<ApiKey, KeyError> {
     // The revocation and its event commit together, so no server can miss it.
-    let txn = db.begin().await.map_err(StoreError::from)?;
+    let txn = store::begin_write(db).await?;
     let key = store::api_keys::find_key(&txn, id)
         .await?
         .ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
@@ -207,7 +209,7 @@ pub async fn rotate_key(
             "the grace period cannot be negative".to_owned(),
         ));
     }
-    let txn = db.begin().await.map_err(StoreError::from)?;
+    let txn = store::begin_write(db).await?;
     let old = store::api_keys::find_key(&txn, id)
         .await?
         .ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
