@@ -22,5 +22,6 @@ mod policy_reload;
 mod query;
 mod records;
 mod revocation;
+mod revocation_race;
 mod serve;
 mod service;

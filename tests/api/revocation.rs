@@ -26,12 +26,12 @@ use crate::helpers::{TestDatabase, assert_problem, policy_dir, serve};
 const NEVER_PROPAGATED: Duration = Duration::from_secs(5);
 
 /// A server as `andi serve` runs it: key cache on, following the revocation sequence.
-struct CachingServer {
+pub(crate) struct CachingServer {
     address: String,
     keys: Arc<KeyVerifier>,
 }
 
-async fn spawn_caching_server(db: &DatabaseConnection) -> CachingServer {
+pub(crate) async fn spawn_caching_server(db: &DatabaseConnection) -> CachingServer {
     let authz = Authz::load(&policy_dir()).expect("shipped policies load");
     let state = AppState::new(db.clone(), authz, Limits::default());
     state.keys.spawn_revocation_watcher();
@@ -40,7 +40,11 @@ async fn spawn_caching_server(db: &DatabaseConnection) -> CachingServer {
     CachingServer { address, keys }
 }
 
-async fn status(client: &reqwest::Client, server: &CachingServer, key: &str) -> reqwest::Response {
+pub(crate) async fn status(
+    client: &reqwest::Client,
+    server: &CachingServer,
+    key: &str,
+) -> reqwest::Response {
     client
         .get(format!("{}/api/key", server.address))
         .bearer_auth(key)
