@@ -7,6 +7,7 @@
 
 mod auth;
 mod cli;
+mod cli_busy;
 mod console;
 mod console_api;
 mod create_object;
