@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 
 use crate::store;
 
@@ -40,7 +40,7 @@ impl UsageRecorder {
         }
         // One transaction per flush: on SQLite that is one commit (one sync) for all keys.
         let written = async {
-            let txn = db.begin().await.map_err(store::StoreError::from)?;
+            let txn = store::begin_write(db).await?;
             store::api_keys::update_keys_last_used(&txn, &uses).await?;
             txn.commit().await.map_err(store::StoreError::from)
         };

@@ -3,7 +3,7 @@
 //! it over; what is stored is its digest.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 
 use super::api_key::{ApiKey, KeyStatus, NewKey};
 use super::secret::KeySecret;
@@ -42,8 +42,9 @@ pub async fn create_key(
     }
     let secret = KeySecret::generate(new.environment);
     let id = new_id("key");
+    let txn = store::begin_write(db).await?;
     store::api_keys::insert_key(
-        db,
+        &txn,
         NewKeyRow {
             id: &id,
             workspace_id: &workspace.id,
@@ -57,9 +58,10 @@ pub async fn create_key(
         },
     )
     .await?;
-    let key = store::api_keys::find_key(db, &id)
+    let key = store::api_keys::find_key(&txn, &id)
         .await?
         .ok_or_else(|| KeyError::NotFound(id.clone()))?;
+    txn.commit().await.map_err(StoreError::from)?;
     Ok((secret, key))
 }
 
@@ -77,7 +79,7 @@ pub async fn revoke_key(
     now: DateTime<Utc>,
 ) -> Result<ApiKey, KeyError> {
     // The revocation and its event commit together, so no server can miss it.
-    let txn = db.begin().await.map_err(StoreError::from)?;
+    let txn = store::begin_write(db).await?;
     let key = store::api_keys::find_key(&txn, id)
         .await?
         .ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
@@ -105,7 +107,7 @@ pub async fn rotate_key(
             "the grace period cannot be negative".to_owned(),
         ));
     }
-    let txn = db.begin().await.map_err(StoreError::from)?;
+    let txn = store::begin_write(db).await?;
     let old = store::api_keys::find_key(&txn, id)
         .await?
         .ok_or_else(|| KeyError::NotFound(id.to_owned()))?;

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::StoreError;
@@ -39,10 +39,13 @@ pub struct KeyEvent {
     pub digest: KeyDigest,
 }
 
-/// Appends an event for key `key_id`. Call it inside the transaction that changes the key,
-/// so the change and its announcement commit together.
+/// The PostgreSQL advisory lock that orders appends ("andikeys" in ASCII).
+const KEY_EVENTS_LOCK: i64 = 0x616e_6469_6b65_7973;
+
+/// Appends an event for key `key_id` inside `txn`, the transaction that changes the key, so
+/// the change and its announcement commit together.
 pub async fn insert_key_event(
-    db: &impl ConnectionTrait,
+    txn: &DatabaseTransaction,
     key_id: &str,
     kind: KeyEventKind,
     now: DateTime<Utc>,
@@ -51,10 +54,28 @@ pub async fn insert_key_event(
         .select_only()
         .column(api_key::Column::KeyHash)
         .into_tuple()
-        .one(db)
+        .one(txn)
         .await?;
     let key_hash =
         key_hash.ok_or_else(|| StoreError::Corrupt(format!("key {key_id} does not exist")))?;
+    // Readers move past the highest number they have seen, so an event must never become
+    // visible after one with a higher number. A bigserial alone allows that: numbers are
+    // taken at insert, and transactions commit in any order. Hence this lock, taken before
+    // the insert takes its number and held until the transaction commits or rolls back;
+    // PostgreSQL makes a commit visible before it releases the transaction's locks. So an
+    // append takes its number only once every lower-numbered append has committed (and is
+    // visible to every later snapshot) or rolled back (its number is a gap with no event):
+    // a snapshot that shows number N shows every event below N, and none is skipped.
+    // SQLite needs no lock: `store::begin_write` takes its single write lock at BEGIN, the
+    // number is taken under it, and the lock is released at commit. The cost is that
+    // appends across all servers take turns for the rest of their (short) transactions;
+    // revocations are rare. Reading only events older than the oldest running transaction
+    // (`pg_snapshot_xmin`) would avoid the turns, but a long transaction anywhere would
+    // then hold back every revocation.
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({KEY_EVENTS_LOCK})"))
+            .await?;
+    }
     key_event::ActiveModel {
         key_id: Set(key_id.to_owned()),
         key_hash: Set(key_hash),
@@ -62,10 +83,10 @@ pub async fn insert_key_event(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(db)
+    .insert(txn)
     .await?;
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_unprepared(&format!("NOTIFY {KEY_EVENTS_CHANNEL}"))
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("NOTIFY {KEY_EVENTS_CHANNEL}"))
             .await?;
     }
     Ok(())

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    AccessMode, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 /// The embedded default: a SQLite file next to where the service runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://andi.db?mode=rwc";
@@ -70,6 +73,21 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
                 .foreign_keys(true)
         });
     Ok(Database::connect(options).await?)
+}
+
+/// Begins a transaction that writes; every transaction that writes begins here. On SQLite
+/// it takes the write lock at once (`BEGIN IMMEDIATE`), waiting out the busy timeout if
+/// another connection or process holds it. A deferred transaction that reads first would
+/// instead fail at its first write with "database is locked", without waiting, when
+/// another connection has written since it began reading.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    let options = TransactionOptions {
+        isolation_level: None,
+        access_mode: (db.get_database_backend() == DbBackend::Postgres)
+            .then_some(AccessMode::ReadWrite),
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+    };
+    Ok(db.begin_with_options(options).await?)
 }
 
 /// Applies every pending migration.

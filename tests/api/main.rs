@@ -7,6 +7,7 @@
 
 mod auth;
 mod cli;
+mod cli_busy;
 mod console;
 mod console_api;
 mod create_object;
@@ -22,5 +23,6 @@ mod policy_reload;
 mod query;
 mod records;
 mod revocation;
+mod revocation_race;
 mod serve;
 mod service;

@@ -17,7 +17,11 @@ use crate::helpers::{TestApp, assert_problem, spawn_app};
 
 const NEVER_PROPAGATED: Duration = Duration::from_secs(5);
 
-async fn status(client: &reqwest::Client, server: &TestApp, key: &str) -> reqwest::Response {
+pub(crate) async fn status(
+    client: &reqwest::Client,
+    server: &TestApp,
+    key: &str,
+) -> reqwest::Response {
     client
         .get(server.url("/api/key"))
         .bearer_auth(key)
