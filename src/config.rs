@@ -11,6 +11,7 @@ use crate::auth::KeyCacheConfig;
 use crate::authz::DecisionLogTarget;
 use crate::console::settings::ConsoleConfig;
 use crate::duration::parse_std_duration;
+use crate::http::connections::ConnectionLimits;
 use crate::http::limits::Limits;
 use crate::store::DEFAULT_DATABASE_URL;
 
@@ -52,6 +53,9 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub limits: Limits,
+
+    #[command(flatten)]
+    pub connections: ConnectionLimits,
 
     #[command(flatten)]
     pub console: ConsoleConfig,

@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the HTTP service (applies migrations and loads the policies first).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Apply pending database migrations.
     Migrate(DatabaseArgs),
     /// Create and list workspaces.
@@ -48,7 +48,7 @@ pub enum Command {
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(config) => serve::serve(config).await,
+        Command::Serve(config) => serve::serve(*config).await,
         Command::Migrate(database) => {
             store::open(&database.database_url).await?;
             eprintln!("migrations applied");

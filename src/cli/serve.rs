@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use crate::authz::{self, Authz, DecisionLog};
 use crate::config::ServeConfig;
 use crate::http::app::router;
+use crate::http::connections::{self, ConnectionLimits};
 use crate::http::state::AppState;
 use crate::store;
 
@@ -30,6 +31,7 @@ pub struct Application {
     address: SocketAddr,
     state: AppState,
     decision_log: Option<Arc<DecisionLog>>,
+    connections: ConnectionLimits,
     /// The flusher and the revocation watcher, aborted on stop.
     tasks: Vec<JoinHandle<()>>,
     /// Stop when dropped.
@@ -88,6 +90,7 @@ impl Application {
             address,
             state,
             decision_log,
+            connections: config.connections.clone(),
             tasks,
             reload_tasks,
         })
@@ -116,11 +119,12 @@ impl Application {
     ) -> anyhow::Result<()> {
         let address = self.address;
         tracing::info!(%address, policy_version = %self.state.authz.version(), "andi listening on http://{address}");
-        let served = axum::serve(
+        connections::serve(
             self.listener,
-            router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+            router(self.state.clone()),
+            &self.connections,
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         drop(self.reload_tasks);
         for task in self.tasks {
@@ -131,7 +135,7 @@ impl Application {
             log.flush();
         }
         tracing::info!("andi stopped");
-        Ok(served?)
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod caller;
+pub mod connections;
 pub mod definitions;
 pub mod error;
 pub mod extract;

@@ -12,6 +12,7 @@ use andi::authz::{Authz, DecisionLog, DecisionLogTarget};
 use andi::cli::serve::Application;
 use andi::config::ServeConfig;
 use andi::console::settings::ConsoleConfig;
+use andi::http::connections::ConnectionLimits;
 use andi::http::limits::Limits;
 use andi::http::state::AppState;
 use andi::id::random_base62;
@@ -95,6 +96,11 @@ impl TestApp {
 impl TestAppBuilder {
     pub fn limits(mut self, limits: Limits) -> TestAppBuilder {
         self.config.limits = limits;
+        self
+    }
+
+    pub fn connections(mut self, connections: ConnectionLimits) -> TestAppBuilder {
+        self.config.connections = connections;
         self
     }
 

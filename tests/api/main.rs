@@ -8,6 +8,7 @@
 mod auth;
 mod cli;
 mod cli_busy;
+mod connections;
 mod console;
 mod console_api;
 mod create_object;
