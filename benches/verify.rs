@@ -102,7 +102,9 @@ fn verification(c: &mut Criterion) {
         dir.path().join("bench.db").display()
     );
     let (db, secrets, workspace_id) = runtime.block_on(async {
-        let db = store::connect(&url).await.expect("open the database");
+        let db = store::connect(&url, store::DEFAULT_POOL_SIZE)
+            .await
+            .expect("open the database");
         store::migrate(&db).await.expect("migrate");
         let workspace = andi::workspace::create::create_workspace(
             &db,

@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
     let (url, admin) = match std::env::var("BENCH_DATABASE_URL") {
         Ok(admin) if admin.starts_with("postgres") => {
             let name = format!("andi_bench_{}", random_base62(8).to_lowercase());
-            let db = store::connect(&admin).await?;
+            let db = store::connect(&admin, store::DEFAULT_POOL_SIZE).await?;
             db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                 .await?;
             db.close().await?;
@@ -63,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
         "SQLite"
     };
 
-    let db = store::connect(&url).await?;
+    let db = store::connect(&url, store::DEFAULT_POOL_SIZE).await?;
     store::migrate(&db).await?;
     let policies = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies");
     let authz = Authz::load(&policies).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -208,7 +208,7 @@ async fn main() -> anyhow::Result<()> {
 
     db.close().await?;
     if let Some((admin, name)) = admin {
-        let db = store::connect(&admin).await?;
+        let db = store::connect(&admin, store::DEFAULT_POOL_SIZE).await?;
         db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
             .await?;
     }

@@ -13,7 +13,7 @@ use crate::console::settings::ConsoleConfig;
 use crate::duration::parse_std_duration;
 use crate::http::connections::ConnectionLimits;
 use crate::http::limits::Limits;
-use crate::store::DEFAULT_DATABASE_URL;
+use crate::store::{DEFAULT_DATABASE_URL, DEFAULT_POOL_SIZE};
 
 /// Where the data lives. Every command takes it.
 #[derive(Debug, Clone, Args)]
@@ -21,6 +21,10 @@ pub struct DatabaseArgs {
     /// `sqlite://FILE?mode=rwc` (the default) or `postgres://USER@HOST/DB`.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub database_url: String,
+
+    /// Connections in the database pool. On SQLite they read beside the one writer (WAL).
+    #[arg(long, env = "ANDI_DATABASE_POOL_SIZE", default_value_t = DEFAULT_POOL_SIZE, global = true)]
+    pub database_pool_size: u32,
 }
 
 #[derive(Debug, Clone, Args)]

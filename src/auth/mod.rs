@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod credentials;
 pub mod revocation;
+pub mod throttle;
 pub mod usage;
 pub mod verify;
 

@@ -50,7 +50,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(config) => serve::serve(*config).await,
         Command::Migrate(database) => {
-            store::open(&database.database_url).await?;
+            store::open(&database.database_url, database.database_pool_size).await?;
             eprintln!("migrations applied");
             Ok(())
         }
@@ -63,7 +63,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 
 /// Opens the database and brings its schema up to date, so every command works on a fresh file.
 async fn open(database: &DatabaseArgs) -> anyhow::Result<DatabaseConnection> {
-    Ok(store::open(&database.database_url).await?)
+    Ok(store::open(&database.database_url, database.database_pool_size).await?)
 }
 
 async fn find_workspace(db: &DatabaseConnection, handle: &str) -> anyhow::Result<Workspace> {

@@ -83,7 +83,7 @@ pub async fn run(command: PolicyCommand) -> anyhow::Result<()> {
             let bundle = load(&dir).map_err(|errors| {
                 anyhow!("the policies in {} are invalid:\n{errors}", dir.display())
             })?;
-            let db = store::open(&database.database_url).await?;
+            let db = store::open(&database.database_url, database.database_pool_size).await?;
             let explanation = explain(
                 &db,
                 &bundle,

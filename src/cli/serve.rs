@@ -42,7 +42,11 @@ impl Application {
     /// Everything `andi serve` does before it accepts the first request; listens on
     /// `config.listen` (port 0 picks a free port, see [`Application::address`]).
     pub async fn build(config: ServeConfig) -> anyhow::Result<Application> {
-        let db = store::open(&config.database.database_url).await?;
+        let db = store::open(
+            &config.database.database_url,
+            config.database.database_pool_size,
+        )
+        .await?;
         let mut authz = Authz::load(&config.policy_dir).map_err(|errors| {
             anyhow::anyhow!(
                 "the policies in {} are invalid:\n{errors}",

@@ -9,6 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -108,17 +109,37 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let presented = credentials::presented_key(&parts.headers)?;
-        let secret = KeySecret::parse(presented).map_err(AuthError::MalformedKey)?;
-        let now = Utc::now();
-        let VerifiedKey { principal, key } = state.keys.verify(&secret, now).await?;
-        credentials::check_workspace_headers(&parts.headers, &principal.workspace)?;
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
                 addr.ip()
             });
+        if let Some(wait) = state.auth_failures.refused(ip, Instant::now()) {
+            return Err(ApiError::TooManyRequests {
+                detail: format!(
+                    "too many failed authentications from your address; try again in {} s with a valid key",
+                    wait.as_secs().max(1)
+                ),
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let now = Utc::now();
+        let verified = async {
+            let presented = credentials::presented_key(&parts.headers)?;
+            let secret = KeySecret::parse(presented).map_err(AuthError::MalformedKey)?;
+            Ok::<_, ApiError>(state.keys.verify(&secret, now).await?)
+        };
+        let VerifiedKey { principal, key } = match verified.await {
+            Ok(verified) => verified,
+            Err(error) => {
+                if matches!(error, ApiError::Auth(_)) {
+                    state.auth_failures.failed(ip, Instant::now());
+                }
+                return Err(error);
+            }
+        };
+        credentials::check_workspace_headers(&parts.headers, &principal.workspace)?;
         let context = RequestContext {
             ip,
             time: now,

@@ -25,6 +25,16 @@ pub struct Limits {
     #[arg(long, env = "ANDI_MAX_PAGE_SIZE", default_value_t = 1_000)]
     pub max_page_size: usize,
 
+    /// Failed authentications (missing, malformed, unknown, revoked or expired keys) one
+    /// client address may make per `auth_failure_window`; past it, its requests are answered
+    /// 429 before any key is looked up. 0 turns the limit off.
+    #[arg(long, env = "ANDI_MAX_AUTH_FAILURES_PER_IP", default_value_t = 100)]
+    pub max_auth_failures_per_ip: u64,
+
+    /// The window of the failed-authentication limit.
+    #[arg(long, env = "ANDI_AUTH_FAILURE_WINDOW", default_value = "1m", value_parser = parse_std_duration)]
+    pub auth_failure_window: Duration,
+
     /// Time a request may take before it is answered 408.
     #[arg(long, env = "ANDI_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_std_duration)]
     pub request_timeout: Duration,
@@ -37,6 +47,8 @@ impl Default for Limits {
             max_attributes: 200,
             max_batch_records: 1_000,
             max_page_size: 1_000,
+            max_auth_failures_per_ip: 100,
+            auth_failure_window: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
         }
     }

@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 
 use super::limits::Limits;
 use crate::auth::KeyCacheConfig;
+use crate::auth::throttle::FailureLimiter;
 use crate::auth::usage::UsageRecorder;
 use crate::auth::verify::KeyVerifier;
 use crate::authz::Authz;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub authz: Arc<Authz>,
     pub keys: Arc<KeyVerifier>,
+    /// Failed authentications per client address.
+    pub auth_failures: Arc<FailureLimiter>,
     pub definitions: Arc<DefinitionCache>,
     pub limits: Arc<Limits>,
     pub console: Arc<ConsoleConfig>,
@@ -43,6 +46,10 @@ impl AppState {
                 db.clone(),
                 UsageRecorder::new(),
                 key_cache,
+            )),
+            auth_failures: Arc::new(FailureLimiter::new(
+                limits.max_auth_failures_per_ip,
+                limits.auth_failure_window,
             )),
             db,
             authz: Arc::new(authz),

@@ -22,6 +22,9 @@ use sea_orm::{
 /// The embedded default: a SQLite file next to where the service runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://andi.db?mode=rwc";
 
+/// Connections per pool unless `ANDI_DATABASE_POOL_SIZE` says otherwise.
+pub const DEFAULT_POOL_SIZE: u32 = 8;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -46,21 +49,27 @@ pub enum OpenError {
     Migrate(StoreError),
 }
 
-/// Connects to `url` and applies every pending migration: what every command does first.
-pub async fn open(url: &str) -> Result<DatabaseConnection, OpenError> {
-    let db = connect(url).await.map_err(|source| OpenError::Connect {
-        url: redact_url(url),
-        source,
-    })?;
+/// Connects to `url` with a pool of `pool_size` connections and applies every pending
+/// migration: what every command does first.
+pub async fn open(url: &str, pool_size: u32) -> Result<DatabaseConnection, OpenError> {
+    let db = connect(url, pool_size)
+        .await
+        .map_err(|source| OpenError::Connect {
+            url: redact_url(url),
+            source,
+        })?;
     migrate(&db).await.map_err(OpenError::Migrate)?;
     Ok(db)
 }
 
-/// Opens a pool on `url` (`sqlite://…` or `postgres://…`).
-pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
+/// Opens a pool of `pool_size` connections on `url` (`sqlite://…` or `postgres://…`).
+pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, StoreError> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
+        // sea-orm gives SQLite a single connection unless told otherwise, so every read
+        // would queue behind every other; in WAL mode readers run beside the one writer.
+        .max_connections(pool_size.max(1))
         .acquire_timeout(Duration::from_secs(10))
         // WAL lets readers run beside the single writer; the busy timeout makes a writer
         // wait for another process (the CLI beside `serve`) instead of failing at once.

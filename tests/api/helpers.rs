@@ -293,7 +293,7 @@ impl TestDatabase {
         let name = format!("andi_test_{}", random_base62(12).to_lowercase());
         match std::env::var("ANDI_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
-                let admin = store::connect(&admin_url)
+                let admin = store::connect(&admin_url, store::DEFAULT_POOL_SIZE)
                     .await
                     .expect("connect to ANDI_TEST_DATABASE_URL");
                 admin
@@ -350,7 +350,7 @@ impl Drop for TestDatabase {
                 .build()
                 .expect("runtime");
             runtime.block_on(async {
-                if let Ok(admin) = store::connect(&admin_url).await {
+                if let Ok(admin) = store::connect(&admin_url, store::DEFAULT_POOL_SIZE).await {
                     let _ = admin
                         .execute_unprepared(&format!(
                             "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"

@@ -6,6 +6,7 @@
 )]
 
 mod auth;
+mod auth_flood;
 mod cli;
 mod cli_busy;
 mod connections;

@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use andi::http::limits::Limits;
 use andi::keys::grant::Permission;
 use andi::keys::lifecycle;
 use chrono::Utc;
@@ -24,7 +25,15 @@ async fn keys_revoked_concurrently_on_one_server_are_all_refused_by_another_a_se
     // pool, key cache and revocation watcher, as `andi serve` runs them.
     let revoking = TestApp::builder().spawn().await;
     let _bystander = TestApp::builder().database_of(&revoking).spawn().await;
-    let checking = TestApp::builder().database_of(&revoking).spawn().await;
+    // C is asked about every revoked key from one address: no failed-authentication limit.
+    let checking = TestApp::builder()
+        .database_of(&revoking)
+        .limits(Limits {
+            max_auth_failures_per_ip: 0,
+            ..Limits::default()
+        })
+        .spawn()
+        .await;
     let acme = revoking.create_workspace("acme").await;
     let mut issued = Vec::with_capacity(KEYS);
     for _ in 0..KEYS {
