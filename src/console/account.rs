@@ -1,12 +1,16 @@
-//! People and their passwords: sign-up, sign-in with its rate limit, memberships.
+//! People and their passwords: sign-up and sign-in with their rate limits, memberships.
 //!
 //! Security-sensitive: an unknown email and a wrong password take the same path (an argon2id
 //! verification, against a dummy hash when there is no user) and get the same error, so
-//! neither the message nor the timing tells which emails have accounts.
+//! neither the message nor the timing tells which emails have accounts. Attempts count
+//! against their limits before the password is checked, and every hash waits for one of a
+//! few slots, so neither concurrent guesses nor a flood of attempts buys more guesses or
+//! more memory.
 
 use std::net::IpAddr;
+use std::num::NonZeroUsize;
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -14,6 +18,7 @@ use chrono::{DateTime, Utc};
 use rand::TryRngCore;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use super::{ConsoleConfig, SignupMode};
 use crate::auth::random_base62;
@@ -128,12 +133,36 @@ pub fn check_password(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Hashes with argon2id (the crate's defaults: OWASP's 19 MiB, 2 passes) on a blocking
-/// thread, so a sign-up never stalls the runtime's workers.
-async fn hash_password(password: String) -> Result<String, AccountError> {
-    tokio::task::spawn_blocking(move || hash_now(&password))
+/// The hashes and verifications that may run at once. Each takes argon2id's 19 MiB, so
+/// without a bound memory grows with the number of simultaneous sign-ins and sign-ups; one
+/// per core keeps every core busy, and the rest wait holding only their password.
+static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    Arc::new(Semaphore::new(cores))
+});
+
+/// Runs `job` on a blocking thread, so hashing never stalls the runtime's workers, once a
+/// [`HASHING`] permit is free. The job holds the permit until it ends, even if the request
+/// that started it is dropped meanwhile.
+async fn run_hashing<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T, AccountError> + Send + 'static,
+) -> Result<T, AccountError> {
+    let permit = Arc::clone(&HASHING)
+        .acquire_owned()
         .await
-        .map_err(|e| AccountError::Hashing(e.to_string()))?
+        .map_err(|e| AccountError::Hashing(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        let result = job();
+        drop(permit);
+        result
+    })
+    .await
+    .map_err(|e| AccountError::Hashing(e.to_string()))?
+}
+
+/// Hashes with argon2id (the crate's defaults: OWASP's 19 MiB, 2 passes).
+async fn hash_password(password: String) -> Result<String, AccountError> {
+    run_hashing(move || hash_now(&password)).await
 }
 
 fn hash_now(password: &str) -> Result<String, AccountError> {
@@ -152,9 +181,9 @@ fn hash_now(password: &str) -> Result<String, AccountError> {
 /// costs what verifying a real account costs, and never succeeds.
 static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| hash_now(&random_base62(32)).ok());
 
-/// Verifies on a blocking thread; `None` (no such user) is checked against the dummy hash.
+/// Verifies a password; `None` (no such user) is checked against the dummy hash.
 async fn verify_password(stored: Option<String>, password: String) -> Result<bool, AccountError> {
-    tokio::task::spawn_blocking(move || {
+    run_hashing(move || {
         let real = stored.is_some();
         let hash = match stored {
             Some(hash) => hash,
@@ -169,7 +198,80 @@ async fn verify_password(stored: Option<String>, password: String) -> Result<boo
         Ok(real && matches)
     })
     .await
-    .map_err(|e| AccountError::Hashing(e.to_string()))?
+}
+
+/// One rate limit an attempt counts against.
+struct Limit<'a> {
+    subject: &'a str,
+    max: u64,
+    /// What the refusal says, e.g. "too many failed sign-in attempts for this account".
+    refusal: &'a str,
+}
+
+/// Counts an attempt against every limit before the work it guards, and refuses it past
+/// any of them: it inserts a row for each subject (each its own committed statement), then
+/// counts the subject's rows in the window, its own included. Of k attempts that pass, the
+/// last to count saw all k rows, so however many run at once no more than the limit pass,
+/// with no lock. Returns the inserted rows' ids, in the order of `limits`.
+async fn count_attempt(
+    db: &DatabaseConnection,
+    limits: &[Limit<'_>],
+    window: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, AccountError> {
+    let since = now - window;
+    let mut ids = Vec::with_capacity(limits.len());
+    for limit in limits {
+        ids.push(store::users::insert_login_attempt(db, limit.subject, now).await?);
+    }
+    for limit in limits {
+        let (attempts, oldest) =
+            store::users::find_login_attempts(db, limit.subject, since).await?;
+        if attempts > limit.max {
+            take_back_surplus(db, limits, &ids, since).await?;
+            let retry_after_secs = oldest
+                .map_or(window, |oldest| oldest + window - now)
+                .num_seconds()
+                .max(1) as u64;
+            return Err(AccountError::RateLimited {
+                detail: format!(
+                    "{}; try again in {} minute(s)",
+                    limit.refusal,
+                    retry_after_secs.div_ceil(60)
+                ),
+                retry_after_secs,
+            });
+        }
+    }
+    Ok(ids)
+}
+
+/// Deletes a refused attempt's rows, except where a row is among the first `max` of its
+/// subject's window. Taking refused rows back keeps a flood from filling the table and
+/// lets a lockout end one window after the attempts that caused it. Keeping the first
+/// `max` matters when many attempts arrive at once: each may count all the others and be
+/// refused, and if every one took its row back the burst would leave the account open;
+/// with them kept, a burst of more than `max` attempts locks it like `max` failures do.
+async fn take_back_surplus(
+    db: &DatabaseConnection,
+    limits: &[Limit<'_>],
+    ids: &[i64],
+    since: DateTime<Utc>,
+) -> Result<(), AccountError> {
+    let mut surplus = Vec::with_capacity(ids.len());
+    for (limit, &id) in limits.iter().zip(ids) {
+        let rank = store::users::count_login_attempts_through(db, limit.subject, since, id).await?;
+        if rank > limit.max {
+            surplus.push(id);
+        }
+    }
+    store::users::delete_login_attempts_with_ids(db, &surplus).await?;
+    Ok(())
+}
+
+fn limit_window(config: &ConsoleConfig) -> chrono::Duration {
+    chrono::Duration::from_std(config.login_window)
+        .unwrap_or_else(|_| chrono::Duration::minutes(15))
 }
 
 /// Creates an account. Used by sign-up and by `andi user create`.
@@ -200,17 +302,27 @@ pub async fn create_user(
         })
 }
 
-/// Sign-up from the page: open, or closed except for the very first account.
+/// Sign-up from the page: open, or closed except for the very first account. Every
+/// attempt counts against the client IP's sign-up limit, before the email is looked up or
+/// the password hashed.
 pub async fn sign_up(
     db: &DatabaseConnection,
     config: &ConsoleConfig,
     email: &str,
     password: &str,
+    ip: IpAddr,
     now: DateTime<Utc>,
 ) -> Result<User, AccountError> {
     if config.signup == SignupMode::Closed && store::users::count_users(db).await? > 0 {
         return Err(AccountError::SignupClosed);
     }
+    let ip_subject = format!("signup-ip:{ip}");
+    let limits = [Limit {
+        subject: &ip_subject,
+        max: config.signup_max_per_ip,
+        refusal: "too many sign-ups from your network address",
+    }];
+    count_attempt(db, &limits, limit_window(config), now).await?;
     create_user(db, email, password, now).await
 }
 
@@ -222,8 +334,9 @@ pub async fn signup_allowed(
     Ok(config.signup == SignupMode::Open || store::users::count_users(db).await? == 0)
 }
 
-/// Checks an email and password. Failures count against the account and the client IP;
-/// past either limit, every attempt (even a right one) is refused until the window passes.
+/// Checks an email and password. Every attempt counts against the account and the client
+/// IP before the password is checked; a right password takes its attempts back. Past either
+/// limit, every attempt (even a right one) is refused until the window passes.
 pub async fn sign_in(
     db: &DatabaseConnection,
     config: &ConsoleConfig,
@@ -235,32 +348,20 @@ pub async fn sign_in(
     let email = email.trim().to_lowercase();
     let account_subject = format!("email:{email}");
     let ip_subject = format!("ip:{ip}");
-    let window = chrono::Duration::from_std(config.login_window)
-        .unwrap_or_else(|_| chrono::Duration::minutes(15));
-    let since = now - window;
-    for (subject, limit, whom) in [
-        (&account_subject, config.login_max_failures, "this account"),
-        (
-            &ip_subject,
-            config.login_max_failures_per_ip,
-            "your network address",
-        ),
-    ] {
-        let (failures, oldest) = store::users::find_login_attempts(db, subject, since).await?;
-        if failures >= limit {
-            let retry_after_secs = oldest
-                .map_or(window, |oldest| oldest + window - now)
-                .num_seconds()
-                .max(1) as u64;
-            return Err(AccountError::RateLimited {
-                detail: format!(
-                    "too many failed sign-in attempts for {whom}; try again in {} minute(s)",
-                    retry_after_secs.div_ceil(60)
-                ),
-                retry_after_secs,
-            });
-        }
-    }
+    let window = limit_window(config);
+    let limits = [
+        Limit {
+            subject: &account_subject,
+            max: config.login_max_failures,
+            refusal: "too many failed sign-in attempts for this account",
+        },
+        Limit {
+            subject: &ip_subject,
+            max: config.login_max_failures_per_ip,
+            refusal: "too many failed sign-in attempts for your network address",
+        },
+    ];
+    let attempt = count_attempt(db, &limits, window, now).await?;
 
     let found = store::users::find_user_credentials(db, &email).await?;
     let (user, hash) = match found {
@@ -270,14 +371,11 @@ pub async fn sign_in(
     let password_ok = verify_password(hash, password.to_owned()).await?;
     match user {
         Some(user) if password_ok => {
-            store::users::delete_login_attempts(db, &account_subject, since).await?;
+            store::users::delete_login_attempts_with_ids(db, &attempt).await?;
+            store::users::delete_login_attempts(db, &account_subject, now - window).await?;
             Ok(user)
         }
-        _ => {
-            store::users::insert_login_attempt(db, &account_subject, now).await?;
-            store::users::insert_login_attempt(db, &ip_subject, now).await?;
-            Err(AccountError::BadCredentials)
-        }
+        _ => Err(AccountError::BadCredentials),
     }
 }
 
