@@ -1,8 +1,11 @@
-//! People and their passwords: sign-up, sign-in with its rate limit, memberships.
+//! People and their passwords: sign-up and sign-in with their rate limits, memberships and access to workspaces.
 //!
 //! Security-sensitive: an unknown email and a wrong password take the same path (an argon2id
 //! verification, against a dummy hash when there is no user) and get the same error, so
-//! neither the message nor the timing tells which emails have accounts.
+//! neither the message nor the timing tells which emails have accounts. Attempts count
+//! against their limits before the password is checked, and every hash waits for one of a
+//! few hashing threads, so neither concurrent guesses nor a flood of attempts buys more guesses or
+//! more memory.
 
 pub mod access;
 pub mod membership;

@@ -29,7 +29,11 @@ pub struct AccountSettings {
     #[arg(long, env = "ANDI_LOGIN_MAX_FAILURES_PER_IP", default_value_t = 20)]
     pub login_max_failures_per_ip: u64,
 
-    /// The window of the sign-in rate limit.
+    /// Sign-ups per client IP within the window before it is refused for the window.
+    #[arg(long, env = "ANDI_SIGNUP_MAX_PER_IP", default_value_t = 10)]
+    pub signup_max_per_ip: u64,
+
+    /// The window of the sign-in and sign-up rate limits.
     #[arg(long, env = "ANDI_LOGIN_WINDOW", default_value = "15m", value_parser = parse_std_duration)]
     pub login_window: Duration,
 }
@@ -40,6 +44,7 @@ impl Default for AccountSettings {
             signup: SignupMode::Open,
             login_max_failures: 5,
             login_max_failures_per_ip: 20,
+            signup_max_per_ip: 10,
             login_window: Duration::from_secs(15 * 60),
         }
     }

@@ -191,21 +191,29 @@ pub async fn sign_in(
         Err(AccountError::RateLimited {
             detail,
             retry_after_secs,
-        }) => {
-            let page = AuthPage {
-                mode: "sign-in",
-                email,
-                error: Some(capitalize(&detail)),
-            };
-            let mut response =
-                auth_page(&state, &form.headers, StatusCode::TOO_MANY_REQUESTS, page).await?;
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            Ok(response)
-        }
+        }) => rate_limited(&state, &form, "sign-in", &detail, retry_after_secs).await,
         Err(other) => Err(other.into()),
     }
+}
+
+/// The form again with a 429 that says when to retry, in its text and in `Retry-After`.
+async fn rate_limited(
+    state: &AppState,
+    form: &SubmittedForm,
+    mode: &str,
+    detail: &str,
+    retry_after_secs: u64,
+) -> Result<Response, PageError> {
+    let page = AuthPage {
+        mode,
+        email: form.fields.get("email"),
+        error: Some(capitalize(detail)),
+    };
+    let mut response = auth_page(state, &form.headers, StatusCode::TOO_MANY_REQUESTS, page).await?;
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    Ok(response)
 }
 
 pub async fn sign_up_page(
@@ -233,6 +241,7 @@ pub async fn sign_up(
         &state.console.account,
         email,
         form.fields.get("password"),
+        form.ip,
         now,
     )
     .await
@@ -241,6 +250,10 @@ pub async fn sign_up(
             let cookie = session::start_session(&state, &form.headers, &user, now).await?;
             Ok(see_other("/workspaces", &[cookie]))
         }
+        Err(AccountError::RateLimited {
+            detail,
+            retry_after_secs,
+        }) => rate_limited(&state, &form, "sign-up", &detail, retry_after_secs).await,
         Err(
             error @ (AccountError::Invalid(_)
             | AccountError::EmailTaken

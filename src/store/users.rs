@@ -1,5 +1,5 @@
-//! Console rows: users, their sessions, their workspace memberships, and failed sign-in
-//! attempts. Sessions are looked up by the digest of the cookie value, never the value.
+//! Console rows: users, their sessions, their workspace memberships, and sign-in and
+//! sign-up attempts. Sessions are looked up by the digest of the cookie value, never the value.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -207,22 +207,23 @@ pub async fn find_members(
     Ok(members)
 }
 
+/// Records an attempt (sign-in or sign-up) by `subject`; the new row's id.
 pub async fn insert_login_attempt(
     db: &impl ConnectionTrait,
     subject: &str,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    login_attempt::ActiveModel {
+) -> Result<i64, StoreError> {
+    let model = login_attempt::ActiveModel {
         subject: Set(subject.to_owned()),
         attempted_at: Set(now),
         ..Default::default()
     }
     .insert(db)
     .await?;
-    Ok(())
+    Ok(model.id)
 }
 
-/// Failed attempts for `subject` since `since`, and the oldest of them.
+/// Attempts by `subject` since `since`, and the oldest of them.
 pub async fn find_login_attempts(
     db: &impl ConnectionTrait,
     subject: &str,
@@ -252,6 +253,36 @@ pub async fn delete_login_attempts(
                 .add(login_attempt::Column::Subject.eq(subject))
                 .add(login_attempt::Column::AttemptedAt.lte(before)),
         )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// How many of `subject`'s attempts since `since` are numbered `id` or lower.
+pub async fn count_login_attempts_through(
+    db: &impl ConnectionTrait,
+    subject: &str,
+    since: DateTime<Utc>,
+    id: i64,
+) -> Result<u64, StoreError> {
+    Ok(login_attempt::Entity::find()
+        .filter(login_attempt::Column::Subject.eq(subject))
+        .filter(login_attempt::Column::AttemptedAt.gt(since))
+        .filter(login_attempt::Column::Id.lte(id))
+        .count(db)
+        .await?)
+}
+
+/// Takes back the attempts with these ids.
+pub async fn delete_login_attempts_with_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    login_attempt::Entity::delete_many()
+        .filter(login_attempt::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
     Ok(())

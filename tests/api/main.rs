@@ -16,6 +16,7 @@ mod create_object;
 mod decision_log;
 mod definition_cache;
 mod helpers;
+mod lockout;
 mod object_support;
 mod objects;
 mod openapi;
