@@ -8,6 +8,7 @@ mod m20261126_000001_create_workspaces_and_keys;
 mod m20261126_000002_create_records;
 mod m20261126_000003_create_console_users;
 mod m20261126_000004_create_key_events;
+mod m20261202_000005_create_invitations;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_records::Migration),
             Box::new(m20261126_000003_create_console_users::Migration),
             Box::new(m20261126_000004_create_key_events::Migration),
+            Box::new(m20261202_000005_create_invitations::Migration),
         ]
     }
 }

@@ -96,13 +96,15 @@ pub async fn create_user(
 ) -> Result<User, AccountError> {
     let email = normalize_email(email).map_err(AccountError::Invalid)?;
     check_password(password).map_err(AccountError::Invalid)?;
+    // Hashed before the email is looked up, so a taken email is answered in the time a new
+    // one takes: the answer's timing does not tell which emails have accounts.
+    let hash = hash_password(password.to_owned()).await?;
     if store::users::find_user_credentials(db, &email)
         .await?
         .is_some()
     {
         return Err(AccountError::EmailTaken);
     }
-    let hash = hash_password(password.to_owned()).await?;
     let id = new_id("usr");
     store::users::insert_user(db, &id, &email, &hash, now)
         .await

@@ -734,6 +734,18 @@ async fn members_view(
                 }
             })
             .collect();
+    let invited: Vec<minijinja::Value> =
+        store::users::find_invitations(&state.db, &opened.workspace.id)
+            .await?
+            .iter()
+            .map(|(email, role, at)| {
+                context! {
+                    email => email,
+                    role => role.as_str(),
+                    invited => super::view::when(Some(*at), now, "—"),
+                }
+            })
+            .collect();
     render(
         status,
         "members.html",
@@ -741,12 +753,13 @@ async fn members_view(
             me => chrome(me),
             workspace => workspace_context(opened, "members"),
             members => members,
+            invited => invited,
             error => error,
         },
     )
 }
 
-/// `POST /workspaces/{handle}/members`: adds an existing account as admin or member.
+/// `POST /workspaces/{handle}/members`: invites an email as admin or member.
 pub async fn member_add(
     State(state): State<AppState>,
     user: PageUser,
@@ -766,6 +779,7 @@ pub async fn member_add(
             membership::add_member(
                 &state.db,
                 &opened.workspace,
+                &me.user,
                 form.fields.get("email"),
                 role,
                 Utc::now(),

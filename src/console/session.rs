@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::settings::ConsoleConfig;
 use super::view::PageError;
+use crate::account::membership;
 use crate::account::user::User;
 use crate::authz::RequestContext;
 use crate::http::error::ApiError;
@@ -177,15 +178,17 @@ async fn load(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, Store
         return Ok(None);
     };
     let context = request_context(parts);
-    Ok(
-        store::users::find_session(&state.db, &digest(token), context.time)
-            .await?
-            .map(|(session, user)| SignedIn {
-                user,
-                csrf_token: session.csrf_token,
-                context,
-            }),
-    )
+    let Some((session, user)) =
+        store::users::find_session(&state.db, &digest(token), context.time).await?
+    else {
+        return Ok(None);
+    };
+    membership::accept_invitations(&state.db, &user, context.time).await?;
+    Ok(Some(SignedIn {
+        user,
+        csrf_token: session.csrf_token,
+        context,
+    }))
 }
 
 /// Extractor for pages: the signed-in user, or a redirect to the sign-in page. Form

@@ -1,14 +1,15 @@
-//! Console rows: users, their sessions, their workspace memberships, and sign-in and
-//! sign-up attempts. Sessions are looked up by the digest of the cookie value, never the value.
+//! Console rows: users, their sessions, their workspace memberships and invitations, and
+//! sign-in and sign-up attempts. Sessions are looked up by the digest of the cookie value, never the value.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder,
 };
 
 use super::StoreError;
-use super::entity::{login_attempt, membership, session, user, workspace};
+use super::entity::{invitation, login_attempt, membership, session, user, workspace};
 use crate::account::user::{MemberRole, Session, User};
 use crate::workspace::{Workspace, WorkspaceHandle};
 
@@ -283,6 +284,76 @@ pub async fn delete_login_attempts_with_ids(
     }
     login_attempt::Entity::delete_many()
         .filter(login_attempt::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Invites `email` into a workspace as `role`; inviting it again replaces the role.
+pub async fn upsert_invitation(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    email: &str,
+    role: MemberRole,
+    invited_by: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    invitation::Entity::insert(invitation::ActiveModel {
+        workspace_id: Set(workspace_id.to_owned()),
+        email: Set(email.to_owned()),
+        role: Set(role.as_str().to_owned()),
+        invited_by: Set(invited_by.to_owned()),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([invitation::Column::WorkspaceId, invitation::Column::Email])
+            .update_columns([
+                invitation::Column::Role,
+                invitation::Column::InvitedBy,
+                invitation::Column::CreatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// A workspace's open invitations: email, role and when, oldest first.
+pub async fn find_invitations(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+) -> Result<Vec<(String, MemberRole, DateTime<Utc>)>, StoreError> {
+    invitation::Entity::find()
+        .filter(invitation::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(invitation::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|i| Ok((i.email, role_of(&i.role)?, i.created_at)))
+        .collect()
+}
+
+/// The workspaces `email` is invited to, with the role of each.
+pub async fn find_invitations_for_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Vec<(String, MemberRole)>, StoreError> {
+    invitation::Entity::find()
+        .filter(invitation::Column::Email.eq(email))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|i| Ok((i.workspace_id, role_of(&i.role)?)))
+        .collect()
+}
+
+pub async fn delete_invitation(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    email: &str,
+) -> Result<(), StoreError> {
+    invitation::Entity::delete_by_id((workspace_id.to_owned(), email.to_owned()))
         .exec(db)
         .await?;
     Ok(())

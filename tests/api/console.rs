@@ -752,3 +752,61 @@ async fn an_account_created_on_the_command_line_signs_in_and_administers_its_wor
         "an admin of acme creates keys"
     );
 }
+
+#[tokio::test]
+async fn inviting_an_email_answers_the_same_whether_or_not_it_has_an_account() {
+    let app = spawn_app().await;
+    let ada = Person::admin_of(&app, "ada@example.com", "acme").await;
+    let bob = Person::new(&app);
+    bob.sign_up("bob@example.com", PASSWORD).await;
+
+    let mut answers = Vec::new();
+    for email in ["bob@example.com", "nobody@example.com"] {
+        let response = ada
+            .submit(
+                "/workspaces/acme/members",
+                "/workspaces/acme/members",
+                &[("email", email), ("role", "member")],
+            )
+            .await;
+        answers.push((
+            response.status(),
+            response
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned()),
+        ));
+    }
+    assert_eq!(answers[0], answers[1], "the same answer for both emails");
+    let members = ada.page("/workspaces/acme/members").await;
+    for email in ["bob@example.com", "nobody@example.com"] {
+        let row = members
+            .split(email)
+            .nth(1)
+            .expect("the invited email is listed");
+        assert!(
+            row.trim_start()
+                .starts_with("<span class=\"muted\">(invited"),
+            "{email} is listed as invited"
+        );
+    }
+
+    assert_eq!(
+        bob.get("/workspaces/acme/api-keys").await.status(),
+        200,
+        "a person with an account is a member on their next page"
+    );
+    let carol = Person::new(&app);
+    carol.sign_up("nobody@example.com", PASSWORD).await;
+    assert_eq!(
+        carol.get("/workspaces/acme/api-keys").await.status(),
+        200,
+        "a person without one is a member once they sign up"
+    );
+    assert!(
+        !ada.page("/workspaces/acme/members")
+            .await
+            .contains("(invited"),
+        "no invitation is left open once both have used the console"
+    );
+}
