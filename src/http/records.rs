@@ -15,7 +15,8 @@ use super::object_access::{authorized_object, object_not_found, placeholder_id, 
 use super::state::AppState;
 use crate::authz::{Action, Resource};
 use crate::objects::batch;
-use crate::objects::definition::{ObjectDefinition, ObjectHandle};
+use crate::objects::definition::ObjectDefinition;
+use crate::objects::handle::ObjectHandle;
 use crate::objects::query::{RecordQuery, parse_query_body, parse_query_params};
 use crate::objects::record::RecordView;
 use crate::objects::value::is_record_id;

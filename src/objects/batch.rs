@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
-use super::definition::{AttributeKind, ObjectDefinition};
+use super::attribute::AttributeKind;
+use super::definition::ObjectDefinition;
 use super::error::ObjectsError;
 use super::record::Record;
 use super::value::{is_record_id, normalize, unique_key};

@@ -2,11 +2,13 @@
 //! queries, views) and the operations on it (batches of records, definition changes, the
 //! listing cache).
 
+pub mod attribute;
 pub mod batch;
 pub mod cache;
 pub mod definition;
 pub mod error;
 pub mod evolve;
+pub mod handle;
 pub mod query;
 pub mod record;
 pub mod value;

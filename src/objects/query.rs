@@ -8,7 +8,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use super::definition::{AttributeKey, AttributeKind, ObjectDefinition};
+use super::attribute::AttributeKind;
+use super::definition::ObjectDefinition;
+use super::handle::AttributeKey;
 use super::record::Record;
 use super::value::{normalize, parse_datetime};
 use crate::issue::{Issue, PathSegment};
