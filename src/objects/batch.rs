@@ -10,10 +10,10 @@ use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
 use super::attribute::AttributeKind;
+use super::attribute_value::{is_record_id, normalize, unique_key};
 use super::definition::ObjectDefinition;
 use super::error::ObjectsError;
 use super::record::Record;
-use super::value::{is_record_id, normalize, unique_key};
 use crate::id::new_id;
 use crate::issue::{Issue, Issues, PathSegment};
 use crate::store::records::{self, UniqueValue};

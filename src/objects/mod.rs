@@ -3,6 +3,7 @@
 //! listing cache).
 
 pub mod attribute;
+pub mod attribute_value;
 pub mod batch;
 pub mod cache;
 pub mod definition;
@@ -11,5 +12,4 @@ pub mod evolve;
 pub mod handle;
 pub mod query;
 pub mod record;
-pub mod value;
 pub mod view;

@@ -9,10 +9,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use super::attribute::AttributeKind;
+use super::attribute_value::{normalize, parse_datetime};
 use super::definition::ObjectDefinition;
 use super::handle::AttributeKey;
 use super::record::Record;
-use super::value::{normalize, parse_datetime};
 use crate::issue::{Issue, PathSegment};
 
 /// Page size when the query does not name one.
