@@ -18,7 +18,8 @@ use crate::objects::attribute_value::is_record_id;
 use crate::objects::batch;
 use crate::objects::definition::ObjectDefinition;
 use crate::objects::handle::ObjectHandle;
-use crate::objects::query::{RecordQuery, parse_query_body, parse_query_params};
+use crate::objects::query::RecordQuery;
+use crate::objects::query::parse::{parse_query_body, parse_query_params};
 use crate::objects::record::RecordView;
 use crate::store::{self, StoreError};
 
