@@ -12,4 +12,6 @@ pub mod evolve;
 pub mod handle;
 pub mod query;
 pub mod record;
+#[cfg(test)]
+mod testing;
 pub mod view;

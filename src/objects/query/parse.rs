@@ -434,16 +434,15 @@ fn scalar(field: &Field, value: &RawValue<'_>) -> Result<Scalar, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::attribute::attributes_from_json;
-    use crate::objects::handle::ObjectHandle;
     use crate::objects::record::Record;
+    use crate::objects::testing::definition;
     use chrono::{DateTime, Utc};
     use serde_json::{Map, json};
 
     const MAX_LIMIT: usize = 100;
 
     fn invoices() -> ObjectDefinition {
-        let attributes = attributes_from_json(&json!({
+        definition(json!({
             "amount": {"type": "number"},
             "count": {"type": "integer"},
             "paid": {"type": "boolean"},
@@ -452,17 +451,6 @@ mod tests {
             "due": {"type": "datetime"},
             "extra": {"type": "json"}
         }))
-        .expect("valid attributes");
-        ObjectDefinition {
-            id: "obj_1".to_owned(),
-            workspace_id: "ws_1".to_owned(),
-            handle: ObjectHandle::parse("invoices").expect("a handle"),
-            name: "Invoices".to_owned(),
-            description: None,
-            attributes,
-            created_at: DateTime::<Utc>::UNIX_EPOCH,
-            updated_at: DateTime::<Utc>::UNIX_EPOCH,
-        }
     }
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
