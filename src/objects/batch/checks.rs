@@ -213,3 +213,120 @@ pub(super) fn duplicate_ids<'a>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::issue::Issue;
+    use crate::objects::testing::definition;
+    use serde_json::json;
+
+    fn invoices() -> ObjectDefinition {
+        definition(json!({
+            "amount": {"type": "number", "required": true},
+            "count": {"type": "integer"},
+            "due": {"type": "datetime"},
+            "note": {"type": "string"}
+        }))
+    }
+
+    fn map(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    fn paths(issues: Issues) -> Vec<Vec<PathSegment>> {
+        issues
+            .into_vec()
+            .into_iter()
+            .map(|i: Issue| i.path)
+            .collect()
+    }
+
+    #[test]
+    fn a_merge_writes_normal_forms_over_the_base_and_null_removes() {
+        let base = map(json!({"amount": 1, "note": "old", "count": 3}));
+        let incoming = map(json!({"note": null, "due": "2026-11-26T10:30:00+01:00", "count": 4.0}));
+        let mut issues = Issues::new();
+        let merged = merge_attributes(&invoices(), 0, base, &incoming, &mut issues);
+        assert!(issues.is_empty(), "{:?}", issues.into_vec());
+        assert_eq!(
+            Value::Object(merged),
+            json!({"amount": 1, "count": 4, "due": "2026-11-26T09:30:00.000Z"})
+        );
+    }
+
+    #[test]
+    fn a_merge_reports_unknown_attributes_wrong_types_and_missing_required_values() {
+        let incoming = map(json!({"colour": "red", "count": "four", "note": "fine"}));
+        let mut issues = Issues::new();
+        let merged = merge_attributes(&invoices(), 2, Map::new(), &incoming, &mut issues);
+        assert_eq!(Value::Object(merged), json!({"note": "fine"}));
+        let issues = issues.into_vec();
+        let found: Vec<&[PathSegment]> = issues.iter().map(|i| i.path.as_slice()).collect();
+        assert_eq!(
+            found,
+            [
+                attribute_path(2, "colour"),
+                attribute_path(2, "count"),
+                attribute_path(2, "amount")
+            ],
+            "{issues:?}"
+        );
+        assert!(
+            issues[0]
+                .message
+                .contains("`invoices` has no attribute `colour`"),
+            "{issues:?}"
+        );
+        assert!(
+            issues[1].message.starts_with("`count` (integer)"),
+            "{issues:?}"
+        );
+        assert_eq!(issues[2].message, "`amount` is required");
+    }
+
+    #[test]
+    fn removing_a_required_value_with_null_is_refused() {
+        let base = map(json!({"amount": 1}));
+        let mut issues = Issues::new();
+        merge_attributes(
+            &invoices(),
+            0,
+            base,
+            &map(json!({"amount": null})),
+            &mut issues,
+        );
+        assert_eq!(paths(issues), vec![attribute_path(0, "amount")]);
+    }
+
+    #[test]
+    fn an_id_given_twice_is_an_issue_at_each_later_place_naming_the_first() {
+        let mut issues = Issues::new();
+        duplicate_ids(
+            [(0, "a"), (1, "b"), (2, "a"), (5, "a")].into_iter(),
+            |i| vec!["ids".into(), i.into()],
+            &mut issues,
+        );
+        let issues = issues.into_vec();
+        let found: Vec<(Vec<PathSegment>, &str)> = issues
+            .iter()
+            .map(|i| (i.path.clone(), i.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    vec!["ids".into(), 2.into()],
+                    "`a` appears twice in this batch (also at 0)"
+                ),
+                (
+                    vec!["ids".into(), 5.into()],
+                    "`a` appears twice in this batch (also at 0)"
+                ),
+            ]
+        );
+    }
+}

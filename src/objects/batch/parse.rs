@@ -173,3 +173,177 @@ pub(super) fn parse_ids(items: &[Value], issues: &mut Issues) -> Vec<(usize, Str
     }
     ids
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn paths(issues: &[Issue]) -> Vec<Vec<PathSegment>> {
+        issues.iter().map(|i| i.path.clone()).collect()
+    }
+
+    fn invalid(result: Result<&Vec<Value>, ObjectsError>) -> Vec<Issue> {
+        match result {
+            Err(ObjectsError::Invalid(issues)) => issues,
+            Err(other) => panic!("another error: {other}"),
+            Ok(items) => panic!("accepted: {items:?}"),
+        }
+    }
+
+    #[test]
+    fn a_batch_body_is_an_object_with_its_list_within_the_limit() {
+        let allowed = ["records", "matchOn"];
+        let ok = json!({"records": [{}, {}], "matchOn": "id"});
+        assert_eq!(
+            batch_items(&ok, "records", &allowed, 2).map(Vec::len).ok(),
+            Some(2)
+        );
+
+        let cases: Vec<(Value, Vec<Vec<PathSegment>>, &str)> = vec![
+            (json!([]), vec![vec![]], "not an object"),
+            (json!({}), vec![vec!["records".into()]], "no list"),
+            (
+                json!({"records": {}}),
+                vec![vec!["records".into()]],
+                "not a list",
+            ),
+            (
+                json!({"records": [{}, {}, {}]}),
+                vec![vec!["records".into()]],
+                "over the limit",
+            ),
+            (
+                json!({"records": [], "extra": 1}),
+                vec![vec!["extra".into()]],
+                "an unknown field",
+            ),
+        ];
+        for (body, expected, description) in cases {
+            let issues = invalid(batch_items(&body, "records", &allowed, 2));
+            assert_eq!(paths(&issues), expected, "{description}: {issues:?}");
+        }
+        let issues = invalid(batch_items(
+            &json!({"records": [1, 2, 3]}),
+            "records",
+            &allowed,
+            2,
+        ));
+        assert!(
+            issues[0]
+                .message
+                .contains("at most 2 items; this one has 3"),
+            "{issues:?}"
+        );
+    }
+
+    #[test]
+    fn a_record_reads_id_name_and_attributes() {
+        let mut issues = Issues::new();
+        let item = json!({"id": "inv-1", "name": "  Acme  ", "attributes": {"amount": 5}});
+        let record = parse_incoming(3, &item, true, &mut issues).expect("a valid record");
+        assert!(issues.is_empty(), "{:?}", issues.into_vec());
+        assert_eq!(record.index, 3);
+        assert_eq!(record.id.as_deref(), Some("inv-1"));
+        assert_eq!(record.name, Some(Some("Acme".to_owned())));
+        assert_eq!(record.attributes.get("amount"), Some(&json!(5)));
+
+        let mut issues = Issues::new();
+        let null_name = json!({"name": null});
+        let record = parse_incoming(0, &null_name, false, &mut issues).expect("valid");
+        assert_eq!(
+            (record.id, record.name),
+            (None, Some(None)),
+            "null name removes"
+        );
+        assert!(record.attributes.is_empty());
+        let empty = json!({});
+        let record = parse_incoming(0, &empty, false, &mut issues).expect("valid");
+        assert_eq!(record.name, None, "an absent name is left as it is");
+        assert!(issues.is_empty(), "{:?}", issues.into_vec());
+    }
+
+    #[test]
+    fn each_problem_of_a_record_is_an_issue_at_its_path() {
+        let at = |tail: &[&str]| -> Vec<PathSegment> {
+            let mut path = record_path(4);
+            path.extend(tail.iter().map(|s| PathSegment::from(*s)));
+            path
+        };
+        let cases: Vec<(Value, bool, Vec<Vec<PathSegment>>, &str)> = vec![
+            (json!("rec_1"), false, vec![at(&[])], "not an object"),
+            (
+                json!({"color": "red"}),
+                false,
+                vec![at(&["color"])],
+                "an unknown field",
+            ),
+            (json!({}), true, vec![at(&["id"])], "a patch without id"),
+            (
+                json!({"id": null}),
+                true,
+                vec![at(&["id"])],
+                "a patch with a null id",
+            ),
+            (
+                json!({"id": "a b"}),
+                false,
+                vec![at(&["id"])],
+                "an id with a space",
+            ),
+            (
+                json!({"id": 7}),
+                false,
+                vec![at(&["id"])],
+                "an id that is a number",
+            ),
+            (
+                json!({"name": ""}),
+                false,
+                vec![at(&["name"])],
+                "an empty name",
+            ),
+            (
+                json!({"name": "x".repeat(201)}),
+                false,
+                vec![at(&["name"])],
+                "a name of 201 characters",
+            ),
+            (
+                json!({"attributes": []}),
+                false,
+                vec![at(&["attributes"])],
+                "attributes a list",
+            ),
+            (
+                json!({"id": 1, "name": 2, "other": 3}),
+                false,
+                vec![at(&["other"]), at(&["id"]), at(&["name"])],
+                "several at once",
+            ),
+        ];
+        for (item, id_required, expected, description) in cases {
+            let mut issues = Issues::new();
+            parse_incoming(4, &item, id_required, &mut issues);
+            let issues = issues.into_vec();
+            assert_eq!(paths(&issues), expected, "{description}: {issues:?}");
+        }
+    }
+
+    #[test]
+    fn delete_ids_must_be_record_id_strings() {
+        let mut issues = Issues::new();
+        let ids = parse_ids(
+            &[json!("rec_1"), json!(5), json!("a b"), json!("rec_2")],
+            &mut issues,
+        );
+        assert_eq!(ids, vec![(0, "rec_1".to_owned()), (3, "rec_2".to_owned())]);
+        assert_eq!(
+            paths(&issues.into_vec()),
+            vec![
+                vec![PathSegment::from("ids"), 1.into()],
+                vec![PathSegment::from("ids"), 2.into()]
+            ]
+        );
+    }
+}

@@ -339,3 +339,201 @@ fn to_outgoing(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::issue::{Issue, PathSegment};
+    use crate::objects::testing::definition;
+    use serde_json::json;
+
+    fn contacts() -> ObjectDefinition {
+        definition(json!({
+            "email": {"type": "email", "unique": true},
+            "phone": {"type": "string"},
+            "name2": {"type": "string", "required": true}
+        }))
+    }
+
+    fn key(name: &str) -> AttributeKey {
+        AttributeKey::parse(name).expect("a key")
+    }
+
+    fn candidate(index: usize, id: Option<&str>, attributes: Value) -> Candidate {
+        let Value::Object(attributes) = attributes else {
+            panic!("attributes must be an object");
+        };
+        Candidate {
+            index,
+            id: id.map(str::to_owned),
+            name: None,
+            attributes,
+        }
+    }
+
+    fn live(id: &str) -> Record {
+        Record {
+            id: id.to_owned(),
+            name: Some("live".to_owned()),
+            attributes: Map::new(),
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+            updated_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    fn paths(issues: &[Issue]) -> Vec<Vec<PathSegment>> {
+        issues.iter().map(|i| i.path.clone()).collect()
+    }
+
+    #[test]
+    fn match_on_is_id_unless_it_names_a_unique_attribute() {
+        let definition = contacts();
+        for value in [None, Some(json!(null)), Some(json!("id"))] {
+            let mut issues = Issues::new();
+            let found = parse_match_on(value.as_ref(), &definition, &mut issues);
+            assert_eq!(found, MatchOn::Id, "matchOn {value:?}");
+            assert!(issues.is_empty(), "matchOn {value:?}");
+        }
+        let mut issues = Issues::new();
+        let found = parse_match_on(Some(&json!("email")), &definition, &mut issues);
+        let email = definition.attributes.get(&key("email")).expect("email");
+        assert_eq!(
+            found,
+            MatchOn::Unique {
+                key: key("email"),
+                attribute: email.clone()
+            }
+        );
+        assert!(issues.is_empty());
+    }
+
+    #[test]
+    fn an_invalid_match_on_is_an_issue_and_the_batch_falls_back_to_ids() {
+        let cases = [
+            (json!("phone"), "`phone` is not unique"),
+            (json!("fax"), "`invoices` has no attribute `fax`"),
+            (
+                json!(5),
+                "`matchOn` must be \"id\" or the key of a unique attribute",
+            ),
+        ];
+        for (value, message) in cases {
+            let mut issues = Issues::new();
+            let found = parse_match_on(Some(&value), &contacts(), &mut issues);
+            assert_eq!(found, MatchOn::Id, "matchOn {value}");
+            let issues = issues.into_vec();
+            assert_eq!(paths(&issues), vec![vec![PathSegment::from("matchOn")]]);
+            assert!(issues[0].message.starts_with(message), "{issues:?}");
+        }
+    }
+
+    #[test]
+    fn candidates_report_every_parse_issue_before_any_attribute_issue() {
+        let items = [
+            json!({"attributes": {}}),
+            json!("not a record"),
+            json!({"id": "bad id", "attributes": {"name2": "x"}}),
+            json!({"name": "  Ann  ", "attributes": {"name2": "y"}}),
+        ];
+        let mut issues = Issues::new();
+        let candidates = parse_candidates(&contacts(), &items, &mut issues);
+        assert_eq!(
+            paths(&issues.into_vec()),
+            vec![
+                record_path(1),
+                record_id_path(2),
+                attribute_path(0, "name2")
+            ]
+        );
+        assert_eq!(
+            candidates.iter().map(|c| c.index).collect::<Vec<_>>(),
+            vec![0, 2, 3],
+            "a record that is not an object is left out"
+        );
+        assert_eq!(candidates[1].id, None, "an invalid id is not kept");
+        assert_eq!(candidates[2].name.as_deref(), Some("Ann"));
+    }
+
+    #[test]
+    fn match_values_are_unique_keys_and_a_missing_one_is_an_issue() {
+        let definition = contacts();
+        let email = definition.attributes.get(&key("email")).expect("email");
+        let candidates = [
+            candidate(0, None, json!({"email": "Ann@Example.com"})),
+            candidate(1, None, json!({"phone": "123"})),
+        ];
+        let mut issues = Issues::new();
+        let values = match_values(&candidates, &key("email"), email, &mut issues);
+        assert_eq!(values, vec![(0, "ann@example.com".to_owned())]);
+        let issues = issues.into_vec();
+        assert_eq!(paths(&issues), vec![attribute_path(1, "email")]);
+        assert_eq!(
+            issues[0].message,
+            "`email` is needed to match records (matchOn)"
+        );
+    }
+
+    #[test]
+    fn a_given_id_must_agree_with_the_match_and_not_take_a_live_id() {
+        let candidates = [
+            candidate(0, Some("rec_a"), json!({})),
+            candidate(1, Some("rec_x"), json!({})),
+            candidate(2, Some("rec_taken"), json!({})),
+            candidate(3, Some("rec_free"), json!({})),
+            candidate(4, None, json!({})),
+        ];
+        let matched = HashMap::from([(0, live("rec_a")), (1, live("rec_b")), (4, live("rec_c"))]);
+        let taken = HashSet::from(["rec_taken".to_owned()]);
+        let mut issues = Issues::new();
+        check_given_ids(&candidates, &matched, &taken, &key("email"), &mut issues);
+        let issues = issues.into_vec();
+        assert_eq!(paths(&issues), vec![record_id_path(1), record_id_path(2)]);
+        assert_eq!(
+            issues[0].message,
+            "this record matches `rec_b` by email, not `rec_x`; drop `id` or fix it"
+        );
+        assert_eq!(
+            issues[1].message,
+            "record `rec_taken` exists with another email; match on id to replace it"
+        );
+    }
+
+    #[test]
+    fn a_matched_record_keeps_the_live_id_and_creation_time() {
+        let now = DateTime::parse_from_rfc3339("2026-11-26T09:30:00Z")
+            .expect("a time")
+            .with_timezone(&Utc);
+        let candidates = vec![
+            candidate(0, None, json!({"email": "a@example.com"})),
+            candidate(1, Some("rec_given"), json!({})),
+            candidate(2, None, json!({})),
+        ];
+        let matched = HashMap::from([(0, live("rec_live"))]);
+        let outgoing = to_outgoing(candidates, matched, now);
+        let summary: Vec<(usize, bool, DateTime<Utc>)> = outgoing
+            .iter()
+            .map(|o| (o.index, o.existing, o.record.created_at))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (0, true, DateTime::<Utc>::UNIX_EPOCH),
+                (1, false, now),
+                (2, false, now)
+            ]
+        );
+        assert_eq!(outgoing[0].record.id, "rec_live");
+        assert_eq!(outgoing[0].record.name, None, "the name is replaced too");
+        assert_eq!(
+            outgoing[0].record.attributes.get("email"),
+            Some(&json!("a@example.com"))
+        );
+        assert_eq!(outgoing[1].record.id, "rec_given");
+        assert!(
+            outgoing[2].record.id.starts_with("rec_"),
+            "{}",
+            outgoing[2].record.id
+        );
+        assert!(outgoing.iter().all(|o| o.record.updated_at == now));
+    }
+}
