@@ -1,6 +1,6 @@
-//! Object definitions and their records: the model (definitions, attribute values, records,
-//! queries, views) and the operations on it (batches of records, definition changes, the
-//! listing cache).
+//! Object definitions and their records: the model (handles and attribute keys, attributes
+//! and their values, definitions, records, queries, views) and the operations on it
+//! (batches of records, definition changes, the listing cache).
 
 pub mod attribute;
 pub mod attribute_value;
