@@ -32,7 +32,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("account/user.rs", 2, "model"),
     ("account/settings.rs", 2, "model"),
     ("account/", 5, "services"),
-    ("objects/batch.rs", 5, "services"),
+    ("objects/batch/", 5, "services"),
     ("objects/evolve.rs", 5, "services"),
     ("objects/cache.rs", 5, "services"),
     ("objects/error.rs", 5, "services"),

@@ -5,7 +5,8 @@ use super::error::ApiError;
 use super::extract::Authenticated;
 use super::state::AppState;
 use crate::authz::{Action, Resource};
-use crate::objects::definition::{ObjectDefinition, ObjectHandle};
+use crate::objects::definition::ObjectDefinition;
+use crate::objects::handle::ObjectHandle;
 use crate::store;
 
 /// Finds the object a route names and asks Cedar about it. A missing object is put to

@@ -14,11 +14,13 @@ use super::extract::{Authenticated, JsonBody};
 use super::object_access::{authorized_object, object_not_found, placeholder_id, relock};
 use super::state::AppState;
 use crate::authz::{Action, Resource};
+use crate::objects::attribute_value::is_record_id;
 use crate::objects::batch;
-use crate::objects::definition::{ObjectDefinition, ObjectHandle};
-use crate::objects::query::{RecordQuery, parse_query_body, parse_query_params};
+use crate::objects::definition::ObjectDefinition;
+use crate::objects::handle::ObjectHandle;
+use crate::objects::query::RecordQuery;
+use crate::objects::query::parse::{parse_query_body, parse_query_params};
 use crate::objects::record::RecordView;
-use crate::objects::value::is_record_id;
 use crate::store::{self, StoreError};
 
 /// Record times are kept to the microsecond, the precision both databases store, so a

@@ -1,14 +1,17 @@
-//! Object definitions: their handle, name, description and typed attributes, parsed from
-//! JSON into types that cannot hold an invalid definition. Parsing collects every problem
-//! with its JSON path, so a client fixes a body in one round trip.
+//! Object definitions: a stored definition, and the bodies that create one (`POST`) or
+//! change one (`PATCH`), parsed from JSON into types that cannot hold an invalid definition.
+//! Parsing collects every problem with its JSON path, so a client fixes a body in one round
+//! trip.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-
-use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::attribute::{
+    Attribute, AttributeKind, Attributes, child_path, optional_text, parse_attribute,
+};
+use super::handle::{AttributeKey, ObjectHandle};
 use crate::issue::{Issue, Issues, PathSegment};
 
 /// A stored object definition.
@@ -22,198 +25,6 @@ pub struct ObjectDefinition {
     pub attributes: Attributes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// An object handle: 1–63 lower-case letters, digits and dashes (`expense-report`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct ObjectHandle(String);
-
-impl ObjectHandle {
-    pub fn parse(candidate: &str) -> Result<ObjectHandle, String> {
-        let valid = (1..=63).contains(&candidate.len())
-            && candidate
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !candidate.starts_with('-')
-            && !candidate.ends_with('-');
-        if valid {
-            Ok(ObjectHandle(candidate.to_owned()))
-        } else {
-            Err(format!(
-                "`{candidate}` is not a valid handle: use 1-63 lower-case letters, digits and dashes, not starting or ending with a dash"
-            ))
-        }
-    }
-
-    /// The handle derived from a name, in kebab case: `"Expense Report"` → `expense-report`.
-    pub fn from_name(name: &str) -> Option<ObjectHandle> {
-        let mut kebab = String::new();
-        for c in name.chars() {
-            if c.is_ascii_alphanumeric() {
-                kebab.push(c.to_ascii_lowercase());
-            } else if !kebab.ends_with('-') && !kebab.is_empty() {
-                kebab.push('-');
-            }
-        }
-        let kebab: String = kebab.chars().take(63).collect();
-        ObjectHandle::parse(kebab.trim_end_matches('-')).ok()
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for ObjectHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// An attribute key: a letter, then up to 63 letters, digits or underscores.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct AttributeKey(String);
-
-impl AttributeKey {
-    pub fn parse(candidate: &str) -> Result<AttributeKey, String> {
-        let mut bytes = candidate.bytes();
-        let valid = candidate.len() <= 64
-            && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-            && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if valid {
-            Ok(AttributeKey(candidate.to_owned()))
-        } else {
-            Err(format!(
-                "`{candidate}` is not a valid attribute key: start with a lower-case letter, then up to 63 letters, digits or underscores"
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// One choice of a `select` or `multiselect` attribute.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SelectOption {
-    pub value: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub color: Option<String>,
-}
-
-/// An attribute's type, with what only some types carry.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttributeKind {
-    String,
-    Text,
-    Number,
-    Integer,
-    Boolean,
-    Datetime,
-    Date,
-    Email,
-    Url,
-    Select { options: Vec<SelectOption> },
-    Multiselect { options: Vec<SelectOption> },
-    Relationship { object: ObjectHandle },
-    Json,
-}
-
-pub const TYPE_NAMES: [&str; 13] = [
-    "string",
-    "text",
-    "number",
-    "integer",
-    "boolean",
-    "datetime",
-    "date",
-    "email",
-    "url",
-    "select",
-    "multiselect",
-    "relationship",
-    "json",
-];
-
-impl AttributeKind {
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            AttributeKind::String => "string",
-            AttributeKind::Text => "text",
-            AttributeKind::Number => "number",
-            AttributeKind::Integer => "integer",
-            AttributeKind::Boolean => "boolean",
-            AttributeKind::Datetime => "datetime",
-            AttributeKind::Date => "date",
-            AttributeKind::Email => "email",
-            AttributeKind::Url => "url",
-            AttributeKind::Select { .. } => "select",
-            AttributeKind::Multiselect { .. } => "multiselect",
-            AttributeKind::Relationship { .. } => "relationship",
-            AttributeKind::Json => "json",
-        }
-    }
-
-    /// Types whose values can be compared for uniqueness.
-    fn can_be_unique(&self) -> bool {
-        !matches!(
-            self,
-            AttributeKind::Boolean | AttributeKind::Multiselect { .. } | AttributeKind::Json
-        )
-    }
-}
-
-/// A typed attribute of an object definition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Attribute {
-    pub kind: AttributeKind,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub required: bool,
-    pub unique: bool,
-}
-
-impl Attribute {
-    /// The attribute as the API shows it and as it is stored.
-    pub fn to_json(&self) -> Value {
-        let mut map = Map::new();
-        map.insert("type".into(), Value::from(self.kind.type_name()));
-        if let Some(name) = &self.name {
-            map.insert("name".into(), Value::from(name.clone()));
-        }
-        if let Some(description) = &self.description {
-            map.insert("description".into(), Value::from(description.clone()));
-        }
-        map.insert("required".into(), Value::from(self.required));
-        map.insert("unique".into(), Value::from(self.unique));
-        match &self.kind {
-            AttributeKind::Select { options } | AttributeKind::Multiselect { options } => {
-                map.insert(
-                    "options".into(),
-                    serde_json::to_value(options).unwrap_or(Value::Null),
-                );
-            }
-            AttributeKind::Relationship { object } => {
-                map.insert("object".into(), Value::from(object.as_str()));
-            }
-            _ => {}
-        }
-        Value::Object(map)
-    }
-}
-
-pub type Attributes = BTreeMap<AttributeKey, Attribute>;
-
-pub fn attributes_to_json(attributes: &Attributes) -> Value {
-    Value::Object(
-        attributes
-            .iter()
-            .map(|(key, attribute)| (key.as_str().to_owned(), attribute.to_json()))
-            .collect(),
-    )
 }
 
 /// A definition to create, fully validated but for references to other objects, which
@@ -238,10 +49,24 @@ impl NewDefinition {
     }
 }
 
-fn at(path: &[PathSegment], segment: impl Into<PathSegment>) -> Vec<PathSegment> {
-    let mut path = path.to_vec();
-    path.push(segment.into());
-    path
+/// The attribute map of a body, sent as `attributes` or as its alias `fields`, with the
+/// path of the one that was sent.
+fn attributes_field<'a>(
+    object: &'a Map<String, Value>,
+    issues: &mut Issues,
+) -> Option<(Vec<PathSegment>, &'a Value)> {
+    match (object.get("attributes"), object.get("fields")) {
+        (Some(_), Some(_)) => {
+            issues.push(
+                &["fields".into()],
+                "send `attributes` or its alias `fields`, not both",
+            );
+            None
+        }
+        (Some(value), None) => Some((vec!["attributes".into()], value)),
+        (None, Some(value)) => Some((vec!["fields".into()], value)),
+        (None, None) => None,
+    }
 }
 
 /// Parses the body of `POST /api/objects`.
@@ -285,21 +110,8 @@ pub fn parse_new_definition(
         }
     };
     let description = optional_text(object, "description", &[], &mut issues);
-    let attributes_field = match (object.get("attributes"), object.get("fields")) {
-        (Some(_), Some(_)) => {
-            issues.push(
-                &["fields".into()],
-                "send `attributes` or its alias `fields`, not both",
-            );
-            None
-        }
-        (Some(value), None) => Some(("attributes", value)),
-        (None, Some(value)) => Some(("fields", value)),
-        (None, None) => None,
-    };
     let mut attributes = Attributes::new();
-    if let Some((field, value)) = attributes_field {
-        let path = vec![PathSegment::from(field)];
+    if let Some((path, value)) = attributes_field(object, &mut issues) {
         match value.as_object() {
             Some(map) => {
                 if map.len() > max_attributes {
@@ -309,7 +121,7 @@ pub fn parse_new_definition(
                     );
                 }
                 for (key, spec) in map {
-                    let attribute_path = at(&path, key.as_str());
+                    let attribute_path = child_path(&path, key.as_str());
                     let key = AttributeKey::parse(key)
                         .map_err(|m| issues.push(&attribute_path, m))
                         .ok();
@@ -377,24 +189,11 @@ pub fn parse_definition_patch(body: &Value) -> Result<DefinitionPatch, Vec<Issue
     if matches!(object.get("name"), Some(Value::Null)) {
         issues.push(&["name".into()], "`name` cannot be removed");
     }
-    let attributes_field = match (object.get("attributes"), object.get("fields")) {
-        (Some(_), Some(_)) => {
-            issues.push(
-                &["fields".into()],
-                "send `attributes` or its alias `fields`, not both",
-            );
-            None
-        }
-        (Some(value), None) => Some(("attributes", value)),
-        (None, Some(value)) => Some(("fields", value)),
-        (None, None) => None,
-    };
-    if let Some((field, value)) = attributes_field {
-        let path = vec![PathSegment::from(field)];
+    if let Some((path, value)) = attributes_field(object, &mut issues) {
         match value.as_object() {
             Some(map) => {
                 for (key, spec) in map {
-                    let attribute_path = at(&path, key.as_str());
+                    let attribute_path = child_path(&path, key.as_str());
                     let key = AttributeKey::parse(key)
                         .map_err(|m| issues.push(&attribute_path, m))
                         .ok();
@@ -421,274 +220,14 @@ pub fn parse_definition_patch(body: &Value) -> Result<DefinitionPatch, Vec<Issue
     }
 }
 
-/// A non-empty string field of at most 200 characters (descriptions: 2,000), if present.
-fn optional_text(
-    object: &Map<String, Value>,
-    field: &str,
-    path: &[PathSegment],
-    issues: &mut Issues,
-) -> Option<String> {
-    let limit = if field == "description" { 2_000 } else { 200 };
-    match object.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= limit => {
-            Some(s.trim().to_owned())
-        }
-        Some(Value::String(_)) => {
-            issues.push(
-                &at(path, field),
-                format!("`{field}` must be 1-{limit} characters"),
-            );
-            None
-        }
-        Some(_) => {
-            issues.push(&at(path, field), format!("`{field}` must be a string"));
-            None
-        }
-    }
-}
-
-fn optional_bool(
-    object: &Map<String, Value>,
-    field: &str,
-    path: &[PathSegment],
-    issues: &mut Issues,
-) -> bool {
-    match object.get(field) {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            issues.push(&at(path, field), format!("`{field}` must be true or false"));
-            false
-        }
-    }
-}
-
-/// Parses one attribute definition at `path`.
-pub fn parse_attribute(
-    spec: &Value,
-    path: &[PathSegment],
-    issues: &mut Issues,
-) -> Option<Attribute> {
-    let Some(object) = spec.as_object() else {
-        issues.push(
-            path,
-            "an attribute must be an object such as {\"type\": \"string\"}",
-        );
-        return None;
-    };
-    let before = issues.len();
-    for key in object.keys() {
-        if ![
-            "type",
-            "name",
-            "description",
-            "required",
-            "unique",
-            "options",
-            "object",
-        ]
-        .contains(&key.as_str())
-        {
-            issues.push(&at(path, key.as_str()), format!("unknown field `{key}`; expected type, name, description, required, unique, options, object"));
-        }
-    }
-    let name = optional_text(object, "name", path, issues);
-    let description = optional_text(object, "description", path, issues);
-    let required = optional_bool(object, "required", path, issues);
-    let unique = optional_bool(object, "unique", path, issues);
-    let type_name = match object.get("type") {
-        Some(Value::String(t)) if TYPE_NAMES.contains(&t.as_str()) => Some(t.as_str()),
-        Some(Value::String(t)) => {
-            issues.push(
-                &at(path, "type"),
-                format!(
-                    "unknown type `{t}`; expected one of {}",
-                    TYPE_NAMES.join(", ")
-                ),
-            );
-            None
-        }
-        Some(_) => {
-            issues.push(&at(path, "type"), "`type` must be a string");
-            None
-        }
-        None => {
-            issues.push(
-                &at(path, "type"),
-                format!("`type` is required; one of {}", TYPE_NAMES.join(", ")),
-            );
-            None
-        }
-    };
-    let takes_options = matches!(type_name, Some("select" | "multiselect"));
-    if object.contains_key("options") && !takes_options && type_name.is_some() {
-        issues.push(
-            &at(path, "options"),
-            "`options` is only for select and multiselect attributes",
-        );
-    }
-    if object.contains_key("object") && type_name != Some("relationship") && type_name.is_some() {
-        issues.push(
-            &at(path, "object"),
-            "`object` is only for relationship attributes",
-        );
-    }
-    let kind = match type_name? {
-        "string" => AttributeKind::String,
-        "text" => AttributeKind::Text,
-        "number" => AttributeKind::Number,
-        "integer" => AttributeKind::Integer,
-        "boolean" => AttributeKind::Boolean,
-        "datetime" => AttributeKind::Datetime,
-        "date" => AttributeKind::Date,
-        "email" => AttributeKind::Email,
-        "url" => AttributeKind::Url,
-        "json" => AttributeKind::Json,
-        "select" => AttributeKind::Select {
-            options: parse_options(object.get("options"), &at(path, "options"), issues)?,
-        },
-        "multiselect" => AttributeKind::Multiselect {
-            options: parse_options(object.get("options"), &at(path, "options"), issues)?,
-        },
-        "relationship" => match object.get("object") {
-            Some(Value::String(h)) => AttributeKind::Relationship {
-                object: ObjectHandle::parse(h)
-                    .map_err(|m| issues.push(&at(path, "object"), m))
-                    .ok()?,
-            },
-            _ => {
-                issues.push(
-                    &at(path, "object"),
-                    "a relationship needs `object`: the handle of the object it points to",
-                );
-                return None;
-            }
-        },
-        _ => return None,
-    };
-    if unique && !kind.can_be_unique() {
-        issues.push(
-            &at(path, "unique"),
-            format!("a {} attribute cannot be unique", kind.type_name()),
-        );
-    }
-    (issues.len() == before).then_some(Attribute {
-        kind,
-        name,
-        description,
-        required,
-        unique,
-    })
-}
-
-fn parse_options(
-    value: Option<&Value>,
-    path: &[PathSegment],
-    issues: &mut Issues,
-) -> Option<Vec<SelectOption>> {
-    let Some(Value::Array(items)) = value else {
-        issues.push(path, "select and multiselect attributes need `options`: a non-empty list of {value, label?, color?}");
-        return None;
-    };
-    if items.is_empty() {
-        issues.push(path, "`options` must not be empty");
-        return None;
-    }
-    let before = issues.len();
-    let mut options = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let item_path = at(path, i);
-        let Some(object) = item.as_object() else {
-            issues.push(
-                &item_path,
-                "an option must be an object {value, label?, color?}",
-            );
-            continue;
-        };
-        for key in object.keys() {
-            if !["value", "label", "color"].contains(&key.as_str()) {
-                issues.push(
-                    &at(&item_path, key.as_str()),
-                    format!("unknown field `{key}`; expected value, label, color"),
-                );
-            }
-        }
-        let value = match object.get("value") {
-            Some(Value::String(v)) if !v.is_empty() && v.chars().count() <= 200 => v.clone(),
-            _ => {
-                issues.push(
-                    &at(&item_path, "value"),
-                    "`value` must be a string of 1-200 characters",
-                );
-                continue;
-            }
-        };
-        if options.iter().any(|o: &SelectOption| o.value == value) {
-            issues.push(
-                &at(&item_path, "value"),
-                format!("duplicate option `{value}`"),
-            );
-        }
-        let label = optional_text(object, "label", &item_path, issues);
-        let color = optional_text(object, "color", &item_path, issues);
-        options.push(SelectOption {
-            value,
-            label,
-            color,
-        });
-    }
-    (issues.len() == before).then_some(options)
-}
-
-/// Reads attributes back from storage, where they were written by [`attributes_to_json`].
-pub fn attributes_from_json(value: &Value) -> Result<Attributes, String> {
-    let mut issues = Issues::new();
-    let mut attributes = Attributes::new();
-    let map = value
-        .as_object()
-        .ok_or("stored attributes are not an object")?;
-    for (key, spec) in map {
-        let key = AttributeKey::parse(key)?;
-        if let Some(attribute) = parse_attribute(spec, &[], &mut issues) {
-            attributes.insert(key, attribute);
-        }
-    }
-    if issues.is_empty() {
-        Ok(attributes)
-    } else {
-        Err(format!(
-            "stored attributes are invalid: {:?}",
-            issues.into_vec()
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objects::attribute::{attributes_from_json, attributes_to_json};
     use serde_json::json;
 
     fn paths(issues: &[Issue]) -> Vec<Vec<PathSegment>> {
         issues.iter().map(|i| i.path.clone()).collect()
-    }
-
-    #[test]
-    fn handles_are_derived_from_names_in_kebab_case() {
-        let cases = [
-            ("Expense Report", "expense-report"),
-            ("Budget", "budget"),
-            ("  A -- B  ", "a-b"),
-            ("Q3 2026!", "q3-2026"),
-        ];
-        for (name, handle) in cases {
-            assert_eq!(
-                ObjectHandle::from_name(name).map(|h| h.0),
-                Some(handle.to_owned()),
-                "{name}"
-            );
-        }
-        assert_eq!(ObjectHandle::from_name("!!!"), None);
     }
 
     #[test]
@@ -746,5 +285,30 @@ mod tests {
         let issues = parse_new_definition(&json!({"name": "X", "attributes": attributes}), 2)
             .expect_err("too many");
         assert_eq!(paths(&issues), vec![vec![PathSegment::from("attributes")]]);
+    }
+
+    #[test]
+    fn attributes_and_its_alias_fields_together_are_one_issue_in_both_bodies() {
+        let attributes = json!({"amount": {"type": "number"}});
+        let body = json!({"name": "X", "attributes": attributes, "fields": attributes});
+        let both: Vec<Vec<PathSegment>> = vec![vec!["fields".into()]];
+        let new = parse_new_definition(&body, 200).expect_err("both sent");
+        assert_eq!(paths(&new), both, "POST: {new:?}");
+        let patch = parse_definition_patch(&body).expect_err("both sent");
+        assert_eq!(paths(&patch), both, "PATCH: {patch:?}");
+    }
+
+    #[test]
+    fn a_patch_removes_an_attribute_with_null_and_reads_fields_as_attributes() {
+        let patch = parse_definition_patch(&json!({
+            "fields": {"old": null, "new": {"type": "string"}}
+        }))
+        .expect("valid patch");
+        let old = AttributeKey::parse("old").expect("a key");
+        let new = AttributeKey::parse("new").expect("a key");
+        assert_eq!(patch.attributes.get(&old), Some(&None));
+        assert!(
+            matches!(patch.attributes.get(&new), Some(Some(a)) if a.kind == AttributeKind::String)
+        );
     }
 }

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 
-use super::definition::{
-    Attribute, AttributeKey, AttributeKind, DefinitionPatch, ObjectDefinition,
-};
+use super::attribute::{Attribute, AttributeKind};
+use super::attribute_value::{normalize, unique_key};
+use super::definition::{DefinitionPatch, ObjectDefinition};
 use super::error::ObjectsError;
+use super::handle::AttributeKey;
 use super::record::Record;
-use super::value::{normalize, unique_key};
 use crate::issue::{Issue, PathSegment};
 use crate::store;
 use crate::store::records::{self, UniqueValue};

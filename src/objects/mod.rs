@@ -1,13 +1,17 @@
-//! Object definitions and their records: the model (definitions, attribute values, records,
-//! queries, views) and the operations on it (batches of records, definition changes, the
-//! listing cache).
+//! Object definitions and their records: the model (handles and attribute keys, attributes
+//! and their values, definitions, records, queries, views) and the operations on it
+//! (batches of records, definition changes, the listing cache).
 
+pub mod attribute;
+pub mod attribute_value;
 pub mod batch;
 pub mod cache;
 pub mod definition;
 pub mod error;
 pub mod evolve;
+pub mod handle;
 pub mod query;
 pub mod record;
-pub mod value;
+#[cfg(test)]
+mod testing;
 pub mod view;

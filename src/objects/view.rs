@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::definition::{ObjectDefinition, attributes_to_json};
+use super::attribute::attributes_to_json;
+use super::definition::ObjectDefinition;
 
 /// A definition as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]

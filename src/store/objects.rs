@@ -9,8 +9,9 @@ use sea_orm::{
 
 use super::StoreError;
 use super::entity::object_definition;
-use crate::objects::definition::{NewDefinition, attributes_from_json};
-use crate::objects::definition::{ObjectDefinition, ObjectHandle, attributes_to_json};
+use crate::objects::attribute::{attributes_from_json, attributes_to_json};
+use crate::objects::definition::{NewDefinition, ObjectDefinition};
+use crate::objects::handle::ObjectHandle;
 
 fn to_domain(model: object_definition::Model) -> Result<ObjectDefinition, StoreError> {
     Ok(ObjectDefinition {

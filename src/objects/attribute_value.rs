@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::Value;
 
-use super::definition::{AttributeKind, SelectOption};
+use super::attribute::{AttributeKind, SelectOption};
 
 /// Longest `string`, `email` and `url` value, in characters.
 pub const MAX_STRING_CHARS: usize = 1_000;
@@ -184,7 +184,7 @@ pub fn is_record_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::definition::ObjectHandle;
+    use crate::objects::handle::ObjectHandle;
     use serde_json::json;
 
     fn options() -> Vec<SelectOption> {

@@ -1,192 +1,19 @@
-//! Record queries: filters, sort and page, parsed from GET parameters or a POST body into
-//! one typed [`RecordQuery`] that storage turns into SQL. Values are parsed by the type of
-//! the field they filter, so a filter on an unknown field or with a value of the wrong type
-//! is an error, never an empty result.
+//! The two front ends of a record query, GET parameters and a POST body, each read into a
+//! `RawQuery` and then typed against the object's definition. Values are parsed by the
+//! type of the field they filter, so a filter on an unknown field or with a value of the
+//! wrong type is an error, never an empty result.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::definition::{AttributeKey, AttributeKind, ObjectDefinition};
-use super::record::Record;
-use super::value::{normalize, parse_datetime};
+use super::cursor::decode_cursor;
+use super::{
+    CompareOp, Condition, DEFAULT_LIMIT, Field, Filter, RecordQuery, Scalar, SortKey, ValueClass,
+};
 use crate::issue::{Issue, PathSegment};
-
-/// Page size when the query does not name one.
-pub const DEFAULT_LIMIT: usize = 50;
-
-/// What a query can filter and sort on.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Field {
-    Id,
-    Name,
-    CreatedAt,
-    UpdatedAt,
-    Attribute {
-        key: AttributeKey,
-        kind: AttributeKind,
-    },
-}
-
-/// How a field's values compare in SQL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueClass {
-    Text,
-    Number,
-    Bool,
-    Time,
-    Multi,
-    Json,
-}
-
-impl Field {
-    pub fn class(&self) -> ValueClass {
-        match self {
-            Field::Id | Field::Name => ValueClass::Text,
-            Field::CreatedAt | Field::UpdatedAt => ValueClass::Time,
-            Field::Attribute { kind, .. } => match kind {
-                AttributeKind::Number | AttributeKind::Integer => ValueClass::Number,
-                AttributeKind::Boolean => ValueClass::Bool,
-                AttributeKind::Multiselect { .. } => ValueClass::Multi,
-                AttributeKind::Json => ValueClass::Json,
-                _ => ValueClass::Text,
-            },
-        }
-    }
-
-    fn name(&self) -> &str {
-        match self {
-            Field::Id => "id",
-            Field::Name => "name",
-            Field::CreatedAt => "createdAt",
-            Field::UpdatedAt => "updatedAt",
-            Field::Attribute { key, .. } => key.as_str(),
-        }
-    }
-
-    /// Whether rows may lack a value (sorts put those last).
-    pub fn nullable(&self) -> bool {
-        matches!(self, Field::Name | Field::Attribute { .. })
-    }
-
-    /// This field's sortable value in a record.
-    fn value_of(&self, record: &Record) -> Option<Scalar> {
-        match self {
-            Field::Id => Some(Scalar::Text(record.id.clone())),
-            Field::Name => record.name.clone().map(Scalar::Text),
-            Field::CreatedAt => Some(Scalar::Time(record.created_at)),
-            Field::UpdatedAt => Some(Scalar::Time(record.updated_at)),
-            Field::Attribute { key, .. } => match record.attributes.get(key.as_str())? {
-                Value::String(s) => Some(Scalar::Text(s.clone())),
-                Value::Number(n) => n.as_f64().map(Scalar::Number),
-                Value::Bool(b) => Some(Scalar::Bool(*b)),
-                _ => None,
-            },
-        }
-    }
-}
-
-/// A value compared in SQL.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
-    Text(String),
-    Number(f64),
-    Bool(bool),
-    Time(DateTime<Utc>),
-}
-
-impl Scalar {
-    fn to_json(&self) -> Value {
-        match self {
-            Scalar::Text(s) => Value::from(s.clone()),
-            Scalar::Number(n) => json!(n),
-            Scalar::Bool(b) => Value::from(*b),
-            Scalar::Time(t) => Value::from(t.to_rfc3339_opts(SecondsFormat::Micros, true)),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
-    Eq,
-    Ne,
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-}
-
-impl CompareOp {
-    pub fn sql(self) -> &'static str {
-        match self {
-            CompareOp::Eq => "=",
-            CompareOp::Ne => "<>",
-            CompareOp::Gt => ">",
-            CompareOp::Gte => ">=",
-            CompareOp::Lt => "<",
-            CompareOp::Lte => "<=",
-        }
-    }
-}
-
-/// What a filter asks of its field.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Condition {
-    /// `ne` also matches records without a value.
-    Compare(CompareOp, Scalar),
-    /// Case-insensitive substring.
-    Contains(String),
-    In(Vec<Scalar>),
-    /// A multiselect holds this option.
-    HasOption(String),
-    /// A multiselect holds any of these options.
-    HasAnyOption(Vec<String>),
-    Exists(bool),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Filter {
-    pub field: Field,
-    pub condition: Condition,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SortKey {
-    pub field: Field,
-    pub descending: bool,
-}
-
-/// A validated query: every filter must hold; `sort` always ends with `id`, so the order
-/// is total and a keyset cursor is exact.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordQuery {
-    pub filters: Vec<Filter>,
-    pub sort: Vec<SortKey>,
-    pub limit: usize,
-    /// The sort values of the last record of the previous page.
-    pub after: Option<Vec<Option<Scalar>>>,
-}
-
-impl RecordQuery {
-    /// The cursor that continues after `last`.
-    pub fn cursor_after(&self, last: &Record) -> String {
-        let values: Vec<Value> = self
-            .sort
-            .iter()
-            .map(|k| k.field.value_of(last).map_or(Value::Null, |v| v.to_json()))
-            .collect();
-        let payload = json!({ "s": sort_signature(&self.sort), "v": values });
-        URL_SAFE_NO_PAD.encode(payload.to_string())
-    }
-}
-
-fn sort_signature(sort: &[SortKey]) -> String {
-    sort.iter()
-        .map(|k| format!("{}{}", if k.descending { "-" } else { "" }, k.field.name()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
+use crate::objects::attribute::AttributeKind;
+use crate::objects::attribute_value::{normalize, parse_datetime};
+use crate::objects::definition::ObjectDefinition;
+use crate::objects::handle::AttributeKey;
 
 const OPS: &str = "eq, ne, gt, gte, lt, lte, contains, in, exists";
 
@@ -264,7 +91,7 @@ pub fn parse_query_params(
             )),
         }
     }
-    finish(raw, definition, max_limit, issues)
+    type_against_definition(raw, definition, max_limit, issues)
 }
 
 /// Parses the body of `POST /query`: `{ where, sort, limit, cursor }`.
@@ -353,10 +180,11 @@ pub fn parse_query_body(
             )),
         }
     }
-    finish(raw, definition, max_limit, issues)
+    type_against_definition(raw, definition, max_limit, issues)
 }
-
-fn finish(
+/// Types the raw parts of a query against the definition: every field must exist, every
+/// value must suit its field's type, the sort ends with `id`, and a cursor must fit the sort.
+fn type_against_definition(
     raw: RawQuery<'_>,
     definition: &ObjectDefinition,
     max_limit: usize,
@@ -603,44 +431,308 @@ fn scalar(field: &Field, value: &RawValue<'_>) -> Result<Scalar, String> {
     }
 }
 
-fn decode_cursor(cursor: &str, sort: &[SortKey]) -> Result<Vec<Option<Scalar>>, String> {
-    let invalid = || {
-        "this cursor is not valid for this query; pass `nextCursor` from the previous page unchanged, with the same sort".to_owned()
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let payload: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if payload.get("s").and_then(Value::as_str) != Some(sort_signature(sort).as_str()) {
-        return Err(invalid());
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::record::Record;
+    use crate::objects::testing::definition;
+    use chrono::{DateTime, Utc};
+    use serde_json::{Map, json};
+
+    const MAX_LIMIT: usize = 100;
+
+    fn invoices() -> ObjectDefinition {
+        definition(json!({
+            "amount": {"type": "number"},
+            "count": {"type": "integer"},
+            "paid": {"type": "boolean"},
+            "status": {"type": "select", "options": [{"value": "open"}, {"value": "paid"}]},
+            "tags": {"type": "multiselect", "options": [{"value": "red"}, {"value": "blue"}]},
+            "due": {"type": "datetime"},
+            "extra": {"type": "json"}
+        }))
     }
-    let values = payload
-        .get("v")
-        .and_then(Value::as_array)
-        .ok_or_else(invalid)?;
-    if values.len() != sort.len() {
-        return Err(invalid());
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
-    sort.iter()
-        .zip(values)
-        .map(|(key, value)| {
-            if value.is_null() {
-                return if key.field.nullable() {
-                    Ok(None)
-                } else {
-                    Err(invalid())
-                };
-            }
-            let scalar = match (key.field.class(), value) {
-                (ValueClass::Text, Value::String(s)) => Scalar::Text(s.clone()),
-                (ValueClass::Number, Value::Number(n)) => {
-                    Scalar::Number(n.as_f64().ok_or_else(invalid)?)
-                }
-                (ValueClass::Bool, Value::Bool(b)) => Scalar::Bool(*b),
-                (ValueClass::Time, Value::String(s)) => {
-                    Scalar::Time(parse_datetime(s).ok_or_else(invalid)?)
-                }
-                _ => return Err(invalid()),
-            };
-            Ok(Some(scalar))
-        })
-        .collect()
+
+    fn from_params(pairs: &[(&str, &str)]) -> Result<RecordQuery, Vec<Issue>> {
+        parse_query_params(&params(pairs), &invoices(), MAX_LIMIT)
+    }
+
+    fn from_body(body: Value) -> Result<RecordQuery, Vec<Issue>> {
+        parse_query_body(&body, &invoices(), MAX_LIMIT)
+    }
+
+    fn attribute(key: &str) -> Field {
+        let definition = invoices();
+        let (key, attribute) = definition
+            .attributes
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .expect("an attribute of the fixture");
+        Field::Attribute {
+            key: key.clone(),
+            kind: attribute.kind.clone(),
+        }
+    }
+
+    fn paths(issues: &[Issue]) -> Vec<Vec<PathSegment>> {
+        issues.iter().map(|i| i.path.clone()).collect()
+    }
+
+    #[test]
+    fn each_operator_parses_from_a_parameter_and_from_a_body() {
+        let text = |s: &str| Scalar::Text(s.to_owned());
+        let cases: Vec<(&str, Value, Field, Condition)> = vec![
+            (
+                "amount:eq:100",
+                json!({"amount": {"eq": 100}}),
+                attribute("amount"),
+                Condition::Compare(CompareOp::Eq, Scalar::Number(100.0)),
+            ),
+            (
+                "amount:ne:1.5",
+                json!({"amount": {"ne": 1.5}}),
+                attribute("amount"),
+                Condition::Compare(CompareOp::Ne, Scalar::Number(1.5)),
+            ),
+            (
+                "count:gt:2.5",
+                json!({"count": {"gt": 2.5}}),
+                attribute("count"),
+                Condition::Compare(CompareOp::Gt, Scalar::Number(2.5)),
+            ),
+            (
+                "name:gte:b",
+                json!({"name": {"gte": "b"}}),
+                Field::Name,
+                Condition::Compare(CompareOp::Gte, text("b")),
+            ),
+            (
+                "due:lt:2026-11-26T09:30:00Z",
+                json!({"due": {"lt": "2026-11-26T09:30:00Z"}}),
+                attribute("due"),
+                Condition::Compare(CompareOp::Lt, text("2026-11-26T09:30:00.000Z")),
+            ),
+            (
+                "createdAt:lte:2026-11-26T09:30:00Z",
+                json!({"createdAt": {"lte": "2026-11-26T09:30:00Z"}}),
+                Field::CreatedAt,
+                Condition::Compare(
+                    CompareOp::Lte,
+                    Scalar::Time(
+                        DateTime::parse_from_rfc3339("2026-11-26T09:30:00Z")
+                            .expect("a time")
+                            .with_timezone(&Utc),
+                    ),
+                ),
+            ),
+            (
+                "paid:eq:true",
+                json!({"paid": {"eq": true}}),
+                attribute("paid"),
+                Condition::Compare(CompareOp::Eq, Scalar::Bool(true)),
+            ),
+            (
+                "name:contains:Acme",
+                json!({"name": {"contains": "Acme"}}),
+                Field::Name,
+                Condition::Contains("Acme".to_owned()),
+            ),
+            (
+                "tags:contains:red",
+                json!({"tags": {"contains": "red"}}),
+                attribute("tags"),
+                Condition::HasOption("red".to_owned()),
+            ),
+            (
+                "status:in:open,paid",
+                json!({"status": {"in": ["open", "paid"]}}),
+                attribute("status"),
+                Condition::In(vec![text("open"), text("paid")]),
+            ),
+            (
+                "tags:in:red,blue",
+                json!({"tags": {"in": ["red", "blue"]}}),
+                attribute("tags"),
+                Condition::HasAnyOption(vec!["red".to_owned(), "blue".to_owned()]),
+            ),
+            (
+                "extra:exists:false",
+                json!({"extra": {"exists": false}}),
+                attribute("extra"),
+                Condition::Exists(false),
+            ),
+        ];
+        for (param, body_where, field, condition) in cases {
+            let expected = vec![Filter { field, condition }];
+            let query = from_params(&[("filter", param)])
+                .unwrap_or_else(|issues| panic!("{param}: {issues:?}"));
+            assert_eq!(query.filters, expected, "GET filter={param}");
+            let query = from_body(json!({ "where": body_where }))
+                .unwrap_or_else(|issues| panic!("{body_where}: {issues:?}"));
+            assert_eq!(query.filters, expected, "POST where {body_where}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_is_an_issue_at_its_path() {
+        let issues =
+            from_params(&[("sort", "name"), ("filter", "nope:eq:1")]).expect_err("unknown field");
+        assert_eq!(paths(&issues), vec![vec!["filter".into(), 1.into()]]);
+        assert!(
+            issues[0].message.contains("unknown field `nope`"),
+            "{issues:?}"
+        );
+
+        let issues = from_body(json!({"where": {"nope": {"eq": 1}}, "sort": ["-nada"]}))
+            .expect_err("unknown fields");
+        let found = paths(&issues);
+        for path in [
+            vec!["where".into(), "nope".into(), "eq".into()],
+            vec!["sort".into(), 0.into()],
+        ] {
+            assert!(found.contains(&path), "missing {path:?} in {issues:?}");
+        }
+        assert_eq!(found.len(), 2, "{issues:?}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_an_issue_not_an_empty_result() {
+        type Case = (
+            Result<RecordQuery, Vec<Issue>>,
+            Vec<PathSegment>,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                from_params(&[("filter", "amount:gt:abc")]),
+                vec!["filter".into(), 0.into()],
+                "a number parameter that is not a number",
+            ),
+            (
+                from_body(json!({"where": {"amount": {"gt": "100"}}})),
+                vec!["where".into(), "amount".into(), "gt".into()],
+                "a number filter given a JSON string",
+            ),
+            (
+                from_params(&[("filter", "paid:gt:true")]),
+                vec!["filter".into(), 0.into()],
+                "an order comparison on a boolean",
+            ),
+            (
+                from_params(&[("filter", "tags:contains:green")]),
+                vec!["filter".into(), 0.into()],
+                "a multiselect option that does not exist",
+            ),
+            (
+                from_params(&[("filter", "createdAt:gt:yesterday")]),
+                vec!["filter".into(), 0.into()],
+                "a time that is not RFC 3339",
+            ),
+            (
+                from_body(json!({"where": {"status": {"in": "open"}}})),
+                vec!["where".into(), "status".into(), "in".into()],
+                "`in` given a single value in a body",
+            ),
+            (
+                from_params(&[("filter", "amount:between:1")]),
+                vec!["filter".into(), 0.into()],
+                "an unknown operator",
+            ),
+            (
+                from_params(&[("filter", "amount")]),
+                vec!["filter".into()],
+                "a filter without operator and value",
+            ),
+            (
+                from_params(&[("sort", "tags")]),
+                vec!["sort".into()],
+                "a sort on a multiselect",
+            ),
+        ];
+        for (result, path, description) in cases {
+            let issues = result.expect_err(description);
+            assert_eq!(paths(&issues), vec![path], "{description}: {issues:?}");
+        }
+    }
+
+    #[test]
+    fn limit_takes_one_to_the_maximum_and_defaults_when_absent() {
+        assert_eq!(from_params(&[]).expect("no limit").limit, DEFAULT_LIMIT);
+        for good in ["1", "100"] {
+            let query = from_params(&[("limit", good)]).expect(good);
+            assert_eq!(query.limit.to_string(), good);
+        }
+        for bad in ["0", "101", "-1", "ten", "1.5"] {
+            let issues = from_params(&[("limit", bad)]).expect_err(bad);
+            assert_eq!(paths(&issues), vec![vec!["limit".into()]], "limit={bad}");
+        }
+        assert_eq!(from_body(json!({"limit": 100})).expect("100").limit, 100);
+        for bad in [json!(0), json!(101), json!(-1), json!(1.5), json!("10")] {
+            let issues = from_body(json!({ "limit": bad })).expect_err("a bad limit");
+            assert_eq!(paths(&issues), vec![vec!["limit".into()]], "limit {bad}");
+        }
+    }
+
+    #[test]
+    fn the_sort_defaults_to_creation_and_always_ends_with_id() {
+        let sorted = |query: RecordQuery| -> Vec<(Field, bool)> {
+            query
+                .sort
+                .into_iter()
+                .map(|k| (k.field, k.descending))
+                .collect()
+        };
+        assert_eq!(
+            sorted(from_params(&[]).expect("no sort")),
+            vec![(Field::CreatedAt, false), (Field::Id, false)]
+        );
+        assert_eq!(
+            sorted(from_body(json!({"sort": ["-amount", "+name"]})).expect("a sort")),
+            vec![
+                (attribute("amount"), true),
+                (Field::Name, false),
+                (Field::Id, false)
+            ]
+        );
+        assert_eq!(
+            sorted(from_params(&[("sort", "-id")]).expect("by id")),
+            vec![(Field::Id, true)]
+        );
+    }
+
+    #[test]
+    fn a_cursor_continues_only_the_sort_it_was_made_for() {
+        let record = Record {
+            id: "rec_1".to_owned(),
+            name: Some("Acme".to_owned()),
+            attributes: Map::from_iter([("amount".to_owned(), json!(250))]),
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+            updated_at: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let first = from_params(&[("sort", "-amount")]).expect("a sort");
+        let cursor = first.cursor_after(&record);
+
+        let next = from_params(&[("sort", "-amount"), ("cursor", &cursor)]).expect("same sort");
+        assert_eq!(
+            next.after,
+            Some(vec![
+                Some(Scalar::Number(250.0)),
+                Some(Scalar::Text("rec_1".to_owned()))
+            ])
+        );
+
+        let issues =
+            from_params(&[("sort", "amount"), ("cursor", &cursor)]).expect_err("another sort");
+        assert_eq!(paths(&issues), vec![vec!["cursor".into()]], "{issues:?}");
+        let issues =
+            from_body(json!({"sort": ["-amount"], "cursor": "not-a-cursor"})).expect_err("garbage");
+        assert_eq!(paths(&issues), vec![vec!["cursor".into()]], "{issues:?}");
+    }
 }

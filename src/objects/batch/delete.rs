@@ -1,0 +1,50 @@
+//! Delete-many: a list of ids, each of a live record of the object, soft-deleted together.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseTransaction;
+use serde_json::Value;
+
+use super::checks::duplicate_ids;
+use super::parse::{batch_items, parse_ids};
+use crate::issue::Issues;
+use crate::objects::definition::ObjectDefinition;
+use crate::objects::error::ObjectsError;
+use crate::store::records;
+
+/// `POST /data/delete-many`: soft-deletes every listed record, or none.
+pub async fn delete_many(
+    txn: &DatabaseTransaction,
+    definition: &ObjectDefinition,
+    body: &Value,
+    max_batch: usize,
+    now: DateTime<Utc>,
+) -> Result<u64, ObjectsError> {
+    let items = batch_items(body, "ids", &["ids"], max_batch)?;
+    let mut issues = Issues::new();
+    let ids = parse_ids(items, &mut issues);
+    duplicate_ids(
+        ids.iter().map(|(i, id)| (*i, id.as_str())),
+        |i| vec!["ids".into(), i.into()],
+        &mut issues,
+    );
+    let wanted: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
+    let found: HashSet<String> =
+        records::find_existing_ids(txn, &definition.workspace_id, &definition.id, &wanted)
+            .await?
+            .into_iter()
+            .collect();
+    for (i, id) in &ids {
+        if !found.contains(id) {
+            issues.push(
+                &["ids".into(), (*i).into()],
+                format!("there is no `{}` record `{id}`", definition.handle),
+            );
+        }
+    }
+    if !issues.is_empty() {
+        return Err(ObjectsError::Invalid(issues.into_vec()));
+    }
+    Ok(records::soft_delete(txn, &definition.workspace_id, &definition.id, &wanted, now).await?)
+}

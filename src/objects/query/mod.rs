@@ -1,0 +1,140 @@
+//! Record queries: the typed [`RecordQuery`] (filters, sort and page) that storage turns
+//! into SQL. [`parse`] builds one from GET parameters or a POST body, typed against the
+//! object's definition; [`cursor`] encodes and checks the keyset cursors that page through
+//! it.
+
+use chrono::{DateTime, Utc};
+
+use super::attribute::AttributeKind;
+use super::handle::AttributeKey;
+
+pub mod cursor;
+pub mod parse;
+
+/// Page size when the query does not name one.
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// What a query can filter and sort on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    Id,
+    Name,
+    CreatedAt,
+    UpdatedAt,
+    Attribute {
+        key: AttributeKey,
+        kind: AttributeKind,
+    },
+}
+
+/// How a field's values compare in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueClass {
+    Text,
+    Number,
+    Bool,
+    Time,
+    Multi,
+    Json,
+}
+
+impl Field {
+    pub fn class(&self) -> ValueClass {
+        match self {
+            Field::Id | Field::Name => ValueClass::Text,
+            Field::CreatedAt | Field::UpdatedAt => ValueClass::Time,
+            Field::Attribute { kind, .. } => match kind {
+                AttributeKind::Number | AttributeKind::Integer => ValueClass::Number,
+                AttributeKind::Boolean => ValueClass::Bool,
+                AttributeKind::Multiselect { .. } => ValueClass::Multi,
+                AttributeKind::Json => ValueClass::Json,
+                _ => ValueClass::Text,
+            },
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Field::Id => "id",
+            Field::Name => "name",
+            Field::CreatedAt => "createdAt",
+            Field::UpdatedAt => "updatedAt",
+            Field::Attribute { key, .. } => key.as_str(),
+        }
+    }
+
+    /// Whether rows may lack a value (sorts put those last).
+    pub fn nullable(&self) -> bool {
+        matches!(self, Field::Name | Field::Attribute { .. })
+    }
+}
+
+/// A value compared in SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    Time(DateTime<Utc>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+impl CompareOp {
+    pub fn sql(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "=",
+            CompareOp::Ne => "<>",
+            CompareOp::Gt => ">",
+            CompareOp::Gte => ">=",
+            CompareOp::Lt => "<",
+            CompareOp::Lte => "<=",
+        }
+    }
+}
+
+/// What a filter asks of its field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// `ne` also matches records without a value.
+    Compare(CompareOp, Scalar),
+    /// Case-insensitive substring.
+    Contains(String),
+    In(Vec<Scalar>),
+    /// A multiselect holds this option.
+    HasOption(String),
+    /// A multiselect holds any of these options.
+    HasAnyOption(Vec<String>),
+    Exists(bool),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub field: Field,
+    pub condition: Condition,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub field: Field,
+    pub descending: bool,
+}
+
+/// A validated query: every filter must hold; `sort` always ends with `id`, so the order
+/// is total and a keyset cursor is exact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordQuery {
+    pub filters: Vec<Filter>,
+    pub sort: Vec<SortKey>,
+    pub limit: usize,
+    /// The sort values of the last record of the previous page.
+    pub after: Option<Vec<Option<Scalar>>>,
+}
