@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::duration::parse_std_duration;
+use crate::objects::query::QueryLimits;
 
 /// Request limits, each answered with a clear error when exceeded.
 #[derive(Debug, Clone, Args)]
@@ -24,6 +25,18 @@ pub struct Limits {
     /// Largest page a query may ask for with `limit`.
     #[arg(long, env = "ANDI_MAX_PAGE_SIZE", default_value_t = 1_000)]
     pub max_page_size: usize,
+
+    /// Filters one query may hold.
+    #[arg(long, env = "ANDI_MAX_QUERY_FILTERS", default_value_t = 50)]
+    pub max_query_filters: usize,
+
+    /// Fields one query may sort on.
+    #[arg(long, env = "ANDI_MAX_QUERY_SORT_KEYS", default_value_t = 8)]
+    pub max_query_sort_keys: usize,
+
+    /// Values of all `in` lists of one query together.
+    #[arg(long, env = "ANDI_MAX_QUERY_IN_VALUES", default_value_t = 1_000)]
+    pub max_query_in_values: usize,
 
     /// Failed authentications (missing, malformed, unknown, revoked or expired keys) one
     /// client address may make per `auth_failure_window`; past it, its requests are answered
@@ -47,9 +60,24 @@ impl Default for Limits {
             max_attributes: 200,
             max_batch_records: 1_000,
             max_page_size: 1_000,
+            max_query_filters: 50,
+            max_query_sort_keys: 8,
+            max_query_in_values: 1_000,
             max_auth_failures_per_ip: 100,
             auth_failure_window: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Limits {
+    /// What one query may hold.
+    pub fn query(&self) -> QueryLimits {
+        QueryLimits {
+            max_page_size: self.max_page_size,
+            max_filters: self.max_query_filters,
+            max_sort_keys: self.max_query_sort_keys,
+            max_in_values: self.max_query_in_values,
         }
     }
 }

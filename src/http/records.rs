@@ -341,7 +341,7 @@ pub async fn records_query_get(
         url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-    let query = parse_query_params(&params, &definition, state.limits.max_page_size)
+    let query = parse_query_params(&params, &definition, state.limits.query())
         .map_err(ApiError::Validation)?;
     run_query(&state, &definition, &query).await
 }
@@ -372,7 +372,7 @@ pub async fn records_query_post(
     body: JsonBody,
 ) -> Result<Json<QueryPage>, ApiError> {
     let definition = authorized_object(&state, &auth, &handle, Action::QueryRecords).await?;
-    let query = parse_query_body(&body.parse()?, &definition, state.limits.max_page_size)
+    let query = parse_query_body(&body.parse()?, &definition, state.limits.query())
         .map_err(ApiError::Validation)?;
     run_query(&state, &definition, &query).await
 }

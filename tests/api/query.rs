@@ -357,3 +357,72 @@ async fn the_page_size_is_limited_by_configuration() {
         200
     );
 }
+
+#[tokio::test]
+async fn queries_past_their_size_limits_are_refused_and_at_them_answered() {
+    let s = dataset().await;
+    let limits = Limits::default();
+
+    let filters = |n: usize| {
+        (0..n)
+            .map(|i| format!("filter=number:ne:X-{i}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let at_limit = s
+        .query_get("invoices", &filters(limits.max_query_filters))
+        .await;
+    assert_eq!(at_limit["items"].as_array().unwrap().len(), 5, "{at_limit}");
+    for n in [limits.max_query_filters + 1, 999] {
+        let response = s
+            .app
+            .get(
+                &format!("/api/objects/invoices/query?{}", filters(n)),
+                &s.key,
+            )
+            .await;
+        let body =
+            assert_problem(response, 400, "validation_failed", &format!("{n} filters")).await;
+        assert!(
+            body["issues"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most"),
+            "{body}"
+        );
+    }
+
+    let values = |n: usize| (0..n).map(|i| json!(format!("X-{i}"))).collect::<Vec<_>>();
+    let at_limit = s
+        .query(
+            "invoices",
+            json!({"where": {"number": {"in": values(limits.max_query_in_values)}}}),
+        )
+        .await;
+    assert_eq!(at_limit["items"], json!([]), "{at_limit}");
+    let response = s
+        .app
+        .post_json(
+            "/api/objects/invoices/query",
+            &s.key,
+            &json!({"where": {"number": {"in": values(limits.max_query_in_values + 1)}}}),
+        )
+        .await;
+    assert_problem(
+        response,
+        400,
+        "validation_failed",
+        "one value past the in limit",
+    )
+    .await;
+
+    let sorts = (0..=limits.max_query_sort_keys)
+        .map(|i| if i % 2 == 0 { "number" } else { "-number" })
+        .collect::<Vec<_>>()
+        .join(",");
+    let response = s
+        .app
+        .get(&format!("/api/objects/invoices/query?sort={sorts}"), &s.key)
+        .await;
+    assert_problem(response, 400, "validation_failed", "too many sort keys").await;
+}

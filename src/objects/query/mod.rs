@@ -116,6 +116,20 @@ pub enum Condition {
     Exists(bool),
 }
 
+/// How large a query may be, so no query shape can exceed what the databases accept (an
+/// expression tree, a statement's bound values) or cost more than a page's worth of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// The largest `limit`.
+    pub max_page_size: usize,
+    /// Filters a query may hold.
+    pub max_filters: usize,
+    /// Sort keys a query may name.
+    pub max_sort_keys: usize,
+    /// Values of every `in` list of a query together.
+    pub max_in_values: usize,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
     pub field: Field,

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::cursor::decode_cursor;
 use super::{
-    CompareOp, Condition, DEFAULT_LIMIT, Field, Filter, RecordQuery, Scalar, SortKey, ValueClass,
+    CompareOp, Condition, DEFAULT_LIMIT, Field, Filter, QueryLimits, RecordQuery, Scalar, SortKey,
+    ValueClass,
 };
 use crate::issue::{Issue, PathSegment};
 use crate::objects::attribute::AttributeKind;
@@ -43,7 +44,7 @@ enum RawValue<'a> {
 pub fn parse_query_params(
     params: &[(String, String)],
     definition: &ObjectDefinition,
-    max_limit: usize,
+    limits: QueryLimits,
 ) -> Result<RecordQuery, Vec<Issue>> {
     let mut issues = Vec::new();
     let mut raw = RawQuery {
@@ -91,14 +92,14 @@ pub fn parse_query_params(
             )),
         }
     }
-    type_against_definition(raw, definition, max_limit, issues)
+    type_against_definition(raw, definition, limits, issues)
 }
 
 /// Parses the body of `POST /query`: `{ where, sort, limit, cursor }`.
 pub fn parse_query_body(
     body: &Value,
     definition: &ObjectDefinition,
-    max_limit: usize,
+    limits: QueryLimits,
 ) -> Result<RecordQuery, Vec<Issue>> {
     let mut issues = Vec::new();
     let mut raw = RawQuery {
@@ -180,22 +181,71 @@ pub fn parse_query_body(
             )),
         }
     }
-    type_against_definition(raw, definition, max_limit, issues)
+    type_against_definition(raw, definition, limits, issues)
 }
 /// Types the raw parts of a query against the definition: every field must exist, every
 /// value must suit its field's type, the sort ends with `id`, and a cursor must fit the sort.
 fn type_against_definition(
     raw: RawQuery<'_>,
     definition: &ObjectDefinition,
-    max_limit: usize,
+    limits: QueryLimits,
     mut issues: Vec<Issue>,
 ) -> Result<RecordQuery, Vec<Issue>> {
+    let max_limit = limits.max_page_size;
+    // Past a limit the query is refused whole, before any of it is typed.
+    if raw.filters.len() > limits.max_filters {
+        let root = raw.filters[0]
+            .path
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "filter".into());
+        return Err(vec![Issue::new(
+            vec![root],
+            format!(
+                "a query may hold at most {} filters; this one has {}: narrow it, or split it into several queries",
+                limits.max_filters,
+                raw.filters.len()
+            ),
+        )]);
+    }
+    if raw.sort.len() > limits.max_sort_keys {
+        let root = raw.sort[0]
+            .1
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "sort".into());
+        return Err(vec![Issue::new(
+            vec![root],
+            format!(
+                "a query may sort on at most {} fields; this one names {}",
+                limits.max_sort_keys,
+                raw.sort.len()
+            ),
+        )]);
+    }
     let mut filters = Vec::new();
     for filter in raw.filters {
         match parse_filter(&filter, definition) {
             Ok(f) => filters.push(f),
             Err(message) => issues.push(Issue::new(filter.path.clone(), message)),
         }
+    }
+    let in_values: usize = filters
+        .iter()
+        .map(|f| match &f.condition {
+            Condition::In(values) => values.len(),
+            Condition::HasAnyOption(options) => options.len(),
+            _ => 0,
+        })
+        .sum();
+    if in_values > limits.max_in_values {
+        issues.push(Issue::new(
+            vec![],
+            format!(
+                "the `in` lists of a query may hold at most {} values together; this one has {}: split it into several queries",
+                limits.max_in_values, in_values
+            ),
+        ));
     }
     let mut sort: Vec<SortKey> = Vec::new();
     for (key, path) in raw.sort {
@@ -440,6 +490,12 @@ mod tests {
     use serde_json::{Map, json};
 
     const MAX_LIMIT: usize = 100;
+    const LIMITS: QueryLimits = QueryLimits {
+        max_page_size: MAX_LIMIT,
+        max_filters: 5,
+        max_sort_keys: 3,
+        max_in_values: 10,
+    };
 
     fn invoices() -> ObjectDefinition {
         definition(json!({
@@ -461,11 +517,11 @@ mod tests {
     }
 
     fn from_params(pairs: &[(&str, &str)]) -> Result<RecordQuery, Vec<Issue>> {
-        parse_query_params(&params(pairs), &invoices(), MAX_LIMIT)
+        parse_query_params(&params(pairs), &invoices(), LIMITS)
     }
 
     fn from_body(body: Value) -> Result<RecordQuery, Vec<Issue>> {
-        parse_query_body(&body, &invoices(), MAX_LIMIT)
+        parse_query_body(&body, &invoices(), LIMITS)
     }
 
     fn attribute(key: &str) -> Field {
@@ -735,4 +791,21 @@ mod tests {
             from_body(json!({"sort": ["-amount"], "cursor": "not-a-cursor"})).expect_err("garbage");
         assert_eq!(paths(&issues), vec![vec!["cursor".into()]], "{issues:?}");
     }
+
+    #[test]
+    fn a_query_past_a_size_limit_is_refused_with_the_limit_named() {
+        let six: Vec<(&str, &str)> = (0..6).map(|_| ("filter", "amount:ne:1")).collect();
+        let issues = from_params(&six).unwrap_err();
+        assert_eq!(issues.len(), 1);
+        assert!(issues[0].message.contains("at most 5 filters"), "{issues:?}");
+        assert!(from_params(&six[..5]).is_ok(), "five filters are within the limit");
+
+        let issues = from_params(&[("sort", "amount,count,paid,due")]).unwrap_err();
+        assert!(issues[0].message.contains("at most 3 fields"), "{issues:?}");
+
+        let eleven: Vec<Value> = (0..11).map(|i| json!(format!("n{i}"))).collect();
+        let issues = from_body(json!({"where": {"id": {"in": eleven}}})).unwrap_err();
+        assert!(issues[0].message.contains("at most 10 values"), "{issues:?}");
+    }
 }
+
