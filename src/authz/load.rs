@@ -3,118 +3,28 @@
 //! service cannot start on, or switch to, a half-valid set.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Schema,
-    ValidationMode, Validator,
+    Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Schema, ValidationMode,
+    Validator,
 };
-use miette::Diagnostic;
 use sha2::{Digest, Sha256};
 
 use super::action::Action;
+use super::bundle::PolicyBundle;
 use super::entities::{DecisionEntities, EntityTypes, NAMESPACE};
 use super::index::PolicyIndex;
-use crate::keys::grant::{Permission, Role};
+use super::roles::parse_roles;
+use super::source::{
+    PolicyError, PolicyErrors, PolicyLocation, SourceFile, first_line_containing, line_column,
+    located, read_source,
+};
+use crate::keys::grant::Permission;
 
 pub const SCHEMA_FILE: &str = "schema.cedarschema";
 pub const ENTITIES_FILE: &str = "entities.json";
-
-/// One problem in the policy files, located as precisely as the source allows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyError {
-    pub file: PathBuf,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(column) = self.column {
-                write!(f, ":{column}")?;
-            }
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-/// Every error found in one load, so an author fixes them all in one pass.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct PolicyErrors(pub Vec<PolicyError>);
-
-impl fmt::Display for PolicyErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
-        write!(f, "{}", lines.join("\n"))
-    }
-}
-
-/// Where a policy is written, for decisions an auditor can trace back to the source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyLocation {
-    pub file: PathBuf,
-    pub line: usize,
-}
-
-/// A complete, validated policy set with everything a decision needs precomputed.
-#[derive(Debug)]
-pub struct PolicyBundle {
-    pub version: String,
-    pub schema: Schema,
-    pub policies: PolicySet,
-    pub policy_ids: Vec<String>,
-    pub locations: HashMap<PolicyId, PolicyLocation>,
-    pub types: EntityTypes,
-    /// Action entities (with their groups), roles and permissions.
-    pub base_entities: Vec<Entity>,
-    /// Indexed by [`Action::index`].
-    pub action_uids: Vec<EntityUid>,
-    /// The permission group each action belongs to, from the schema; indexed like `action_uids`.
-    pub action_permissions: Vec<Option<Permission>>,
-    pub role_permissions: HashMap<Role, Vec<Permission>>,
-    /// `policies` grouped by the requests their scope can match.
-    pub index: PolicyIndex,
-    /// The action and role entities, and what each key's decisions share (its entities, its
-    /// remembered decisions), built as keys are seen.
-    pub decision_entities: DecisionEntities,
-}
-
-impl PolicyBundle {
-    pub fn action_uid(&self, action: Action) -> &EntityUid {
-        &self.action_uids[action.index()]
-    }
-
-    pub fn required_permission(&self, action: Action) -> Option<Permission> {
-        self.action_permissions[action.index()]
-    }
-
-    /// Explicit permissions plus those of the role, per `entities.json`.
-    pub fn effective_permissions(
-        &self,
-        role: Option<Role>,
-        explicit: &[Permission],
-    ) -> Vec<Permission> {
-        let mut all: Vec<Permission> = explicit.to_vec();
-        if let Some(role) = role {
-            all.extend(self.role_permissions.get(&role).into_iter().flatten());
-        }
-        all.sort();
-        all.dedup();
-        all
-    }
-}
-
-struct SourceFile {
-    path: PathBuf,
-    text: String,
-}
-
 /// Loads and validates the policy directory.
 pub fn load(dir: &Path) -> Result<PolicyBundle, PolicyErrors> {
     load_with(dir, &[])
@@ -288,20 +198,6 @@ pub fn load_with(dir: &Path, extra: &[PathBuf]) -> Result<PolicyBundle, PolicyEr
     })
 }
 
-fn read_source(path: &Path) -> Result<SourceFile, PolicyError> {
-    std::fs::read_to_string(path)
-        .map(|text| SourceFile {
-            path: path.to_path_buf(),
-            text,
-        })
-        .map_err(|e| PolicyError {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            message: format!("cannot read: {e}"),
-        })
-}
-
 /// A stable content hash of the policy files: the same files give the same version on
 /// every server, so a decision can be tied to a commit.
 fn version_of<'a>(files: impl Iterator<Item = &'a SourceFile>) -> String {
@@ -429,156 +325,10 @@ fn parse_policies(
     ((!failed).then_some(set), locations, ids)
 }
 
-/// The roles of `entities.json`: what each grants, and their Cedar entities.
-struct Roles {
-    permissions: HashMap<Role, Vec<Permission>>,
-    entities: Vec<Entity>,
-}
-
-/// Reads `entities.json`: the roles and the permissions they group.
-fn parse_roles(
-    file: &SourceFile,
-    schema: &Schema,
-    types: &EntityTypes,
-    errors: &mut Vec<PolicyError>,
-) -> Option<Roles> {
-    let value: serde_json::Value = match serde_json::from_str(&file.text) {
-        Ok(value) => value,
-        Err(e) => {
-            errors.push(PolicyError {
-                file: file.path.clone(),
-                line: Some(e.line()),
-                column: Some(e.column()),
-                message: e.to_string(),
-            });
-            return None;
-        }
-    };
-    let entities = match Entities::from_json_value(value, Some(schema)) {
-        Ok(entities) => entities,
-        Err(e) => {
-            errors.push(PolicyError {
-                file: file.path.clone(),
-                line: None,
-                column: None,
-                message: diagnostic_message(&e),
-            });
-            return None;
-        }
-    };
-    let mut roles = HashMap::new();
-    let mut role_entities = Vec::new();
-    let before = errors.len();
-    for entity in entities.iter() {
-        let uid = entity.uid();
-        let id = uid.id().unescaped().to_owned();
-        if uid.type_name().basename() == "Action" {
-            // With a schema, Cedar adds the action entities itself.
-            continue;
-        } else if uid.type_name() == &types.permission {
-            if id.parse::<Permission>().is_err() {
-                errors.push(entity_error(file, &id, format!("unknown permission `{id}`: Andi knows objects.read, objects.write, workspaces.read")));
-            }
-        } else if uid.type_name() == &types.role {
-            match id.parse::<Role>() {
-                Ok(role) => {
-                    let mut permissions = Vec::new();
-                    for ancestor in entities.ancestors(&uid).into_iter().flatten() {
-                        match ancestor.id().unescaped().parse::<Permission>() {
-                            Ok(p) if ancestor.type_name() == &types.permission => permissions.push(p),
-                            _ => errors.push(entity_error(file, &id, format!("role `{id}` has parent `{ancestor}`, which is not a known permission"))),
-                        }
-                    }
-                    permissions.sort();
-                    roles.insert(role, permissions);
-                    role_entities.push(entity.clone());
-                }
-                Err(message) => errors.push(entity_error(file, &id, message)),
-            }
-        } else {
-            errors.push(entity_error(file, &id, format!("entities.json may define only Andi::Role and Andi::Permission entities, not `{uid}`")));
-        }
-    }
-    for role in Role::ALL {
-        if !roles.contains_key(&role) {
-            errors.push(PolicyError {
-                file: file.path.clone(),
-                line: None,
-                column: None,
-                message: format!("role `{role}` is not defined"),
-            });
-        }
-    }
-    (errors.len() == before).then_some(Roles {
-        permissions: roles,
-        entities: role_entities,
-    })
-}
-
-fn entity_error(file: &SourceFile, id: &str, message: String) -> PolicyError {
-    PolicyError {
-        file: file.path.clone(),
-        line: first_line_containing(&file.text, &format!("\"{id}\"")),
-        column: None,
-        message,
-    }
-}
-
-/// A diagnostic's message with its help, located at its first label.
-fn located(file: &SourceFile, diagnostic: &dyn Diagnostic) -> PolicyError {
-    let offset = diagnostic
-        .labels()
-        .and_then(|mut labels| labels.next())
-        .map(|label| label.offset());
-    let (line, column) = match offset {
-        Some(offset) => {
-            let (line, column) = line_column(&file.text, offset);
-            (Some(line), Some(column))
-        }
-        None => (None, None),
-    };
-    PolicyError {
-        file: file.path.clone(),
-        line,
-        column,
-        message: diagnostic_message(diagnostic),
-    }
-}
-
-fn diagnostic_message(diagnostic: &dyn Diagnostic) -> String {
-    let mut message = diagnostic.to_string();
-    let mut source = std::error::Error::source(diagnostic);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    if let Some(help) = diagnostic.help() {
-        message.push_str(&format!(" (help: {help})"));
-    }
-    message
-}
-
-/// 1-based line and column of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, column)
-}
-
-fn first_line_containing(text: &str, needle: &str) -> Option<usize> {
-    text.lines()
-        .position(|line| line.contains(needle))
-        .map(|i| i + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::grant::Role;
 
     fn shipped() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")

@@ -6,6 +6,7 @@
 //! what it records never holds a secret: keys appear by id.
 
 mod action;
+mod bundle;
 mod cases;
 mod context;
 mod decision_log;
@@ -14,6 +15,8 @@ mod explain;
 mod index;
 mod load;
 mod reload;
+mod roles;
+mod source;
 mod user;
 
 use std::collections::{HashMap, HashSet};
@@ -29,11 +32,13 @@ use cedar_policy::{
 use chrono::{DateTime, Utc};
 
 pub use action::Action;
+pub use bundle::PolicyBundle;
 pub use cases::{CaseContext, CaseFailure, CaseReport, run_cases};
 pub use decision_log::{DecisionLog, DecisionLogTarget};
 pub use explain::{Explanation, explain};
-pub use load::{PolicyBundle, PolicyError, PolicyErrors, PolicyLocation, load, load_with};
+pub use load::{load, load_with};
 pub use reload::{ReloadFailure, ReloadTask, reload_on_hangup, watch};
+pub use source::{PolicyError, PolicyErrors, PolicyLocation};
 pub use user::{UserAuthzError, UserPrincipal, UserResource, evaluate_user};
 
 use crate::keys::grant::Permission;

@@ -797,15 +797,23 @@ mod tests {
         let six: Vec<(&str, &str)> = (0..6).map(|_| ("filter", "amount:ne:1")).collect();
         let issues = from_params(&six).unwrap_err();
         assert_eq!(issues.len(), 1);
-        assert!(issues[0].message.contains("at most 5 filters"), "{issues:?}");
-        assert!(from_params(&six[..5]).is_ok(), "five filters are within the limit");
+        assert!(
+            issues[0].message.contains("at most 5 filters"),
+            "{issues:?}"
+        );
+        assert!(
+            from_params(&six[..5]).is_ok(),
+            "five filters are within the limit"
+        );
 
         let issues = from_params(&[("sort", "amount,count,paid,due")]).unwrap_err();
         assert!(issues[0].message.contains("at most 3 fields"), "{issues:?}");
 
         let eleven: Vec<Value> = (0..11).map(|i| json!(format!("n{i}"))).collect();
         let issues = from_body(json!({"where": {"id": {"in": eleven}}})).unwrap_err();
-        assert!(issues[0].message.contains("at most 10 values"), "{issues:?}");
+        assert!(
+            issues[0].message.contains("at most 10 values"),
+            "{issues:?}"
+        );
     }
 }
-
