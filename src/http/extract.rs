@@ -31,6 +31,40 @@ use crate::principal::Principal;
 pub struct JsonBody {
     content_type: Option<String>,
     bytes: Bytes,
+    max_values: usize,
+}
+
+/// Nesting deeper than this is refused before parsing; no body of the API needs more.
+const MAX_JSON_DEPTH: usize = 64;
+
+/// An upper bound on the values a JSON text holds (every `,`, `:` and opening bracket
+/// outside strings begins one more), and its deepest nesting: one pass, no allocation.
+fn json_shape(text: &[u8]) -> (usize, usize) {
+    let (mut values, mut depth, mut deepest) = (1, 0usize, 0);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in text {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                values += 1;
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' | b':' => values += 1,
+            _ => {}
+        }
+    }
+    (values, deepest)
 }
 
 impl JsonBody {
@@ -55,6 +89,26 @@ impl JsonBody {
             return Err(ApiError::UnsupportedMediaType(
                 "the request body must be JSON: send `Content-Type: application/json`".to_owned(),
             ));
+        }
+        // A parsed value takes tens of bytes however short its text, so a body of many tiny
+        // values would cost many times its size in memory; its shape is bounded first.
+        let (values, depth) = json_shape(&self.bytes);
+        if depth > MAX_JSON_DEPTH {
+            return Err(ApiError::BadRequest {
+                code: "json_too_deep",
+                detail: format!(
+                    "the request body nests deeper than {MAX_JSON_DEPTH} levels; flatten it"
+                ),
+            });
+        }
+        if values > self.max_values {
+            return Err(ApiError::BadRequest {
+                code: "json_too_large",
+                detail: format!(
+                    "the request body holds more than {} JSON values (ANDI_MAX_JSON_VALUES); split it into smaller requests",
+                    self.max_values
+                ),
+            });
         }
         serde_json::from_slice(&self.bytes).map_err(|e| ApiError::BadRequest {
             code: "malformed_json",
@@ -89,6 +143,7 @@ impl FromRequest<AppState> for JsonBody {
         Ok(JsonBody {
             content_type,
             bytes,
+            max_values: state.limits.max_json_values,
         })
     }
 }
@@ -151,5 +206,26 @@ impl FromRequestParts<AppState> for Authenticated {
             key,
             context,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_shape;
+
+    #[test]
+    fn the_shape_of_a_json_text_counts_its_values_and_nesting() {
+        assert_eq!(
+            json_shape(br#"{"records":[{"id":"a","attributes":{}}]}"#).1,
+            4
+        );
+        let (values, _) = json_shape(br#"[1,2,3]"#);
+        assert!(values >= 3, "{values}");
+        let (values, depth) = json_shape(br#"{"text":"[{,:}] \" ,"}"#);
+        assert_eq!(
+            (values, depth),
+            (3, 1),
+            "brackets and commas inside strings do not count"
+        );
     }
 }

@@ -14,6 +14,11 @@ pub struct Limits {
     #[arg(long, env = "ANDI_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Most JSON values a request body may hold (every value of every array and object): a
+    /// parsed value takes tens of bytes, so this bounds a request's memory whatever its text.
+    #[arg(long, env = "ANDI_MAX_JSON_VALUES", default_value_t = 250_000)]
+    pub max_json_values: usize,
+
     /// Most attributes a definition may have.
     #[arg(long, env = "ANDI_MAX_ATTRIBUTES", default_value_t = 200)]
     pub max_attributes: usize,
@@ -57,6 +62,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 10 * 1024 * 1024,
+            max_json_values: 250_000,
             max_attributes: 200,
             max_batch_records: 1_000,
             max_page_size: 1_000,

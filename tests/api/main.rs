@@ -7,6 +7,7 @@
 
 mod auth;
 mod auth_flood;
+mod body_shape;
 mod cli;
 mod cli_busy;
 mod connections;
