@@ -12,12 +12,9 @@ use crate::http::error::ApiError;
 use crate::http::extract::Authenticated;
 use crate::http::extract::JsonBody;
 use crate::http::state::AppState;
-use crate::id::new_id;
-use crate::issue::{Issue, PathSegment};
-use crate::objects::attribute::AttributeKind;
 use crate::objects::definition::{parse_definition_patch, parse_new_definition};
-use crate::objects::evolve;
 use crate::objects::view::{ObjectDefinitionView, ObjectList};
+use crate::objects::{define, evolve};
 use crate::store::{self, StoreError};
 
 #[utoipa::path(
@@ -89,64 +86,9 @@ pub async fn objects_create(
     let definition = parse_new_definition(&body.parse()?, state.limits.max_attributes)
         .map_err(ApiError::Validation)?;
 
-    let mut issues = Vec::new();
-    for (key, target) in definition.relationship_targets() {
-        let exists = *target == definition.handle
-            || store::objects::find_definition_by_handle(
-                &state.db,
-                &principal.workspace.id,
-                target,
-            )
-            .await?
-            .is_some();
-        if !exists {
-            issues.push(Issue::new(
-                vec![
-                    "attributes".into(),
-                    PathSegment::from(key.as_str()),
-                    "object".into(),
-                ],
-                format!("no object `{target}` in this workspace; create it first"),
-            ));
-        }
-    }
-    if !issues.is_empty() {
-        return Err(ApiError::Validation(issues));
-    }
-
-    let conflict = || ApiError::Conflict {
-        code: "handle_taken",
-        detail: format!(
-            "an object with handle `{}` already exists in this workspace",
-            definition.handle
-        ),
-    };
-    if store::objects::find_definition_by_handle(
-        &state.db,
-        &principal.workspace.id,
-        &definition.handle,
-    )
-    .await?
-    .is_some()
-    {
-        return Err(conflict());
-    }
-    let id = new_id("obj");
-    let created = store::objects::insert_definition(
-        &state.db,
-        &id,
-        &principal.workspace.id,
-        &definition,
-        Utc::now(),
-    )
-    .await
-    .map_err(|e| {
-        if e.is_unique_violation() {
-            conflict()
-        } else {
-            e.into()
-        }
-    })?;
+    let created =
+        define::create_definition(&state.db, &principal.workspace.id, definition, Utc::now())
+            .await?;
     state.definitions.changed(&principal.workspace.id);
     Ok((
         StatusCode::CREATED,
@@ -263,36 +205,7 @@ pub async fn object_delete(
     }
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
-    let referrers: Vec<String> = store::objects::find_definitions(&txn, &definition.workspace_id)
-        .await?
-        .into_iter()
-        .filter(|other| other.id != definition.id)
-        .filter(|other| {
-            other.attributes.values().any(|a| {
-                matches!(&a.kind, AttributeKind::Relationship { object } if *object == definition.handle)
-            })
-        })
-        .map(|other| format!("`{}`", other.handle))
-        .collect();
-    if !referrers.is_empty() {
-        return Err(ApiError::Conflict {
-            code: "object_referenced",
-            detail: format!(
-                "relationship attributes of {} point to `{handle}`; remove them first",
-                referrers.join(", ")
-            ),
-        });
-    }
-    let live = store::records::count_live(&txn, &definition.workspace_id, &definition.id).await?;
-    if live > 0 && !cascade {
-        return Err(ApiError::Conflict {
-            code: "object_has_records",
-            detail: format!(
-                "`{handle}` has {live} live record(s); delete them first, or send `?cascade=true` to delete them with the object"
-            ),
-        });
-    }
-    store::objects::delete_definition(&txn, &definition.workspace_id, &definition.id).await?;
+    define::delete_definition(&txn, &definition, cascade).await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.definitions.changed(&definition.workspace_id);
     Ok(StatusCode::NO_CONTENT)

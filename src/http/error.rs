@@ -108,6 +108,18 @@ impl From<ObjectsError> for ApiError {
                 code: "records_block_change",
                 detail: error.to_string(),
             },
+            error @ ObjectsError::HandleTaken(_) => ApiError::Conflict {
+                code: "handle_taken",
+                detail: error.to_string(),
+            },
+            error @ ObjectsError::Referenced { .. } => ApiError::Conflict {
+                code: "object_referenced",
+                detail: error.to_string(),
+            },
+            error @ ObjectsError::HasRecords { .. } => ApiError::Conflict {
+                code: "object_has_records",
+                detail: error.to_string(),
+            },
             ObjectsError::Render(error) => ApiError::Internal(error.into()),
             ObjectsError::Store(error) => error.into(),
         }

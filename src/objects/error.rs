@@ -19,6 +19,20 @@ pub enum ObjectsError {
         "{0}: they lack a required value, hold a value the new type refuses, or share a value that must be unique; fix or delete them first"
     )]
     RecordsBlockChange(String),
+    #[error("an object with handle `{0}` already exists in this workspace")]
+    HandleTaken(String),
+    #[error(
+        "relationship attributes of {} point to `{handle}`; remove them first",
+        quoted(referrers)
+    )]
+    Referenced {
+        handle: String,
+        referrers: Vec<String>,
+    },
+    #[error(
+        "`{handle}` has {live} live record(s); delete them first, or send `?cascade=true` to delete them with the object"
+    )]
+    HasRecords { handle: String, live: u64 },
     #[error("a response could not be rendered: {0}")]
     Render(#[from] serde_json::Error),
     #[error(transparent)]
@@ -34,4 +48,12 @@ impl ObjectsError {
             ObjectsError::Store(error)
         }
     }
+}
+
+fn quoted(handles: &[String]) -> String {
+    handles
+        .iter()
+        .map(|h| format!("`{h}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -6,6 +6,7 @@ pub mod attribute;
 pub mod attribute_value;
 pub mod batch;
 pub mod cache;
+pub mod define;
 pub mod definition;
 pub mod error;
 pub mod evolve;
