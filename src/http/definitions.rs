@@ -202,7 +202,7 @@ pub async fn object_patch(
 ) -> Result<Json<ObjectDefinitionView>, ApiError> {
     let definition = authorized_object(&state, &auth, &handle, Action::UpdateObject).await?;
     let patch = parse_definition_patch(&body.parse()?).map_err(ApiError::Validation)?;
-    let txn = store::records::begin_write(&state.db).await?;
+    let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     let updated = evolve::apply_patch(
         &txn,
@@ -260,7 +260,7 @@ pub async fn object_delete(
             }
         }
     }
-    let txn = store::records::begin_write(&state.db).await?;
+    let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     let referrers: Vec<String> = store::objects::find_definitions(&txn, &definition.workspace_id)
         .await?

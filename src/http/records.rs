@@ -84,7 +84,7 @@ pub async fn records_upsert_many(
 ) -> Result<Json<UpsertResult>, ApiError> {
     let definition = authorized_object(&state, &auth, &handle, Action::UpsertRecords).await?;
     let body = body.parse()?;
-    let txn = store::records::begin_write(&state.db).await?;
+    let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     let upserted = batch::upsert_many(
         &txn,
@@ -127,7 +127,7 @@ pub async fn records_patch_many(
 ) -> Result<Json<PatchResult>, ApiError> {
     let definition = authorized_object(&state, &auth, &handle, Action::PatchRecords).await?;
     let body = body.parse()?;
-    let txn = store::records::begin_write(&state.db).await?;
+    let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     let records = batch::patch_many(
         &txn,
@@ -167,7 +167,7 @@ pub async fn records_delete_many(
 ) -> Result<Json<DeleteResult>, ApiError> {
     let definition = authorized_object(&state, &auth, &handle, Action::DeleteRecords).await?;
     let body = body.parse()?;
-    let txn = store::records::begin_write(&state.db).await?;
+    let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     let deleted = batch::delete_many(
         &txn,
@@ -272,7 +272,7 @@ pub async fn record_delete(
     if record.is_none() {
         return Err(record_not_found(&handle, &id));
     }
-    let txn = store::records::begin_write(&state.db).await?;
+    let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     let deleted = store::records::soft_delete(
         &txn,

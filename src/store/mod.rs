@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    AccessMode, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 /// The embedded default: a SQLite file next to where the service runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://andi.db?mode=rwc";
@@ -76,6 +79,18 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
     Migrator::up(db, None).await?;
     Ok(())
+}
+
+/// Begins a transaction that writes. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so a transaction that reads first cannot fail to upgrade later.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    let options = TransactionOptions {
+        isolation_level: None,
+        access_mode: (db.get_database_backend() == DbBackend::Postgres)
+            .then_some(AccessMode::ReadWrite),
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+    };
+    Ok(db.begin_with_options(options).await?)
 }
 
 /// Whether the database answers a trivial query.

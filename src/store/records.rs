@@ -7,10 +7,7 @@
 //! identifiers (`[a-z][a-zA-Z0-9_]*`).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use serde_json::{Map, Value as Json};
 
 use super::StoreError;
@@ -76,37 +73,6 @@ impl Sql {
     fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
-}
-
-/// Begins a transaction that writes. On SQLite it takes the write lock at once
-/// (`BEGIN IMMEDIATE`), so a transaction that reads first cannot fail to upgrade later.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
-    let options = TransactionOptions {
-        isolation_level: None,
-        access_mode: (db.get_database_backend() == DbBackend::Postgres)
-            .then_some(AccessMode::ReadWrite),
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-    };
-    Ok(db.begin_with_options(options).await?)
-}
-
-/// Locks an object definition for the rest of the transaction, so writers of one object's
-/// records and changes to its definition take turns; false if it no longer exists.
-pub async fn lock_definition(
-    txn: &DatabaseTransaction,
-    workspace_id: &str,
-    object_id: &str,
-) -> Result<bool, StoreError> {
-    let backend = txn.get_database_backend();
-    let mut sql = Sql::new(
-        backend,
-        "SELECT id FROM object_definitions WHERE workspace_id = ",
-    );
-    sql.bind(workspace_id).push(" AND id = ").bind(object_id);
-    if backend == DbBackend::Postgres {
-        sql.push(" FOR UPDATE");
-    }
-    Ok(txn.query_one_raw(sql.build()).await?.is_some())
 }
 
 const COLUMNS: &str = "id, name, attributes, created_at, updated_at";
