@@ -15,7 +15,8 @@ use super::record::Record;
 use super::value::{is_record_id, normalize, unique_key};
 use crate::id::new_id;
 use crate::issue::{Issue, Issues, PathSegment};
-use crate::store::records::{self, UniqueValue};
+use crate::store::records;
+use crate::store::unique_values::{self, UniqueValue};
 use crate::store::{self, StoreError};
 
 /// What upsert-many did, with the records in input order.
@@ -281,7 +282,7 @@ async fn check_unique(
             }
         }
         let values: Vec<String> = holders.keys().cloned().collect();
-        let owners = records::find_unique_owners(
+        let owners = unique_values::find_unique_owners(
             txn,
             &definition.workspace_id,
             &definition.id,
@@ -371,7 +372,7 @@ async fn write_unique_values(
         .filter(|o| o.existing)
         .map(|o| o.record.id.clone())
         .collect();
-    records::delete_unique_values(txn, &definition.workspace_id, &definition.id, &rewritten)
+    unique_values::delete_unique_values(txn, &definition.workspace_id, &definition.id, &rewritten)
         .await?;
     let mut values = Vec::new();
     for (key, attribute) in &definition.attributes {
@@ -388,7 +389,8 @@ async fn write_unique_values(
             }
         }
     }
-    records::insert_unique_values(txn, &definition.workspace_id, &definition.id, &values).await
+    unique_values::insert_unique_values(txn, &definition.workspace_id, &definition.id, &values)
+        .await
 }
 
 fn duplicate_ids<'a>(
@@ -506,7 +508,7 @@ pub async fn upsert_many(
                 }
             }
             let values: Vec<String> = by_value.iter().map(|(_, v)| v.clone()).collect();
-            let owners: HashMap<String, String> = records::find_unique_owners(
+            let owners: HashMap<String, String> = unique_values::find_unique_owners(
                 txn,
                 &definition.workspace_id,
                 &definition.id,
