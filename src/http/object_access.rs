@@ -66,7 +66,7 @@ pub async fn relock(
     definition: &ObjectDefinition,
 ) -> Result<ObjectDefinition, ApiError> {
     let locked =
-        store::records::lock_definition(txn, &definition.workspace_id, &definition.id).await?;
+        store::objects::lock_definition(txn, &definition.workspace_id, &definition.id).await?;
     let fresh = if locked {
         store::objects::find_definition_by_handle(txn, &definition.workspace_id, &definition.handle)
             .await?

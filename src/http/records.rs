@@ -297,7 +297,8 @@ async fn run_query(
     query: &RecordQuery,
 ) -> Result<Json<QueryPage>, ApiError> {
     let mut records =
-        store::records::query(&state.db, &definition.workspace_id, &definition.id, query).await?;
+        store::record_query::query(&state.db, &definition.workspace_id, &definition.id, query)
+            .await?;
     let next_cursor = if records.len() > query.limit {
         records.truncate(query.limit);
         records.last().map(|last| query.cursor_after(last))

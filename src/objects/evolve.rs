@@ -16,7 +16,8 @@ use super::handle::AttributeKey;
 use super::record::Record;
 use crate::issue::{Issue, PathSegment};
 use crate::store;
-use crate::store::records::{self, UniqueValue};
+use crate::store::records;
+use crate::store::unique_values::{self, UniqueValue};
 
 /// Records read per step of a scan over an object.
 const SCAN_PAGE: u64 = 500;
@@ -83,8 +84,7 @@ pub async fn apply_patch(
     }
 
     for key in &removed {
-        records::remove_attribute(txn, &definition.workspace_id, &definition.id, key.as_str())
-            .await?;
+        records::remove_attribute(txn, &definition.workspace_id, &definition.id, key).await?;
     }
     if !checked.is_empty() {
         migrate_records(txn, definition, &checked).await?;
@@ -163,7 +163,7 @@ async fn migrate_records(
         records::update_record(txn, &definition.workspace_id, &definition.id, record).await?;
     }
     for (key, _) in checked {
-        records::delete_unique_values_for_key(
+        unique_values::delete_unique_values_for_key(
             txn,
             &definition.workspace_id,
             &definition.id,
@@ -181,6 +181,7 @@ async fn migrate_records(
             })
         })
         .collect();
-    records::insert_unique_values(txn, &definition.workspace_id, &definition.id, &rows).await?;
+    unique_values::insert_unique_values(txn, &definition.workspace_id, &definition.id, &rows)
+        .await?;
     Ok(())
 }

@@ -6,7 +6,9 @@ pub mod api_keys;
 pub mod entity;
 pub mod key_events;
 pub mod objects;
+pub mod record_query;
 pub mod records;
+pub mod unique_values;
 pub mod users;
 pub mod workspaces;
 
@@ -18,6 +20,11 @@ use sea_orm::{
     AccessMode, ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+
+/// Rows written per INSERT: well under both backends' bound-parameter limits.
+const INSERT_CHUNK: usize = 200;
+/// Values per `IN (…)` list.
+const IN_CHUNK: usize = 500;
 
 /// The embedded default: a SQLite file next to where the service runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://andi.db?mode=rwc";
@@ -31,6 +38,8 @@ pub enum StoreError {
     Database(#[from] DbErr),
     #[error("a stored row is not valid: {0}")]
     Corrupt(String),
+    #[error("a statement could not be built: {0}")]
+    Statement(#[from] sea_orm::sea_query::error::Error),
 }
 
 impl StoreError {

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::StoreError;
@@ -74,6 +74,27 @@ pub async fn find_definition_by_handle(
         .await?
         .map(to_domain)
         .transpose()
+}
+
+/// Locks an object definition for the rest of the transaction, so writers of one object's
+/// records and changes to its definition take turns; false if it no longer exists. SQLite
+/// has no row locks (sea-query leaves `FOR UPDATE` out there): its write transaction
+/// ([`super::begin_write`]) already holds the database's one write lock.
+pub async fn lock_definition(
+    txn: &DatabaseTransaction,
+    workspace_id: &str,
+    object_id: &str,
+) -> Result<bool, StoreError> {
+    let locked: Option<String> = object_definition::Entity::find()
+        .select_only()
+        .column(object_definition::Column::Id)
+        .filter(object_definition::Column::WorkspaceId.eq(workspace_id))
+        .filter(object_definition::Column::Id.eq(object_id))
+        .lock_exclusive()
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(locked.is_some())
 }
 
 /// Saves a definition's name, description, attributes and update time.

@@ -1,102 +1,69 @@
-//! Record rows and unique attribute values, always filtered by workspace and object.
-//!
-//! Attributes are a JSON column (JSONB on PostgreSQL, JSON text on SQLite); filters, sorts
-//! and unique checks run in SQL on it (`->>` on PostgreSQL, `json_extract` on SQLite),
-//! so no query loads rows to filter them in Rust. The SQL is built here with bound values
-//! for everything a client sends; attribute keys, which are inlined, are validated
-//! identifiers (`[a-z][a-zA-Z0-9_]*`).
+//! Record rows, always filtered by workspace and object: reads by id, inserts, updates, soft
+//! deletes and scans. Attributes are a JSON column (JSONB on PostgreSQL, JSON text on
+//! SQLite). Every statement is built with sea-query and binds every value it carries,
+//! attribute keys and JSON paths included.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
+use sea_orm::sea_query::{Asterisk, Cond, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+use sea_orm::{ConnectionTrait, DbBackend, DeriveIden, QueryResult};
 use serde_json::{Map, Value as Json};
 
-use super::StoreError;
-use crate::objects::query::{Condition, Field, RecordQuery, Scalar, ValueClass};
+use super::unique_values::{delete_unique_values, delete_unique_values_for_key};
+use super::{IN_CHUNK, INSERT_CHUNK, StoreError};
+use crate::objects::handle::AttributeKey;
 use crate::objects::record::Record;
 
-/// Rows written per INSERT: well under both backends' bound-parameter limits.
-const INSERT_CHUNK: usize = 200;
-/// Values per `IN (…)` list.
-const IN_CHUNK: usize = 500;
-
-/// SQL text with its bound values, in the placeholder style of the backend.
-struct Sql {
-    backend: DbBackend,
-    text: String,
-    values: Vec<Value>,
+#[derive(Clone, Copy, DeriveIden)]
+pub(super) enum Records {
+    Table,
+    Pk,
+    WorkspaceId,
+    ObjectId,
+    Id,
+    Name,
+    Attributes,
+    CreatedAt,
+    UpdatedAt,
+    DeletedAt,
 }
 
-impl Sql {
-    fn new(backend: DbBackend, text: &str) -> Sql {
-        Sql {
-            backend,
-            text: text.to_owned(),
-            values: Vec::new(),
-        }
-    }
+/// The columns [`to_record`] reads.
+const COLUMNS: [Records; 5] = [
+    Records::Id,
+    Records::Name,
+    Records::Attributes,
+    Records::CreatedAt,
+    Records::UpdatedAt,
+];
 
-    fn push(&mut self, text: &str) -> &mut Sql {
-        self.text.push_str(text);
-        self
-    }
-
-    fn bind(&mut self, value: impl Into<Value>) -> &mut Sql {
-        self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => {
-                let n = self.values.len();
-                self.text.push_str(&format!("${n}"));
-            }
-            _ => self.text.push('?'),
-        }
-        self
-    }
-
-    fn bind_list<T: Into<Value> + Clone>(&mut self, items: &[T]) -> &mut Sql {
-        self.push("(");
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.bind(item.clone());
-        }
-        self.push(")")
-    }
-
-    fn scope(&mut self, workspace_id: &str, object_id: &str) -> &mut Sql {
-        self.push("workspace_id = ")
-            .bind(workspace_id)
-            .push(" AND object_id = ")
-            .bind(object_id)
-    }
-
-    fn build(self) -> Statement {
-        Statement::from_sql_and_values(self.backend, self.text, self.values)
-    }
+/// Every row of one object, soft-deleted ones included.
+fn of_object(workspace_id: &str, object_id: &str) -> Cond {
+    Cond::all()
+        .add(Expr::col(Records::WorkspaceId).eq(workspace_id))
+        .add(Expr::col(Records::ObjectId).eq(object_id))
 }
 
-/// Locks an object definition for the rest of the transaction, so writers of one object's
-/// records and changes to its definition take turns; false if it no longer exists.
-pub async fn lock_definition(
-    txn: &DatabaseTransaction,
-    workspace_id: &str,
-    object_id: &str,
-) -> Result<bool, StoreError> {
-    let backend = txn.get_database_backend();
-    let mut sql = Sql::new(
-        backend,
-        "SELECT id FROM object_definitions WHERE workspace_id = ",
-    );
-    sql.bind(workspace_id).push(" AND id = ").bind(object_id);
-    if backend == DbBackend::Postgres {
-        sql.push(" FOR UPDATE");
-    }
-    Ok(txn.query_one_raw(sql.build()).await?.is_some())
+/// The live rows of one object.
+fn live(workspace_id: &str, object_id: &str) -> Cond {
+    of_object(workspace_id, object_id).add(Expr::col(Records::DeletedAt).is_null())
 }
 
-const COLUMNS: &str = "id, name, attributes, created_at, updated_at";
+/// The columns of [`to_record`] from the live rows of one object.
+pub(super) fn select_live(workspace_id: &str, object_id: &str) -> SelectStatement {
+    Query::select()
+        .columns(COLUMNS)
+        .from(Records::Table)
+        .cond_where(live(workspace_id, object_id))
+        .take()
+}
 
-fn to_record(row: &QueryResult) -> Result<Record, StoreError> {
+/// The SQLite JSON path of an attribute. A key is a validated identifier, so the path
+/// names exactly that member.
+pub(super) fn json_path(key: &AttributeKey) -> String {
+    format!("$.{}", key.as_str())
+}
+
+pub(super) fn to_record(row: &QueryResult) -> Result<Record, StoreError> {
     let attributes: Json = row.try_get("", "attributes")?;
     let attributes: Map<String, Json> = match attributes {
         Json::Object(map) => map,
@@ -127,14 +94,10 @@ pub async fn find_live_by_ids(
 ) -> Result<Vec<Record>, StoreError> {
     let mut records = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut sql = Sql::new(
-            db.get_database_backend(),
-            &format!("SELECT {COLUMNS} FROM records WHERE "),
-        );
-        sql.scope(workspace_id, object_id)
-            .push(" AND deleted_at IS NULL AND id IN ")
-            .bind_list(chunk);
-        for row in db.query_all_raw(sql.build()).await? {
+        let select = select_live(workspace_id, object_id)
+            .and_where(Expr::col(Records::Id).is_in(chunk))
+            .take();
+        for row in db.query_all(&select).await? {
             records.push(to_record(&row)?);
         }
     }
@@ -159,14 +122,12 @@ pub async fn count_live(
     workspace_id: &str,
     object_id: &str,
 ) -> Result<u64, StoreError> {
-    let mut sql = Sql::new(
-        db.get_database_backend(),
-        "SELECT COUNT(*) AS n FROM records WHERE ",
-    );
-    sql.scope(workspace_id, object_id)
-        .push(" AND deleted_at IS NULL");
-    let row = db.query_one_raw(sql.build()).await?;
-    let n: i64 = match row {
+    let select = Query::select()
+        .expr_as(Func::count(Expr::col(Asterisk)), "n")
+        .from(Records::Table)
+        .cond_where(live(workspace_id, object_id))
+        .take();
+    let n: i64 = match db.query_one(&select).await? {
         Some(row) => row.try_get("", "n")?,
         None => 0,
     };
@@ -180,31 +141,28 @@ pub async fn insert_records(
     records: &[&Record],
 ) -> Result<(), StoreError> {
     for chunk in records.chunks(INSERT_CHUNK) {
-        let mut sql = Sql::new(
-            db.get_database_backend(),
-            "INSERT INTO records (workspace_id, object_id, id, name, attributes, created_at, updated_at) VALUES ",
-        );
-        for (i, record) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(")
-                .bind(workspace_id)
-                .push(", ")
-                .bind(object_id)
-                .push(", ")
-                .bind(record.id.as_str())
-                .push(", ")
-                .bind(record.name.clone())
-                .push(", ")
-                .bind(Json::Object(record.attributes.clone()))
-                .push(", ")
-                .bind(record.created_at)
-                .push(", ")
-                .bind(record.updated_at)
-                .push(")");
+        let mut insert = Query::insert();
+        insert.into_table(Records::Table).columns([
+            Records::WorkspaceId,
+            Records::ObjectId,
+            Records::Id,
+            Records::Name,
+            Records::Attributes,
+            Records::CreatedAt,
+            Records::UpdatedAt,
+        ]);
+        for record in chunk {
+            insert.values([
+                workspace_id.into(),
+                object_id.into(),
+                record.id.as_str().into(),
+                record.name.clone().into(),
+                Json::Object(record.attributes.clone()).into(),
+                record.created_at.into(),
+                record.updated_at.into(),
+            ])?;
         }
-        db.execute_raw(sql.build()).await?;
+        db.execute(&insert).await?;
     }
     Ok(())
 }
@@ -216,17 +174,20 @@ pub async fn update_record(
     object_id: &str,
     record: &Record,
 ) -> Result<(), StoreError> {
-    let mut sql = Sql::new(db.get_database_backend(), "UPDATE records SET name = ");
-    sql.bind(record.name.clone())
-        .push(", attributes = ")
-        .bind(Json::Object(record.attributes.clone()))
-        .push(", updated_at = ")
-        .bind(record.updated_at)
-        .push(" WHERE ")
-        .scope(workspace_id, object_id)
-        .push(" AND deleted_at IS NULL AND id = ")
-        .bind(record.id.as_str());
-    db.execute_raw(sql.build()).await?;
+    let update = Query::update()
+        .table(Records::Table)
+        .values([
+            (Records::Name, record.name.clone().into()),
+            (
+                Records::Attributes,
+                Json::Object(record.attributes.clone()).into(),
+            ),
+            (Records::UpdatedAt, record.updated_at.into()),
+        ])
+        .cond_where(live(workspace_id, object_id))
+        .and_where(Expr::col(Records::Id).eq(record.id.as_str()))
+        .take();
+    db.execute(&update).await?;
     Ok(())
 }
 
@@ -240,39 +201,41 @@ pub async fn soft_delete(
 ) -> Result<u64, StoreError> {
     let mut deleted = 0;
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut sql = Sql::new(
-            db.get_database_backend(),
-            "UPDATE records SET deleted_at = ",
-        );
-        sql.bind(now)
-            .push(" WHERE ")
-            .scope(workspace_id, object_id)
-            .push(" AND deleted_at IS NULL AND id IN ")
-            .bind_list(chunk);
-        deleted += db.execute_raw(sql.build()).await?.rows_affected();
+        let update = Query::update()
+            .table(Records::Table)
+            .value(Records::DeletedAt, now)
+            .cond_where(live(workspace_id, object_id))
+            .and_where(Expr::col(Records::Id).is_in(chunk))
+            .take();
+        deleted += db.execute(&update).await?.rows_affected();
     }
     delete_unique_values(db, workspace_id, object_id, ids).await?;
     Ok(deleted)
 }
 
-/// Removes an attribute from every record of an object.
+/// Removes an attribute from every record of an object, soft-deleted ones included.
 pub async fn remove_attribute(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     object_id: &str,
-    key: &str,
+    key: &AttributeKey,
 ) -> Result<(), StoreError> {
-    let backend = db.get_database_backend();
-    let set = match backend {
-        DbBackend::Postgres => {
-            format!("UPDATE records SET attributes = attributes - '{key}' WHERE ")
-        }
-        _ => format!("UPDATE records SET attributes = json_remove(attributes, '$.{key}') WHERE "),
+    let attributes = Expr::col(Records::Attributes);
+    let removed = match db.get_database_backend() {
+        // `jsonb - text` removes that key.
+        DbBackend::Postgres => attributes.sub(key.as_str()),
+        _ => Func::cust("json_remove")
+            .arg(attributes)
+            .arg(json_path(key))
+            .into(),
     };
-    let mut sql = Sql::new(backend, &set);
-    sql.scope(workspace_id, object_id);
-    db.execute_raw(sql.build()).await?;
-    delete_unique_values_for_key(db, workspace_id, object_id, key).await
+    let update = Query::update()
+        .table(Records::Table)
+        .value(Records::Attributes, removed)
+        .cond_where(of_object(workspace_id, object_id))
+        .take();
+    db.execute(&update).await?;
+    delete_unique_values_for_key(db, workspace_id, object_id, key.as_str()).await
 }
 
 /// Live records in storage order after `after_pk`, for scans over a whole object.
@@ -283,15 +246,16 @@ pub async fn scan_live(
     after_pk: i64,
     limit: u64,
 ) -> Result<Vec<(i64, Record)>, StoreError> {
-    let mut sql = Sql::new(
-        db.get_database_backend(),
-        &format!("SELECT pk, {COLUMNS} FROM records WHERE "),
-    );
-    sql.scope(workspace_id, object_id)
-        .push(" AND deleted_at IS NULL AND pk > ")
-        .bind(after_pk)
-        .push(&format!(" ORDER BY pk LIMIT {limit}"));
-    db.query_all_raw(sql.build())
+    let select = Query::select()
+        .column(Records::Pk)
+        .columns(COLUMNS)
+        .from(Records::Table)
+        .cond_where(live(workspace_id, object_id))
+        .and_where(Expr::col(Records::Pk).gt(after_pk))
+        .order_by(Records::Pk, Order::Asc)
+        .limit(limit)
+        .take();
+    db.query_all(&select)
         .await?
         .iter()
         .map(|row| Ok((row.try_get("", "pk")?, to_record(row)?)))
@@ -307,312 +271,15 @@ pub async fn find_existing_ids(
 ) -> Result<Vec<String>, StoreError> {
     let mut found = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut sql = Sql::new(db.get_database_backend(), "SELECT id FROM records WHERE ");
-        sql.scope(workspace_id, object_id)
-            .push(" AND deleted_at IS NULL AND id IN ")
-            .bind_list(chunk);
-        for row in db.query_all_raw(sql.build()).await? {
+        let select = Query::select()
+            .column(Records::Id)
+            .from(Records::Table)
+            .cond_where(live(workspace_id, object_id))
+            .and_where(Expr::col(Records::Id).is_in(chunk))
+            .take();
+        for row in db.query_all(&select).await? {
             found.push(row.try_get("", "id")?);
         }
     }
     Ok(found)
-}
-
-/// Which records hold the given unique keys of an attribute: `(key, record id)`.
-pub async fn find_unique_owners(
-    db: &impl ConnectionTrait,
-    workspace_id: &str,
-    object_id: &str,
-    attribute: &str,
-    values: &[String],
-) -> Result<Vec<(String, String)>, StoreError> {
-    let mut owners = Vec::new();
-    for chunk in values.chunks(IN_CHUNK) {
-        let mut sql = Sql::new(
-            db.get_database_backend(),
-            "SELECT value, record_id FROM record_unique_values WHERE ",
-        );
-        sql.scope(workspace_id, object_id)
-            .push(" AND attribute_key = ")
-            .bind(attribute)
-            .push(" AND value IN ")
-            .bind_list(chunk);
-        for row in db.query_all_raw(sql.build()).await? {
-            owners.push((row.try_get("", "value")?, row.try_get("", "record_id")?));
-        }
-    }
-    Ok(owners)
-}
-
-/// A unique attribute value held by a record.
-pub struct UniqueValue<'a> {
-    pub attribute: &'a str,
-    pub value: String,
-    pub record_id: &'a str,
-}
-
-/// Claims unique values; the unique index refuses a value another live record holds.
-pub async fn insert_unique_values(
-    db: &impl ConnectionTrait,
-    workspace_id: &str,
-    object_id: &str,
-    values: &[UniqueValue<'_>],
-) -> Result<(), StoreError> {
-    for chunk in values.chunks(INSERT_CHUNK) {
-        let mut sql = Sql::new(
-            db.get_database_backend(),
-            "INSERT INTO record_unique_values (workspace_id, object_id, attribute_key, value, record_id) VALUES ",
-        );
-        for (i, v) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(")
-                .bind(workspace_id)
-                .push(", ")
-                .bind(object_id)
-                .push(", ")
-                .bind(v.attribute)
-                .push(", ")
-                .bind(v.value.as_str())
-                .push(", ")
-                .bind(v.record_id)
-                .push(")");
-        }
-        db.execute_raw(sql.build()).await?;
-    }
-    Ok(())
-}
-
-/// Releases every unique value the given records hold.
-pub async fn delete_unique_values(
-    db: &impl ConnectionTrait,
-    workspace_id: &str,
-    object_id: &str,
-    record_ids: &[String],
-) -> Result<(), StoreError> {
-    for chunk in record_ids.chunks(IN_CHUNK) {
-        let mut sql = Sql::new(
-            db.get_database_backend(),
-            "DELETE FROM record_unique_values WHERE ",
-        );
-        sql.scope(workspace_id, object_id)
-            .push(" AND record_id IN ")
-            .bind_list(chunk);
-        db.execute_raw(sql.build()).await?;
-    }
-    Ok(())
-}
-
-/// Releases every value of one attribute (it is no longer unique, or is gone).
-pub async fn delete_unique_values_for_key(
-    db: &impl ConnectionTrait,
-    workspace_id: &str,
-    object_id: &str,
-    attribute: &str,
-) -> Result<(), StoreError> {
-    let mut sql = Sql::new(
-        db.get_database_backend(),
-        "DELETE FROM record_unique_values WHERE ",
-    );
-    sql.scope(workspace_id, object_id)
-        .push(" AND attribute_key = ")
-        .bind(attribute);
-    db.execute_raw(sql.build()).await?;
-    Ok(())
-}
-
-/// One page of a query: up to `limit + 1` records, so the caller knows if more follow.
-pub async fn query(
-    db: &impl ConnectionTrait,
-    workspace_id: &str,
-    object_id: &str,
-    query: &RecordQuery,
-) -> Result<Vec<Record>, StoreError> {
-    let backend = db.get_database_backend();
-    let mut sql = Sql::new(backend, &format!("SELECT {COLUMNS} FROM records WHERE "));
-    sql.scope(workspace_id, object_id)
-        .push(" AND deleted_at IS NULL");
-    for filter in &query.filters {
-        sql.push(" AND ");
-        push_condition(&mut sql, &filter.field, &filter.condition);
-    }
-    if let Some(after) = &query.after {
-        sql.push(" AND ");
-        push_keyset(&mut sql, query, after);
-    }
-    sql.push(" ORDER BY ");
-    for (i, key) in query.sort.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        let expr = expression(backend, &key.field);
-        sql.push(&expr)
-            .push(if key.descending { " DESC" } else { " ASC" });
-        if key.field.nullable() {
-            sql.push(" NULLS LAST");
-        }
-    }
-    sql.push(&format!(" LIMIT {}", query.limit + 1));
-    db.query_all_raw(sql.build())
-        .await?
-        .iter()
-        .map(to_record)
-        .collect()
-}
-
-/// The SQL expression of a field's value.
-fn expression(backend: DbBackend, field: &Field) -> String {
-    match field {
-        Field::Id => "id".to_owned(),
-        Field::Name => "name".to_owned(),
-        Field::CreatedAt => "created_at".to_owned(),
-        Field::UpdatedAt => "updated_at".to_owned(),
-        Field::Attribute { key, .. } => {
-            let key = key.as_str();
-            match (backend, field.class()) {
-                (DbBackend::Postgres, ValueClass::Number) => {
-                    format!("((attributes->>'{key}')::double precision)")
-                }
-                (DbBackend::Postgres, ValueClass::Multi | ValueClass::Json) => {
-                    format!("(attributes->'{key}')")
-                }
-                (DbBackend::Postgres, _) => format!("(attributes->>'{key}')"),
-                _ => format!("json_extract(attributes, '$.{key}')"),
-            }
-        }
-    }
-}
-
-/// A scalar as a bound value. Booleans are text on PostgreSQL (`->>` yields `true`) and
-/// integers on SQLite (`json_extract` yields 1 or 0).
-fn bound(backend: DbBackend, scalar: &Scalar) -> Value {
-    match scalar {
-        Scalar::Text(s) => Value::from(s.clone()),
-        Scalar::Number(n) => Value::from(*n),
-        Scalar::Bool(b) if backend == DbBackend::Postgres => Value::from(b.to_string()),
-        Scalar::Bool(b) => Value::from(i64::from(*b)),
-        Scalar::Time(t) => Value::from(*t),
-    }
-}
-
-fn push_condition(sql: &mut Sql, field: &Field, condition: &Condition) {
-    let backend = sql.backend;
-    let expr = expression(backend, field);
-    match condition {
-        Condition::Compare(op, value) => {
-            let nullable = field.nullable();
-            if *op == crate::objects::query::CompareOp::Ne && nullable {
-                sql.push(&format!("({expr} IS NULL OR {expr} <> "))
-                    .bind(bound(backend, value))
-                    .push(")");
-            } else {
-                sql.push(&format!("{expr} {} ", op.sql()))
-                    .bind(bound(backend, value));
-            }
-        }
-        Condition::Contains(text) => {
-            let pattern = format!(
-                "%{}%",
-                text.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
-            match backend {
-                DbBackend::Postgres => sql.push(&format!("{expr} ILIKE ")),
-                // SQLite's LIKE ignores ASCII case; lower() extends that to what it folds.
-                _ => sql.push(&format!("lower({expr}) LIKE lower(")),
-            };
-            sql.bind(pattern);
-            if backend != DbBackend::Postgres {
-                sql.push(")");
-            }
-            sql.push(" ESCAPE '\\'");
-        }
-        Condition::In(values) => {
-            let bound_values: Vec<Value> = values.iter().map(|v| bound(backend, v)).collect();
-            sql.push(&format!("{expr} IN ")).bind_list(&bound_values);
-        }
-        Condition::HasOption(option) => push_has_any(sql, field, std::slice::from_ref(option)),
-        Condition::HasAnyOption(options) => push_has_any(sql, field, options),
-        Condition::Exists(exists) => {
-            let expr = match (backend, field) {
-                (DbBackend::Postgres, Field::Attribute { key, .. }) => {
-                    format!("(attributes->'{}')", key.as_str())
-                }
-                _ => expr,
-            };
-            sql.push(&format!(
-                "{expr} IS {}NULL",
-                if *exists { "NOT " } else { "" }
-            ));
-        }
-    }
-}
-
-/// A multiselect holds at least one of `options`.
-fn push_has_any(sql: &mut Sql, field: &Field, options: &[String]) {
-    let Field::Attribute { key, .. } = field else {
-        sql.push("FALSE");
-        return;
-    };
-    let key = key.as_str();
-    match sql.backend {
-        DbBackend::Postgres => {
-            sql.push(&format!(
-                "EXISTS (SELECT 1 FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(attributes->'{key}') = 'array' THEN attributes->'{key}' ELSE '[]'::jsonb END) AS o(v) WHERE o.v IN "
-            ));
-        }
-        _ => {
-            sql.push(&format!(
-                "EXISTS (SELECT 1 FROM json_each(attributes, '$.{key}') AS o WHERE o.value IN "
-            ));
-        }
-    }
-    sql.bind_list(options).push(")");
-}
-
-/// Rows strictly after the cursor in the query's order (nulls last in both directions).
-fn push_keyset(sql: &mut Sql, query: &RecordQuery, after: &[Option<Scalar>]) {
-    let backend = sql.backend;
-    let mut disjuncts = 0;
-    sql.push("(");
-    for (i, key) in query.sort.iter().enumerate() {
-        let Some(Some(value)) = after.get(i) else {
-            // Nothing sorts after a null on this key: only ties on it, settled by later keys.
-            continue;
-        };
-        if disjuncts > 0 {
-            sql.push(" OR ");
-        }
-        disjuncts += 1;
-        sql.push("(");
-        for (j, earlier) in query.sort.iter().enumerate().take(i) {
-            let expr = expression(backend, &earlier.field);
-            match after.get(j) {
-                Some(Some(v)) => {
-                    sql.push(&format!("{expr} = ")).bind(bound(backend, v));
-                }
-                _ => {
-                    sql.push(&format!("{expr} IS NULL"));
-                }
-            }
-            sql.push(" AND ");
-        }
-        let expr = expression(backend, &key.field);
-        let op = if key.descending { "<" } else { ">" };
-        if key.field.nullable() {
-            sql.push(&format!("({expr} {op} "))
-                .bind(bound(backend, value))
-                .push(&format!(" OR {expr} IS NULL)"));
-        } else {
-            sql.push(&format!("{expr} {op} "))
-                .bind(bound(backend, value));
-        }
-        sql.push(")");
-    }
-    if disjuncts == 0 {
-        sql.push("1 = 0");
-    }
-    sql.push(")");
 }

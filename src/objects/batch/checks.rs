@@ -14,6 +14,7 @@ use crate::objects::attribute::AttributeKind;
 use crate::objects::attribute_value::{normalize, unique_key};
 use crate::objects::definition::ObjectDefinition;
 use crate::store::records;
+use crate::store::unique_values;
 use crate::store::{self, StoreError};
 
 /// Checks `incoming` values against the definition and writes them over `base` (empty
@@ -116,7 +117,7 @@ pub(super) async fn check_unique(
             }
         }
         let values: Vec<String> = holders.keys().cloned().collect();
-        let owners = records::find_unique_owners(
+        let owners = unique_values::find_unique_owners(
             txn,
             &definition.workspace_id,
             &definition.id,

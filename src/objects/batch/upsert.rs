@@ -22,6 +22,7 @@ use crate::objects::handle::AttributeKey;
 use crate::objects::record::Record;
 use crate::store::StoreError;
 use crate::store::records;
+use crate::store::unique_values;
 
 /// What upsert-many did, with the records in input order.
 pub struct Upserted {
@@ -215,7 +216,7 @@ async fn resolve_matches(
     };
     let by_value = match_values(candidates, key, attribute, issues);
     let values: Vec<String> = by_value.iter().map(|(_, v)| v.clone()).collect();
-    let owners: HashMap<String, String> = records::find_unique_owners(
+    let owners: HashMap<String, String> = unique_values::find_unique_owners(
         txn,
         &definition.workspace_id,
         &definition.id,

@@ -6,7 +6,7 @@ use crate::objects::attribute_value::unique_key;
 use crate::objects::definition::ObjectDefinition;
 use crate::objects::record::Record;
 use crate::store::StoreError;
-use crate::store::records::{self, UniqueValue};
+use crate::store::unique_values::{self, UniqueValue};
 
 /// A record about to be written, and whether it replaces a live one.
 pub(super) struct Outgoing {
@@ -26,7 +26,7 @@ pub(super) async fn write_unique_values(
         .filter(|o| o.existing)
         .map(|o| o.record.id.clone())
         .collect();
-    records::delete_unique_values(txn, &definition.workspace_id, &definition.id, &rewritten)
+    unique_values::delete_unique_values(txn, &definition.workspace_id, &definition.id, &rewritten)
         .await?;
     let mut values = Vec::new();
     for (key, attribute) in &definition.attributes {
@@ -43,5 +43,6 @@ pub(super) async fn write_unique_values(
             }
         }
     }
-    records::insert_unique_values(txn, &definition.workspace_id, &definition.id, &values).await
+    unique_values::insert_unique_values(txn, &definition.workspace_id, &definition.id, &values)
+        .await
 }

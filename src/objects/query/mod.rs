@@ -88,19 +88,6 @@ pub enum CompareOp {
     Lte,
 }
 
-impl CompareOp {
-    pub fn sql(self) -> &'static str {
-        match self {
-            CompareOp::Eq => "=",
-            CompareOp::Ne => "<>",
-            CompareOp::Gt => ">",
-            CompareOp::Gte => ">=",
-            CompareOp::Lt => "<",
-            CompareOp::Lte => "<=",
-        }
-    }
-}
-
 /// What a filter asks of its field.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
