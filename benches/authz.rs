@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use andi::authz::{Action, PolicyBundle, RequestContext, Resource, evaluate, load};
 use andi::keys::grant::Role;
 use andi::keys::secret::Environment;
-use andi::principal::{Principal, WorkspaceRef};
+use andi::principal::{KeyPrincipal, WorkspaceRef};
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
@@ -43,8 +43,8 @@ fn bundle_with_extra(extra: &str) -> (PolicyBundle, tempfile::TempDir) {
     (load(dir.path()).expect("the policies load"), dir)
 }
 
-fn key(id: &str) -> Principal {
-    Principal {
+fn key(id: &str) -> KeyPrincipal {
+    KeyPrincipal {
         key_id: id.to_owned(),
         workspace: WorkspaceRef {
             id: "ws_bench".to_owned(),

@@ -14,7 +14,7 @@ pub struct WorkspaceRef {
 
 /// An authenticated API key: who is asking, never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Principal {
+pub struct KeyPrincipal {
     pub key_id: String,
     pub workspace: WorkspaceRef,
     pub role: Option<Role>,
@@ -22,9 +22,9 @@ pub struct Principal {
     pub environment: Environment,
 }
 
-impl From<&ApiKey> for Principal {
-    fn from(key: &ApiKey) -> Principal {
-        Principal {
+impl From<&ApiKey> for KeyPrincipal {
+    fn from(key: &ApiKey) -> KeyPrincipal {
+        KeyPrincipal {
             key_id: key.id.clone(),
             workspace: WorkspaceRef {
                 id: key.workspace_id.clone(),

@@ -34,7 +34,7 @@ use super::{
 };
 use crate::keys::grant::{Permission, Role};
 use crate::keys::secret::Environment;
-use crate::principal::{Principal, WorkspaceRef};
+use crate::principal::{KeyPrincipal, WorkspaceRef};
 
 /// Directory of the cases, inside the policy directory and inside `examples/`.
 pub const TESTS_DIR: &str = "tests";
@@ -271,7 +271,7 @@ fn run_file(bundle: &PolicyBundle, path: &Path, report: &mut CaseReport) {
 fn run_case(bundle: &PolicyBundle, case: &Case, now: DateTime<Utc>) -> Result<(), String> {
     let action: Action = case.action.parse()?;
     let p = &case.principal;
-    let principal = Principal {
+    let principal = KeyPrincipal {
         key_id: p.key.clone(),
         workspace: WorkspaceRef {
             id: p.workspace.clone(),

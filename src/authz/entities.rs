@@ -21,7 +21,7 @@ use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, Restri
 use super::Evaluation;
 use super::action::Action;
 use crate::keys::grant::Role;
-use crate::principal::Principal;
+use crate::principal::KeyPrincipal;
 
 /// The schema's namespace.
 pub const NAMESPACE: &str = "Andi";
@@ -88,7 +88,7 @@ pub struct DecisionEntities {
     roles: HashMap<Role, Entity>,
     /// Keyed by the whole principal, not its id, so the remembered set is always the one
     /// this principal would build.
-    keys: RwLock<HashMap<Principal, PerAction>>,
+    keys: RwLock<HashMap<KeyPrincipal, PerAction>>,
 }
 
 impl DecisionEntities {
@@ -118,7 +118,7 @@ impl DecisionEntities {
     pub fn for_key(
         &self,
         types: &EntityTypes,
-        principal: &Principal,
+        principal: &KeyPrincipal,
         action: Action,
     ) -> Result<Arc<KeyAction>, String> {
         let remembered = self.keys.read().ok().and_then(|keys| {
@@ -167,7 +167,7 @@ impl DecisionEntities {
 }
 
 /// The key, a child of its workspace, its role and its permissions; and the workspace.
-fn key_entities(types: &EntityTypes, principal: &Principal) -> Result<[Entity; 2], String> {
+fn key_entities(types: &EntityTypes, principal: &KeyPrincipal) -> Result<[Entity; 2], String> {
     let t = types;
     let workspace_uid = t.uid(&t.workspace, &principal.workspace.id);
     let mut parents: HashSet<EntityUid> = HashSet::from([workspace_uid.clone()]);

@@ -276,7 +276,7 @@ mod tests {
     use crate::authz::{PolicyBundle, RequestContext, Resource, evaluate, load};
     use crate::keys::grant::{Permission, Role};
     use crate::keys::secret::Environment;
-    use crate::principal::{Principal, WorkspaceRef};
+    use crate::principal::{KeyPrincipal, WorkspaceRef};
 
     const KEYS: u32 = 20;
     const WORKSPACES: u32 = 4;
@@ -397,13 +397,13 @@ mod tests {
         "when { context.ip.isInRange(ip(\"10.0.0.0/8\")) }",
     ];
 
-    fn random_request(rng: &mut StdRng) -> (Principal, Action, Resource, RequestContext) {
+    fn random_request(rng: &mut StdRng) -> (KeyPrincipal, Action, Resource, RequestContext) {
         let principal = random_principal(rng);
         let (action, resource, context) = random_request_by(rng, &principal);
         (principal, action, resource, context)
     }
 
-    fn random_principal(rng: &mut StdRng) -> Principal {
+    fn random_principal(rng: &mut StdRng) -> KeyPrincipal {
         let workspace = format!("ws_{}", rng.random_range(0..WORKSPACES));
         let permissions: Vec<Permission> = [
             Permission::ObjectsRead,
@@ -413,7 +413,7 @@ mod tests {
         .into_iter()
         .filter(|_| rng.random_bool(0.3))
         .collect();
-        Principal {
+        KeyPrincipal {
             key_id: format!("key_{}", rng.random_range(0..KEYS)),
             workspace: WorkspaceRef {
                 handle: workspace.replace('_', "-"),
@@ -439,7 +439,7 @@ mod tests {
 
     fn random_request_by(
         rng: &mut StdRng,
-        principal: &Principal,
+        principal: &KeyPrincipal,
     ) -> (Action, Resource, RequestContext) {
         let workspace = principal.workspace.id.clone();
         let resource_workspace = if rng.random_bool(0.7) {
@@ -604,7 +604,7 @@ mod tests {
         let remembering = bundle_with(&policies, true);
         let whole = bundle_with(&policies, false);
         // Few keys, so each (key, action) comes back often.
-        let keys: Vec<Principal> = (0..30).map(|_| random_principal(&mut rng)).collect();
+        let keys: Vec<KeyPrincipal> = (0..30).map(|_| random_principal(&mut rng)).collect();
         let mut remembered = 0;
         let mut differences = Vec::new();
         for i in 0..5_000 {

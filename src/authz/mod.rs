@@ -37,7 +37,7 @@ pub use reload::{ReloadFailure, ReloadTask, reload_on_hangup, watch};
 pub use user::{UserAuthzError, UserPrincipal, UserResource, evaluate_user};
 
 use crate::keys::grant::Permission;
-use crate::principal::Principal;
+use crate::principal::KeyPrincipal;
 use decision_log::Decided;
 use entities::EntityTypes;
 
@@ -146,7 +146,7 @@ impl Authz {
     /// Asks whether `principal` may perform `action` on `resource`.
     pub fn authorize(
         &self,
-        principal: &Principal,
+        principal: &KeyPrincipal,
         action: Action,
         resource: &Resource,
         context: &RequestContext,
@@ -265,7 +265,7 @@ fn resource_uid(bundle: &PolicyBundle, resource: &Resource) -> EntityUid {
 /// request the schema rejects); the caller fails closed on them.
 pub fn evaluate(
     bundle: &PolicyBundle,
-    principal: &Principal,
+    principal: &KeyPrincipal,
     action: Action,
     resource: &Resource,
     context: &RequestContext,
@@ -447,8 +447,8 @@ mod tests {
             .expect("shipped policies load")
     }
 
-    fn reader() -> Principal {
-        Principal {
+    fn reader() -> KeyPrincipal {
+        KeyPrincipal {
             key_id: "key_reader".into(),
             workspace: WorkspaceRef {
                 id: "ws_a".into(),
@@ -507,7 +507,7 @@ mod tests {
 
     #[test]
     fn a_role_grants_its_permissions_through_entities_json() {
-        let editor = Principal {
+        let editor = KeyPrincipal {
             role: Some(crate::keys::grant::Role::Editor),
             permissions: vec![],
             ..reader()

@@ -25,7 +25,7 @@ use crate::auth::{AuthError, credentials};
 use crate::authz::RequestContext;
 use crate::keys::api_key::ApiKey;
 use crate::keys::secret::KeySecret;
-use crate::principal::Principal;
+use crate::principal::KeyPrincipal;
 
 pub struct JsonBody {
     content_type: Option<String>,
@@ -96,7 +96,7 @@ impl FromRequest<AppState> for JsonBody {
 /// the request's context.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub principal: Principal,
+    pub principal: KeyPrincipal,
     pub key: Arc<ApiKey>,
     pub context: RequestContext,
 }
