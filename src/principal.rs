@@ -36,3 +36,43 @@ impl From<&ApiKey> for KeyPrincipal {
         }
     }
 }
+
+/// A signed-in person: the workspaces they belong to, and the subset they administer.
+/// Callers load only the memberships a decision needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserPrincipal {
+    pub id: String,
+    pub email: String,
+    pub member_of: Vec<String>,
+    pub admin_of: Vec<String>,
+}
+
+/// Who a decision is about: an API key or a signed-in person. Borrowed, so asking costs
+/// no copy of the principal.
+#[derive(Debug, Clone, Copy)]
+pub enum Principal<'a> {
+    Key(&'a KeyPrincipal),
+    User(&'a UserPrincipal),
+}
+
+impl Principal<'_> {
+    /// The key's or the user's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Principal::Key(key) => &key.key_id,
+            Principal::User(user) => &user.id,
+        }
+    }
+
+    /// The one workspace the principal acts in: the key's, or the user's when exactly one
+    /// membership was loaded (as for a request about one workspace).
+    pub fn own_workspace(&self) -> Option<&str> {
+        match self {
+            Principal::Key(key) => Some(&key.workspace.id),
+            Principal::User(user) => match user.member_of.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            },
+        }
+    }
+}

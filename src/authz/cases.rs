@@ -34,7 +34,7 @@ use super::{
 };
 use crate::keys::grant::{Permission, Role};
 use crate::keys::secret::Environment;
-use crate::principal::{KeyPrincipal, WorkspaceRef};
+use crate::principal::{KeyPrincipal, Principal, WorkspaceRef};
 
 /// Directory of the cases, inside the policy directory and inside `examples/`.
 pub const TESTS_DIR: &str = "tests";
@@ -286,6 +286,7 @@ fn run_case(bundle: &PolicyBundle, case: &Case, now: DateTime<Utc>) -> Result<()
         CaseResource::ApiKey { id } => Resource::ApiKey {
             id: id.clone(),
             workspace_id: p.workspace.clone(),
+            environment: p.environment,
         },
         CaseResource::ObjectDefinition {
             id,
@@ -309,8 +310,14 @@ fn run_case(bundle: &PolicyBundle, case: &Case, now: DateTime<Utc>) -> Result<()
         },
     };
     let context = case.context.to_request_context(now);
-    let evaluation = evaluate(bundle, &principal, action, &resource, &context)
-        .map_err(|e| format!("cannot be evaluated: {e}"))?;
+    let evaluation = evaluate(
+        bundle,
+        Principal::Key(&principal),
+        action,
+        &resource,
+        &context,
+    )
+    .map_err(|e| format!("cannot be evaluated: {e}"))?;
     let got = if evaluation.allowed {
         ExpectedDecision::Allow
     } else {

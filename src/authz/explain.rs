@@ -8,7 +8,7 @@ use cedar_policy::PolicyId;
 use super::{
     Action, PolicyBundle, PolicyLocation, RequestContext, Resource, evaluate, resource_uid,
 };
-use crate::principal::KeyPrincipal;
+use crate::principal::{KeyPrincipal, Principal};
 
 /// A decision with everything an auditor asks about it.
 #[derive(Debug)]
@@ -79,7 +79,13 @@ pub fn explain(
     context: &RequestContext,
     notes: Vec<String>,
 ) -> Result<Explanation, String> {
-    let evaluation = evaluate(bundle, &principal, action, resource, context)?;
+    let evaluation = evaluate(
+        bundle,
+        Principal::Key(&principal),
+        action,
+        resource,
+        context,
+    )?;
     let policies = evaluation
         .policies
         .iter()

@@ -276,7 +276,7 @@ mod tests {
     use crate::authz::{PolicyBundle, RequestContext, Resource, evaluate, load};
     use crate::keys::grant::{Permission, Role};
     use crate::keys::secret::Environment;
-    use crate::principal::{KeyPrincipal, WorkspaceRef};
+    use crate::principal::{KeyPrincipal, Principal, WorkspaceRef};
 
     const KEYS: u32 = 20;
     const WORKSPACES: u32 = 4;
@@ -480,6 +480,7 @@ mod tests {
             Action::ReadSelf => Resource::ApiKey {
                 id: principal.key_id.clone(),
                 workspace_id: principal.workspace.id.clone(),
+                environment: principal.environment,
             },
             Action::ReadWorkspace | Action::ListObjects | Action::CreateObject => {
                 Resource::Workspace {
@@ -556,10 +557,22 @@ mod tests {
         let mut differences = Vec::new();
         for i in 0..10_000 {
             let (principal, action, resource, context) = random_request(&mut rng);
-            let a = evaluate(&indexed, &principal, action, &resource, &context)
-                .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
-            let b = evaluate(&whole, &principal, action, &resource, &context)
-                .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
+            let a = evaluate(
+                &indexed,
+                Principal::Key(&principal),
+                action,
+                &resource,
+                &context,
+            )
+            .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
+            let b = evaluate(
+                &whole,
+                Principal::Key(&principal),
+                action,
+                &resource,
+                &context,
+            )
+            .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
             if a.allowed {
                 allowed += 1
             } else {
@@ -610,13 +623,25 @@ mod tests {
         for i in 0..5_000 {
             let principal = keys.choose(&mut rng).unwrap_or(&keys[0]);
             let (action, resource, context) = random_request_by(&mut rng, principal);
-            let a = evaluate(&remembering, principal, action, &resource, &context)
-                .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
-            let b = evaluate(&whole, principal, action, &resource, &context)
-                .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
+            let a = evaluate(
+                &remembering,
+                Principal::Key(principal),
+                action,
+                &resource,
+                &context,
+            )
+            .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
+            let b = evaluate(
+                &whole,
+                Principal::Key(principal),
+                action,
+                &resource,
+                &context,
+            )
+            .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
             let key_action = remembering
                 .decision_entities
-                .for_key(&remembering.types, principal, action)
+                .for_principal(&remembering.types, Principal::Key(principal), action)
                 .unwrap_or_else(|e| panic!("{e}"));
             let slot = match &resource {
                 Resource::Workspace { id } if *id == principal.workspace.id => {
@@ -667,9 +692,15 @@ mod tests {
                 method: method.to_owned(),
                 ..context.clone()
             };
-            evaluate(&bundle, &principal, Action::ListObjects, &own, &context)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .allowed
+            evaluate(
+                &bundle,
+                Principal::Key(&principal),
+                Action::ListObjects,
+                &own,
+                &context,
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+            .allowed
         };
         assert!(decide("GET"));
         assert!(!decide("POST"));

@@ -224,6 +224,7 @@ async fn find_resource(
         "ApiKey" if id == principal.key_id => Ok(Resource::ApiKey {
             id: id.to_owned(),
             workspace_id: principal.workspace.id.clone(),
+            environment: principal.environment,
         }),
         "ApiKey" => bail!(
             "a key can only be asked about itself: use --resource 'ApiKey::\"{}\"'",
