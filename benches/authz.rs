@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use andi::authz::{Action, PolicyBundle, RequestContext, Resource, evaluate, load};
 use andi::keys::grant::Role;
 use andi::keys::secret::Environment;
-use andi::principal::{Principal, WorkspaceRef};
+use andi::principal::{KeyPrincipal, Principal, WorkspaceRef};
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
@@ -43,8 +43,8 @@ fn bundle_with_extra(extra: &str) -> (PolicyBundle, tempfile::TempDir) {
     (load(dir.path()).expect("the policies load"), dir)
 }
 
-fn key(id: &str) -> Principal {
-    Principal {
+fn key(id: &str) -> KeyPrincipal {
+    KeyPrincipal {
         key_id: id.to_owned(),
         workspace: WorkspaceRef {
             id: "ws_bench".to_owned(),
@@ -81,8 +81,14 @@ fn decide(
     resource: &Resource,
 ) {
     let (principal, context) = (key("key_bench"), context());
-    let evaluation =
-        evaluate(bundle, &principal, action, resource, &context).expect("the request evaluates");
+    let evaluation = evaluate(
+        bundle,
+        Principal::Key(&principal),
+        action,
+        resource,
+        &context,
+    )
+    .expect("the request evaluates");
     assert!(
         evaluation.allowed,
         "{name}: the benchmarked request is allowed"
@@ -91,7 +97,7 @@ fn decide(
         b.iter(|| {
             evaluate(
                 std::hint::black_box(bundle),
-                &principal,
+                Principal::Key(&principal),
                 action,
                 resource,
                 &context,
@@ -188,7 +194,7 @@ fn decisions(c: &mut Criterion) {
             |principal| {
                 evaluate(
                     &shipped,
-                    &principal,
+                    Principal::Key(&principal),
                     Action::ListObjects,
                     &own_workspace,
                     &context,

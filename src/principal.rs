@@ -14,7 +14,7 @@ pub struct WorkspaceRef {
 
 /// An authenticated API key: who is asking, never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Principal {
+pub struct KeyPrincipal {
     pub key_id: String,
     pub workspace: WorkspaceRef,
     pub role: Option<Role>,
@@ -22,9 +22,9 @@ pub struct Principal {
     pub environment: Environment,
 }
 
-impl From<&ApiKey> for Principal {
-    fn from(key: &ApiKey) -> Principal {
-        Principal {
+impl From<&ApiKey> for KeyPrincipal {
+    fn from(key: &ApiKey) -> KeyPrincipal {
+        KeyPrincipal {
             key_id: key.id.clone(),
             workspace: WorkspaceRef {
                 id: key.workspace_id.clone(),
@@ -33,6 +33,46 @@ impl From<&ApiKey> for Principal {
             role: key.grants.role(),
             permissions: key.grants.permissions().to_vec(),
             environment: key.environment,
+        }
+    }
+}
+
+/// A signed-in person: the workspaces they belong to, and the subset they administer.
+/// Callers load only the memberships a decision needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserPrincipal {
+    pub id: String,
+    pub email: String,
+    pub member_of: Vec<String>,
+    pub admin_of: Vec<String>,
+}
+
+/// Who a decision is about: an API key or a signed-in person. Borrowed, so asking costs
+/// no copy of the principal.
+#[derive(Debug, Clone, Copy)]
+pub enum Principal<'a> {
+    Key(&'a KeyPrincipal),
+    User(&'a UserPrincipal),
+}
+
+impl Principal<'_> {
+    /// The key's or the user's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Principal::Key(key) => &key.key_id,
+            Principal::User(user) => &user.id,
+        }
+    }
+
+    /// The one workspace the principal acts in: the key's, or the user's when exactly one
+    /// membership was loaded (as for a request about one workspace).
+    pub fn own_workspace(&self) -> Option<&str> {
+        match self {
+            Principal::Key(key) => Some(&key.workspace.id),
+            Principal::User(user) => match user.member_of.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            },
         }
     }
 }

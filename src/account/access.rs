@@ -4,7 +4,8 @@
 use sea_orm::DatabaseConnection;
 
 use super::user::{MemberRole, User};
-use crate::authz::{Action, Authz, RequestContext, UserAuthzError, UserPrincipal, UserResource};
+use crate::authz::{Action, Authz, RequestContext, Resource, UserAuthzError};
+use crate::principal::UserPrincipal;
 use crate::store::{self, StoreError};
 use crate::workspace::{Workspace, WorkspaceHandle};
 
@@ -69,7 +70,7 @@ pub fn decide(
     context: &RequestContext,
     principal: &UserPrincipal,
     action: Action,
-    resource: &UserResource,
+    resource: &Resource,
 ) -> Result<(), AccessError> {
     authz
         .authorize_user(principal, action, resource, context)

@@ -16,21 +16,21 @@ use std::time::{Duration, Instant};
 
 use crate::keys::api_key::ApiKey;
 use crate::keys::secret::KeyDigest;
-use crate::principal::Principal;
+use crate::principal::KeyPrincipal;
 use crate::ttl_cache::TtlCache;
 
 /// A key as verified from the database: who it is, and its row as read then (name, expiry,
 /// grants; a key's grants never change, and revoke and rotate evict it).
 #[derive(Debug, Clone)]
 pub struct VerifiedKey {
-    pub principal: Principal,
+    pub principal: KeyPrincipal,
     pub key: Arc<ApiKey>,
 }
 
 impl VerifiedKey {
     pub fn new(key: ApiKey) -> VerifiedKey {
         VerifiedKey {
-            principal: Principal::from(&key),
+            principal: KeyPrincipal::from(&key),
             key: Arc::new(key),
         }
     }

@@ -34,7 +34,7 @@ use super::{
 };
 use crate::keys::grant::{Permission, Role};
 use crate::keys::secret::Environment;
-use crate::principal::{Principal, WorkspaceRef};
+use crate::principal::{KeyPrincipal, Principal, WorkspaceRef};
 
 /// Directory of the cases, inside the policy directory and inside `examples/`.
 pub const TESTS_DIR: &str = "tests";
@@ -271,7 +271,7 @@ fn run_file(bundle: &PolicyBundle, path: &Path, report: &mut CaseReport) {
 fn run_case(bundle: &PolicyBundle, case: &Case, now: DateTime<Utc>) -> Result<(), String> {
     let action: Action = case.action.parse()?;
     let p = &case.principal;
-    let principal = Principal {
+    let principal = KeyPrincipal {
         key_id: p.key.clone(),
         workspace: WorkspaceRef {
             id: p.workspace.clone(),
@@ -286,6 +286,7 @@ fn run_case(bundle: &PolicyBundle, case: &Case, now: DateTime<Utc>) -> Result<()
         CaseResource::ApiKey { id } => Resource::ApiKey {
             id: id.clone(),
             workspace_id: p.workspace.clone(),
+            environment: p.environment,
         },
         CaseResource::ObjectDefinition {
             id,
@@ -309,8 +310,14 @@ fn run_case(bundle: &PolicyBundle, case: &Case, now: DateTime<Utc>) -> Result<()
         },
     };
     let context = case.context.to_request_context(now);
-    let evaluation = evaluate(bundle, &principal, action, &resource, &context)
-        .map_err(|e| format!("cannot be evaluated: {e}"))?;
+    let evaluation = evaluate(
+        bundle,
+        Principal::Key(&principal),
+        action,
+        &resource,
+        &context,
+    )
+    .map_err(|e| format!("cannot be evaluated: {e}"))?;
     let got = if evaluation.allowed {
         ExpectedDecision::Allow
     } else {

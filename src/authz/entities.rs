@@ -1,17 +1,19 @@
-//! The entities of a key's decisions: the key (its workspace, role and permissions as
-//! parents), its workspace, its role and the action with its groups.
+//! The entities of a principal's decisions: for a key, the key (its workspace, role and
+//! permissions as parents), its workspace and its role; for a user, the user (see
+//! [`super::user`]); and the action with its groups.
 //!
 //! Cedar computes the transitive closure of every entity set it is handed, and on a decision
-//! that costs more than evaluating the policies. These sets depend only on the key and the
-//! action, so each is built once per loaded policy set and remembered; a request adds only
-//! its resource, when the resource is not already among them.
+//! that costs more than evaluating the policies. These sets depend only on the principal and
+//! the action, so each is built once per loaded policy set and remembered; a request adds
+//! only its resource, when the resource is not already among them.
 //!
-//! When the resource is among them (the key's own workspace, or the key itself) and no
-//! policy that could apply reads the context, the decision depends on nothing but the key,
-//! the action and the policy set, so it is remembered too: every later request still records
-//! its decision, but does not evaluate it again.
+//! When the resource is among them (the principal's own workspace, or a key itself) and no
+//! policy that could apply reads the context, the decision depends on nothing but the
+//! principal, the action and the policy set, so it is remembered too: every later request
+//! still records its decision, but does not evaluate it again.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use std::str::FromStr;
@@ -21,7 +23,7 @@ use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, Restri
 use super::Evaluation;
 use super::action::Action;
 use crate::keys::grant::Role;
-use crate::principal::Principal;
+use crate::principal::{KeyPrincipal, Principal, UserPrincipal};
 
 /// The schema's namespace.
 pub const NAMESPACE: &str = "Andi";
@@ -62,23 +64,70 @@ impl EntityTypes {
     }
 }
 
-/// How many keys are remembered; past it, one is forgotten for each new key (and rebuilt
-/// on its next decision, about 20 µs). A few kilobytes per key and action used, so at most
-/// a few tens of megabytes.
-const KEYS_REMEMBERED: usize = 1_024;
+/// How many principals of each kind (keys, users) are remembered; past it, one is forgotten
+/// for each new one (and rebuilt on its next decision, about 20 µs). A few kilobytes per
+/// principal and action used, so at most a few tens of megabytes.
+const PRINCIPALS_REMEMBERED: usize = 1_024;
 
-/// One key's decisions on one action.
+/// One principal's decisions on one action.
 #[derive(Debug)]
-pub struct KeyAction {
+pub struct PrincipalAction {
     pub entities: Entities,
-    /// The decision on the key's own workspace, once made; only for a context-free group.
+    /// The decision on the principal's own workspace, once made; only for a context-free
+    /// group.
     pub own_workspace: OnceLock<Evaluation>,
-    /// The decision on the key itself, once made; only for a context-free group.
+    /// The decision on a key itself, once made; only for a context-free group.
     pub own_key: OnceLock<Evaluation>,
 }
 
-/// One key's decisions, indexed by [`Action::index`], filled as actions are asked.
-type PerAction = Vec<Option<Arc<KeyAction>>>;
+/// One principal's decisions, indexed by [`Action::index`], filled as actions are asked.
+type PerAction = Vec<Option<Arc<PrincipalAction>>>;
+
+/// The principals of one kind seen so far. Keyed by the whole principal, not its id, so the
+/// remembered set is always the one this principal would build.
+#[derive(Debug)]
+struct Seen<P>(RwLock<HashMap<P, PerAction>>);
+
+impl<P: Clone + Eq + Hash> Seen<P> {
+    fn new() -> Seen<P> {
+        Seen(RwLock::new(HashMap::new()))
+    }
+
+    /// What `principal`'s decisions on `action` share, built with `entities` the first time.
+    fn get_or_build(
+        &self,
+        principal: &P,
+        action: Action,
+        entities: impl FnOnce() -> Result<Entities, String>,
+    ) -> Result<Arc<PrincipalAction>, String> {
+        let remembered = self.0.read().ok().and_then(|seen| {
+            seen.get(principal)?
+                .get(action.index())
+                .and_then(Option::clone)
+        });
+        if let Some(principal_action) = remembered {
+            return Ok(principal_action);
+        }
+        let built = Arc::new(PrincipalAction {
+            entities: entities()?,
+            own_workspace: OnceLock::new(),
+            own_key: OnceLock::new(),
+        });
+        if let Ok(mut seen) = self.0.write() {
+            if seen.len() >= PRINCIPALS_REMEMBERED && !seen.contains_key(principal) {
+                let forgotten = seen.keys().next().cloned();
+                if let Some(forgotten) = forgotten {
+                    seen.remove(&forgotten);
+                }
+            }
+            let per_action = seen
+                .entry(principal.clone())
+                .or_insert_with(|| vec![None; Action::ALL.len()]);
+            per_action[action.index()] = Some(Arc::clone(&built));
+        }
+        Ok(built)
+    }
+}
 
 /// Per-action and per-role entities picked at load, and the entity sets built from them.
 #[derive(Debug)]
@@ -86,9 +135,8 @@ pub struct DecisionEntities {
     /// Indexed by [`Action::index`].
     actions: Vec<Option<Entity>>,
     roles: HashMap<Role, Entity>,
-    /// Keyed by the whole principal, not its id, so the remembered set is always the one
-    /// this principal would build.
-    keys: RwLock<HashMap<Principal, PerAction>>,
+    keys: Seen<KeyPrincipal>,
+    users: Seen<UserPrincipal>,
 }
 
 impl DecisionEntities {
@@ -110,50 +158,37 @@ impl DecisionEntities {
         DecisionEntities {
             actions,
             roles,
-            keys: RwLock::new(HashMap::new()),
+            keys: Seen::new(),
+            users: Seen::new(),
         }
     }
 
     /// What decisions by `principal` on `action` share: their entities without the resource.
-    pub fn for_key(
+    pub fn for_principal(
         &self,
         types: &EntityTypes,
-        principal: &Principal,
+        principal: Principal<'_>,
         action: Action,
-    ) -> Result<Arc<KeyAction>, String> {
-        let remembered = self.keys.read().ok().and_then(|keys| {
-            keys.get(principal)?
-                .get(action.index())
-                .and_then(Option::clone)
-        });
-        if let Some(key_action) = remembered {
-            return Ok(key_action);
+    ) -> Result<Arc<PrincipalAction>, String> {
+        match principal {
+            Principal::Key(key) => self.keys.get_or_build(key, action, || {
+                self.entities(action, key.role, key_entities(types, key)?)
+            }),
+            Principal::User(user) => self.users.get_or_build(user, action, || {
+                self.entities(action, None, super::user::user_entities(types, user)?)
+            }),
         }
-        let entities = Entities::from_entities(
-            self.fixed(action, principal.role)
-                .cloned()
-                .chain(key_entities(types, principal)?),
-            None,
-        )
-        .map_err(|e| format!("entities: {e}"))?;
-        let built = Arc::new(KeyAction {
-            entities,
-            own_workspace: OnceLock::new(),
-            own_key: OnceLock::new(),
-        });
-        if let Ok(mut keys) = self.keys.write() {
-            if keys.len() >= KEYS_REMEMBERED && !keys.contains_key(principal) {
-                let forgotten = keys.keys().next().cloned();
-                if let Some(forgotten) = forgotten {
-                    keys.remove(&forgotten);
-                }
-            }
-            let per_action = keys
-                .entry(principal.clone())
-                .or_insert_with(|| vec![None; Action::ALL.len()]);
-            per_action[action.index()] = Some(Arc::clone(&built));
-        }
-        Ok(built)
+    }
+
+    /// The principal's entities with the action's and the role's.
+    fn entities(
+        &self,
+        action: Action,
+        role: Option<Role>,
+        principal: impl IntoIterator<Item = Entity>,
+    ) -> Result<Entities, String> {
+        Entities::from_entities(self.fixed(action, role).cloned().chain(principal), None)
+            .map_err(|e| format!("entities: {e}"))
     }
 
     /// The action (with its groups as ancestors) and the role (with its permissions).
@@ -167,7 +202,7 @@ impl DecisionEntities {
 }
 
 /// The key, a child of its workspace, its role and its permissions; and the workspace.
-fn key_entities(types: &EntityTypes, principal: &Principal) -> Result<[Entity; 2], String> {
+fn key_entities(types: &EntityTypes, principal: &KeyPrincipal) -> Result<[Entity; 2], String> {
     let t = types;
     let workspace_uid = t.uid(&t.workspace, &principal.workspace.id);
     let mut parents: HashSet<EntityUid> = HashSet::from([workspace_uid.clone()]);

@@ -8,12 +8,12 @@ use cedar_policy::PolicyId;
 use super::{
     Action, PolicyBundle, PolicyLocation, RequestContext, Resource, evaluate, resource_uid,
 };
-use crate::principal::Principal;
+use crate::principal::{KeyPrincipal, Principal};
 
 /// A decision with everything an auditor asks about it.
 #[derive(Debug)]
 pub struct Explanation {
-    pub principal: Principal,
+    pub principal: KeyPrincipal,
     pub action: Action,
     pub resource: String,
     pub allowed: bool,
@@ -73,13 +73,19 @@ impl fmt::Display for Explanation {
 /// that the caller found (a revoked or expired key).
 pub fn explain(
     bundle: &PolicyBundle,
-    principal: Principal,
+    principal: KeyPrincipal,
     action: Action,
     resource: &Resource,
     context: &RequestContext,
     notes: Vec<String>,
 ) -> Result<Explanation, String> {
-    let evaluation = evaluate(bundle, &principal, action, resource, context)?;
+    let evaluation = evaluate(
+        bundle,
+        Principal::Key(&principal),
+        action,
+        resource,
+        context,
+    )?;
     let policies = evaluation
         .policies
         .iter()

@@ -266,6 +266,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
     use std::path::PathBuf;
     use std::str::FromStr;
+    use std::sync::LazyLock;
 
     use chrono::{TimeZone, Utc};
     use rand::rngs::StdRng;
@@ -276,9 +277,10 @@ mod tests {
     use crate::authz::{PolicyBundle, RequestContext, Resource, evaluate, load};
     use crate::keys::grant::{Permission, Role};
     use crate::keys::secret::Environment;
-    use crate::principal::{Principal, WorkspaceRef};
+    use crate::principal::{KeyPrincipal, Principal, UserPrincipal, WorkspaceRef};
 
     const KEYS: u32 = 20;
+    const USERS: u32 = 10;
     const WORKSPACES: u32 = 4;
     const OBJECTS: u32 = 8;
     const RECORDS: u32 = 4;
@@ -300,6 +302,7 @@ mod tests {
         let forbid = rng.random_bool(0.04);
         let effect = if forbid { "forbid" } else { "permit" };
         let key = format!("Andi::ApiKey::\"key_{}\"", rng.random_range(0..KEYS));
+        let user = format!("Andi::User::\"usr_{}\"", rng.random_range(0..USERS));
         let workspace = format!(
             "Andi::Workspace::\"ws_{}\"",
             rng.random_range(0..WORKSPACES)
@@ -324,10 +327,16 @@ mod tests {
         let action_name = |rng: &mut StdRng| {
             let all: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
             let mut names = all;
-            names.extend(["objects.read", "objects.write", "workspaces.read"]);
+            names.extend([
+                "objects.read",
+                "objects.write",
+                "workspaces.read",
+                "console.member",
+                "console.admin",
+            ]);
             format!("Andi::Action::\"{}\"", pick(rng, &names))
         };
-        let principal = match rng.random_range(0..7) {
+        let principal = match rng.random_range(0..10) {
             0 | 1 => "principal".to_owned(),
             2 | 3 => format!("principal == {key}"),
             4 => "principal is Andi::ApiKey".to_owned(),
@@ -339,7 +348,10 @@ mod tests {
                     &workspace
                 }
             ),
-            _ => format!("principal is Andi::ApiKey in {role}"),
+            6 => format!("principal is Andi::ApiKey in {role}"),
+            7 => format!("principal == {user}"),
+            8 => "principal is Andi::User".to_owned(),
+            _ => format!("principal is Andi::User in {workspace}"),
         };
         let action = match rng.random_range(0..4) {
             0 => "action".to_owned(),
@@ -347,7 +359,7 @@ mod tests {
             2 => format!("action in {}", action_name(rng)),
             _ => format!("action in [{}, {}]", action_name(rng), action_name(rng)),
         };
-        let resource = match rng.random_range(0..9) {
+        let resource = match rng.random_range(0..11) {
             0 | 1 => "resource".to_owned(),
             2 => format!("resource == {object}"),
             3 => format!("resource == {workspace}"),
@@ -361,16 +373,20 @@ mod tests {
                         "Andi::Workspace",
                         "Andi::ObjectDefinition",
                         "Andi::Record",
-                        "Andi::ApiKey"
+                        "Andi::ApiKey",
+                        "Andi::Console"
                     ]
                 )
             ),
             7 => format!("resource in {workspace}"),
+            8 => "resource == Andi::Console::\"andi\"".to_owned(),
+            9 => format!("resource is Andi::ApiKey in {workspace}"),
             _ => format!("resource is Andi::Record in {object}"),
         };
         let forbid_conditions = [
             "when { context.method == \"POST\" }",
             "when { principal.environment == \"test\" }",
+            "when { resource has environment && resource.environment == \"test\" }",
             "when { context.ip.isInRange(ip(\"10.0.0.0/8\")) }",
         ];
         let allowed = |c: &&&str| !context_free || !c.contains("context");
@@ -383,7 +399,7 @@ mod tests {
         format!("@id(\"p{n}\")\n{effect} ({principal}, {action}, {resource}) {condition};\n")
     }
 
-    const CONDITIONS: [&str; 10] = [
+    const CONDITIONS: [&str; 14] = [
         "",
         "",
         "when { resource in principal.workspace }",
@@ -395,15 +411,73 @@ mod tests {
         // Raises an error for resources without a handle: errors must match too.
         "when { resource.handle == \"h1\" }",
         "when { context.ip.isInRange(ip(\"10.0.0.0/8\")) }",
+        // The console's shapes: membership through the parents, administration through
+        // `adminOf`; on a key principal they raise errors or are false.
+        "when { principal in resource }",
+        "when { resource in principal.adminOf }",
+        "unless { resource in principal.adminOf }",
+        "when { principal.email like \"*@a.example\" }",
     ];
 
-    fn random_request(rng: &mut StdRng) -> (Principal, Action, Resource, RequestContext) {
+    /// The actions each kind of principal is asked about, as the shipped schema declares.
+    struct ActionsOf {
+        keys: Vec<Action>,
+        users: Vec<Action>,
+    }
+
+    static ACTIONS: LazyLock<ActionsOf> = LazyLock::new(|| {
+        let bundle = load(&shipped()).unwrap_or_else(|e| panic!("shipped policies load: {e}"));
+        let asked_of = |principal_type: &EntityTypeName| {
+            Action::ALL
+                .into_iter()
+                .filter(|action| {
+                    bundle
+                        .schema
+                        .principals_for_action(bundle.action_uid(*action))
+                        .into_iter()
+                        .flatten()
+                        .any(|t| t == principal_type)
+                })
+                .collect()
+        };
+        ActionsOf {
+            keys: asked_of(&bundle.types.api_key),
+            users: asked_of(&bundle.types.user),
+        }
+    });
+
+    /// A principal the test owns; decisions borrow it as a [`Principal`].
+    #[derive(Debug)]
+    enum Owned {
+        Key(KeyPrincipal),
+        User(UserPrincipal),
+    }
+
+    impl Owned {
+        fn principal(&self) -> Principal<'_> {
+            match self {
+                Owned::Key(key) => Principal::Key(key),
+                Owned::User(user) => Principal::User(user),
+            }
+        }
+    }
+
+    fn random_request(rng: &mut StdRng) -> (Owned, Action, Resource, RequestContext) {
         let principal = random_principal(rng);
         let (action, resource, context) = random_request_by(rng, &principal);
         (principal, action, resource, context)
     }
 
-    fn random_principal(rng: &mut StdRng) -> Principal {
+    /// A key, or (a third of the time) a console user.
+    fn random_principal(rng: &mut StdRng) -> Owned {
+        if rng.random_bool(1.0 / 3.0) {
+            Owned::User(random_user(rng))
+        } else {
+            Owned::Key(random_key(rng))
+        }
+    }
+
+    fn random_key(rng: &mut StdRng) -> KeyPrincipal {
         let workspace = format!("ws_{}", rng.random_range(0..WORKSPACES));
         let permissions: Vec<Permission> = [
             Permission::ObjectsRead,
@@ -413,7 +487,7 @@ mod tests {
         .into_iter()
         .filter(|_| rng.random_bool(0.3))
         .collect();
-        Principal {
+        KeyPrincipal {
             key_id: format!("key_{}", rng.random_range(0..KEYS)),
             workspace: WorkspaceRef {
                 handle: workspace.replace('_', "-"),
@@ -437,58 +511,37 @@ mod tests {
         }
     }
 
+    /// Mostly one membership, as the console loads for a request about one workspace;
+    /// sometimes none (a request about no workspace) or several.
+    fn random_user(rng: &mut StdRng) -> UserPrincipal {
+        let memberships = *[0, 1, 1, 1, 2].choose(rng).unwrap_or(&1);
+        let mut member_of: Vec<String> = Vec::new();
+        for _ in 0..memberships {
+            let workspace = format!("ws_{}", rng.random_range(0..WORKSPACES));
+            if !member_of.contains(&workspace) {
+                member_of.push(workspace);
+            }
+        }
+        let admin_of = member_of
+            .iter()
+            .filter(|_| rng.random_bool(0.5))
+            .cloned()
+            .collect();
+        UserPrincipal {
+            id: format!("usr_{}", rng.random_range(0..USERS)),
+            email: format!("usr@{}.example", pick(rng, &["a", "b"])),
+            member_of,
+            admin_of,
+        }
+    }
+
     fn random_request_by(
         rng: &mut StdRng,
-        principal: &Principal,
+        principal: &Owned,
     ) -> (Action, Resource, RequestContext) {
-        let workspace = principal.workspace.id.clone();
-        let resource_workspace = if rng.random_bool(0.7) {
-            workspace
-        } else {
-            format!("ws_{}", rng.random_range(0..WORKSPACES))
-        };
-        let object_id = format!("obj_{}", rng.random_range(0..OBJECTS));
-        let object_handle = pick(rng, &["h1", "h2"]).to_owned();
-        // Console actions take `User` principals and are decided on the whole set, not the index.
-        let key_actions = [
-            Action::ReadSelf,
-            Action::ReadWorkspace,
-            Action::ListObjects,
-            Action::CreateObject,
-            Action::GetObject,
-            Action::UpdateObject,
-            Action::DeleteObject,
-            Action::QueryRecords,
-            Action::GetRecord,
-            Action::UpsertRecords,
-            Action::PatchRecords,
-            Action::DeleteRecords,
-        ];
-        let action = *key_actions.choose(rng).unwrap_or(&Action::ReadSelf);
-        let definition = Resource::ObjectDefinition {
-            id: object_id.clone(),
-            handle: object_handle.clone(),
-            workspace_id: resource_workspace.clone(),
-        };
-        let record = Resource::Record {
-            id: format!("rec_{}", rng.random_range(0..RECORDS)),
-            object_id,
-            object_handle,
-            workspace_id: resource_workspace.clone(),
-        };
-        let resource = match action {
-            Action::ReadSelf => Resource::ApiKey {
-                id: principal.key_id.clone(),
-                workspace_id: principal.workspace.id.clone(),
-            },
-            Action::ReadWorkspace | Action::ListObjects | Action::CreateObject => {
-                Resource::Workspace {
-                    id: resource_workspace,
-                }
-            }
-            Action::GetRecord => record,
-            Action::DeleteRecords if rng.random_bool(0.5) => record,
-            _ => definition,
+        let (action, resource) = match principal {
+            Owned::Key(key) => random_key_request(rng, key),
+            Owned::User(user) => random_user_request(rng, user),
         };
         let context = RequestContext {
             ip: if rng.random_bool(0.5) {
@@ -508,6 +561,69 @@ mod tests {
             .to_owned(),
         };
         (action, resource, context)
+    }
+
+    fn random_key_request(rng: &mut StdRng, principal: &KeyPrincipal) -> (Action, Resource) {
+        let workspace = principal.workspace.id.clone();
+        let resource_workspace = if rng.random_bool(0.7) {
+            workspace
+        } else {
+            format!("ws_{}", rng.random_range(0..WORKSPACES))
+        };
+        let object_id = format!("obj_{}", rng.random_range(0..OBJECTS));
+        let object_handle = pick(rng, &["h1", "h2"]).to_owned();
+        let action = *ACTIONS.keys.choose(rng).unwrap_or(&Action::ReadSelf);
+        let definition = Resource::ObjectDefinition {
+            id: object_id.clone(),
+            handle: object_handle.clone(),
+            workspace_id: resource_workspace.clone(),
+        };
+        let record = Resource::Record {
+            id: format!("rec_{}", rng.random_range(0..RECORDS)),
+            object_id,
+            object_handle,
+            workspace_id: resource_workspace.clone(),
+        };
+        let resource = match action {
+            Action::ReadSelf => Resource::ApiKey {
+                id: principal.key_id.clone(),
+                workspace_id: principal.workspace.id.clone(),
+                environment: principal.environment,
+            },
+            Action::ReadWorkspace | Action::ListObjects | Action::CreateObject => {
+                Resource::Workspace {
+                    id: resource_workspace,
+                }
+            }
+            Action::GetRecord => record,
+            Action::DeleteRecords if rng.random_bool(0.5) => record,
+            _ => definition,
+        };
+        (action, resource)
+    }
+
+    fn random_user_request(rng: &mut StdRng, user: &UserPrincipal) -> (Action, Resource) {
+        let action = *ACTIONS.users.choose(rng).unwrap_or(&Action::ListWorkspaces);
+        let resource_workspace = match user.member_of.choose(rng) {
+            Some(member) if rng.random_bool(0.7) => member.clone(),
+            _ => format!("ws_{}", rng.random_range(0..WORKSPACES)),
+        };
+        let resource = match action {
+            Action::ListWorkspaces | Action::CreateWorkspace => Resource::Console,
+            Action::RevokeApiKey | Action::RotateApiKey => Resource::ApiKey {
+                id: format!("key_{}", rng.random_range(0..KEYS)),
+                workspace_id: resource_workspace,
+                environment: if rng.random_bool(0.3) {
+                    Environment::Test
+                } else {
+                    Environment::Live
+                },
+            },
+            _ => Resource::Workspace {
+                id: resource_workspace,
+            },
+        };
+        (action, resource)
     }
 
     fn bundle_with(policies: &PolicySet, indexed: bool) -> PolicyBundle {
@@ -532,9 +648,9 @@ mod tests {
         .unwrap_or_else(|e| panic!("ids are unique: {e}"))
     }
 
-    /// The shipped key policies plus `count` random ones.
+    /// The shipped policies plus `count` random ones.
     fn shipped_and_random(rng: &mut StdRng, count: usize, context_free: bool) -> PolicySet {
-        let shipped_text: String = ["base.cedar", "isolation.cedar"]
+        let shipped_text: String = ["base.cedar", "isolation.cedar", "console.cedar"]
             .iter()
             .map(|f| std::fs::read_to_string(shipped().join(f)).unwrap_or_default())
             .collect();
@@ -544,8 +660,23 @@ mod tests {
         policy_set(&format!("{shipped_text}\n{generated}"))
     }
 
+    /// Whether two evaluations of one request agree in allow, determining policies and
+    /// errors; Cedar reports errors in no particular order, so they compare as sets.
+    fn same(a: &crate::authz::Evaluation, b: &crate::authz::Evaluation) -> bool {
+        let (mut a_errors, mut b_errors) = (a.errors.clone(), b.errors.clone());
+        a_errors.sort();
+        b_errors.sort();
+        (a.allowed, &a.policies, &a_errors) == (b.allowed, &b.policies, &b_errors)
+    }
+
+    /// Keys and console users, each on the actions of its kind.
     #[test]
     fn indexed_decisions_equal_whole_set_decisions_on_random_requests() {
+        assert_eq!(
+            ACTIONS.keys.len() + ACTIONS.users.len(),
+            Action::ALL.len(),
+            "every action is drawn, for keys or for users"
+        );
         let mut rng = StdRng::seed_from_u64(0x5eed_a9d1);
         let policies = shipped_and_random(&mut rng, 500, false);
         assert!(policies.policies().count() >= 500);
@@ -553,13 +684,20 @@ mod tests {
         let indexed = bundle_with(&policies, true);
         let whole = bundle_with(&policies, false);
         let (mut allowed, mut denied, mut with_errors) = (0, 0, 0);
+        let (mut users_allowed, mut users_denied) = (0, 0);
         let mut differences = Vec::new();
         for i in 0..10_000 {
-            let (principal, action, resource, context) = random_request(&mut rng);
-            let a = evaluate(&indexed, &principal, action, &resource, &context)
+            let (owned, action, resource, context) = random_request(&mut rng);
+            let principal = owned.principal();
+            let a = evaluate(&indexed, principal, action, &resource, &context)
                 .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
-            let b = evaluate(&whole, &principal, action, &resource, &context)
+            let b = evaluate(&whole, principal, action, &resource, &context)
                 .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
+            match (a.allowed, principal) {
+                (true, Principal::User(_)) => users_allowed += 1,
+                (false, Principal::User(_)) => users_denied += 1,
+                _ => {}
+            }
             if a.allowed {
                 allowed += 1
             } else {
@@ -568,11 +706,7 @@ mod tests {
             if !b.errors.is_empty() {
                 with_errors += 1
             }
-            // Cedar reports errors in no particular order; compare them as sets.
-            let (mut a_errors, mut b_errors) = (a.errors.clone(), b.errors.clone());
-            a_errors.sort();
-            b_errors.sort();
-            if (a.allowed, &a.policies, &a_errors) != (b.allowed, &b.policies, &b_errors) {
+            if !same(&a, &b) {
                 differences.push(format!(
                     "request {i}: {principal:?} {action:?} {resource:?}: indexed {:?} {:?} {:?}, whole {:?} {:?} {:?}",
                     a.allowed, a.policies, a.errors, b.allowed, b.policies, b.errors
@@ -585,16 +719,20 @@ mod tests {
             differences.len(),
             differences[0]
         );
-        // The generated set must exercise both outcomes and error reporting, or the
-        // comparison proves little.
+        // The generated set must exercise both outcomes and error reporting, for keys and
+        // users, or the comparison proves little.
         assert!(
             allowed > 500 && denied > 500 && with_errors > 100,
             "allowed {allowed}, denied {denied}, with errors {with_errors}"
         );
+        assert!(
+            users_allowed > 300 && users_denied > 100,
+            "users: allowed {users_allowed}, denied {users_denied}"
+        );
     }
 
     /// When no policy that could apply reads the context, decisions are evaluated without
-    /// it, and those on a key's own workspace or on the key itself are remembered. The
+    /// it, and those on a principal's own workspace or on a key itself are remembered. The
     /// whole-set bundle (no index) does neither: it evaluates every request afresh with its
     /// full context.
     #[test]
@@ -603,36 +741,37 @@ mod tests {
         let policies = shipped_and_random(&mut rng, 300, true);
         let remembering = bundle_with(&policies, true);
         let whole = bundle_with(&policies, false);
-        // Few keys, so each (key, action) comes back often.
-        let keys: Vec<Principal> = (0..30).map(|_| random_principal(&mut rng)).collect();
-        let mut remembered = 0;
+        // Few principals, so each (principal, action) comes back often.
+        let principals: Vec<Owned> = (0..30).map(|_| random_principal(&mut rng)).collect();
+        let (mut remembered, mut remembered_for_users) = (0, 0);
         let mut differences = Vec::new();
         for i in 0..5_000 {
-            let principal = keys.choose(&mut rng).unwrap_or(&keys[0]);
-            let (action, resource, context) = random_request_by(&mut rng, principal);
+            let owned = principals.choose(&mut rng).unwrap_or(&principals[0]);
+            let principal = owned.principal();
+            let (action, resource, context) = random_request_by(&mut rng, owned);
             let a = evaluate(&remembering, principal, action, &resource, &context)
                 .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
             let b = evaluate(&whole, principal, action, &resource, &context)
                 .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
-            let key_action = remembering
+            let shared = remembering
                 .decision_entities
-                .for_key(&remembering.types, principal, action)
+                .for_principal(&remembering.types, principal, action)
                 .unwrap_or_else(|e| panic!("{e}"));
-            let slot = match &resource {
-                Resource::Workspace { id } if *id == principal.workspace.id => {
-                    Some(&key_action.own_workspace)
+            let slot = match (&resource, principal) {
+                (Resource::Workspace { id }, _) if principal.own_workspace() == Some(id) => {
+                    Some(&shared.own_workspace)
                 }
-                Resource::ApiKey { .. } => Some(&key_action.own_key),
+                (Resource::ApiKey { .. }, Principal::Key(_)) => Some(&shared.own_key),
                 _ => None,
             };
             if let Some(slot) = slot {
                 assert_eq!(slot.get().map(|e| e.allowed), Some(a.allowed));
                 remembered += 1;
+                if let Principal::User(_) = principal {
+                    remembered_for_users += 1;
+                }
             }
-            let (mut a_errors, mut b_errors) = (a.errors.clone(), b.errors.clone());
-            a_errors.sort();
-            b_errors.sort();
-            if (a.allowed, &a.policies, &a_errors) != (b.allowed, &b.policies, &b_errors) {
+            if !same(&a, &b) {
                 differences.push(format!(
                     "request {i}: {principal:?} {action:?} {resource:?}"
                 ));
@@ -644,7 +783,10 @@ mod tests {
             differences.len(),
             differences[0]
         );
-        assert!(remembered > 500, "only {remembered} remembered decisions");
+        assert!(
+            remembered > 500 && remembered_for_users > 100,
+            "only {remembered} remembered decisions, {remembered_for_users} of them for users"
+        );
     }
 
     #[test]
@@ -657,19 +799,25 @@ mod tests {
         );
         let bundle = bundle_with(&policies, true);
         let mut rng = StdRng::seed_from_u64(1);
-        let principal = random_principal(&mut rng);
+        let key = random_key(&mut rng);
         let own = Resource::Workspace {
-            id: principal.workspace.id.clone(),
+            id: key.workspace.id.clone(),
         };
-        let (_, _, context) = random_request_by(&mut rng, &principal);
+        let (_, _, context) = random_request_by(&mut rng, &Owned::Key(key.clone()));
         let decide = |method: &str| {
             let context = RequestContext {
                 method: method.to_owned(),
                 ..context.clone()
             };
-            evaluate(&bundle, &principal, Action::ListObjects, &own, &context)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .allowed
+            evaluate(
+                &bundle,
+                Principal::Key(&key),
+                Action::ListObjects,
+                &own,
+                &context,
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+            .allowed
         };
         assert!(decide("GET"));
         assert!(!decide("POST"));

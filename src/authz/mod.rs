@@ -1,9 +1,14 @@
 //! Authorization: every request's principal, action and resource are put to Cedar against
 //! the loaded policy set, and every decision is recorded.
 //!
-//! Security-sensitive: this is the only place that decides whether an authenticated key may
-//! act. It fails closed (any error building the request is a denial answered as a 500), and
-//! what it records never holds a secret: keys appear by id.
+//! API keys and signed-in console users take the same path: one [`Principal`], one
+//! [`Resource`], one [`evaluate`] with the scope index and the remembered decisions, one
+//! record of each decision. Only the denial differs: a key's names the permission it lacks,
+//! a user's the action.
+//!
+//! Security-sensitive: this is the only place that decides whether an authenticated key or
+//! a signed-in person may act. It fails closed (any error building the request is a denial
+//! answered as a 500), and what it records never holds a secret: keys appear by id.
 
 mod action;
 mod bundle;
@@ -39,22 +44,29 @@ pub use explain::{Explanation, explain};
 pub use load::{load, load_with};
 pub use reload::{ReloadFailure, ReloadTask, reload_on_hangup, watch};
 pub use source::{PolicyError, PolicyErrors, PolicyLocation};
-pub use user::{UserAuthzError, UserPrincipal, UserResource, evaluate_user};
 
 use crate::keys::grant::Permission;
-use crate::principal::Principal;
+use crate::keys::secret::Environment;
+use crate::principal::{KeyPrincipal, Principal, UserPrincipal};
 use decision_log::Decided;
 use entities::EntityTypes;
+
+/// The id of the single `Console` entity.
+const CONSOLE_ID: &str = "andi";
 
 /// What a decision is about: the resource, with the workspace it lives in.
 #[derive(Debug, Clone)]
 pub enum Resource {
+    /// The console itself, for the actions that concern no workspace yet.
+    Console,
     Workspace {
         id: String,
     },
+    /// A key, as a key reading itself or a user managing it sees it.
     ApiKey {
         id: String,
         workspace_id: String,
+        environment: Environment,
     },
     ObjectDefinition {
         id: String,
@@ -67,6 +79,19 @@ pub enum Resource {
         object_handle: String,
         workspace_id: String,
     },
+}
+
+impl Resource {
+    /// The workspace the resource belongs to; none for the console.
+    pub fn workspace_id(&self) -> Option<&str> {
+        match self {
+            Resource::Console => None,
+            Resource::Workspace { id } => Some(id),
+            Resource::ApiKey { workspace_id, .. }
+            | Resource::ObjectDefinition { workspace_id, .. }
+            | Resource::Record { workspace_id, .. } => Some(workspace_id),
+        }
+    }
 }
 
 /// Facts about the request that policies may use: client IP, time, method and path.
@@ -96,10 +121,20 @@ fn denial_detail(denial: &Denial) -> String {
     }
 }
 
+/// A key's request that could not be allowed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthzError {
     #[error(transparent)]
     Denied(#[from] Denial),
+    #[error("authorization could not be evaluated: {0}")]
+    Internal(String),
+}
+
+/// A console user's request that could not be allowed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserAuthzError {
+    #[error("a policy denies `{}` to this user", .0.as_str())]
+    Denied(Action),
     #[error("authorization could not be evaluated: {0}")]
     Internal(String),
 }
@@ -148,26 +183,24 @@ impl Authz {
         self.current.load().version.clone()
     }
 
-    /// Asks whether `principal` may perform `action` on `resource`.
+    /// Asks whether the API key `principal` may perform `action` on `resource`; a denial
+    /// names the permission the key lacks, when that is the cause.
     pub fn authorize(
         &self,
-        principal: &Principal,
+        principal: &KeyPrincipal,
         action: Action,
         resource: &Resource,
         context: &RequestContext,
     ) -> Result<(), AuthzError> {
         let bundle = self.current.load();
-        let resource_uid = resource_uid(&bundle, resource);
-        let asked = Asked {
-            principal: &principal.key_id,
-            workspace: &principal.workspace.id,
-            action,
-            resource: &resource_uid,
-        };
         let allowed = self
-            .record_decision(&bundle, asked, || {
-                evaluate(&bundle, principal, action, resource, context)
-            })
+            .decide(
+                &bundle,
+                Principal::Key(principal),
+                action,
+                resource,
+                context,
+            )
             .map_err(AuthzError::Internal)?;
         if allowed {
             return Ok(());
@@ -183,47 +216,65 @@ impl Authz {
         }
         .into())
     }
-}
 
-/// Who asked what about which resource, as one decision's audit record names it.
-struct Asked<'a> {
-    principal: &'a str,
-    workspace: &'a str,
-    action: Action,
-    resource: &'a EntityUid,
-}
+    /// Asks whether the signed-in `user` may perform `action` on `resource`.
+    pub fn authorize_user(
+        &self,
+        user: &UserPrincipal,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<(), UserAuthzError> {
+        let bundle = self.current.load();
+        let allowed = self
+            .decide(&bundle, Principal::User(user), action, resource, context)
+            .map_err(UserAuthzError::Internal)?;
+        if allowed {
+            Ok(())
+        } else {
+            Err(UserAuthzError::Denied(action))
+        }
+    }
 
-impl Authz {
-    /// Runs one evaluation inside an `authz` span and records its outcome on the span, in
+    /// Evaluates one request inside an `authz` span and records its outcome on the span, in
     /// the debug log and in the decision log, for key and user principals alike. Returns
     /// whether it allowed, or the error on which the caller fails closed.
-    fn record_decision(
+    fn decide(
         &self,
         bundle: &PolicyBundle,
-        asked: Asked<'_>,
-        evaluate: impl FnOnce() -> Result<Evaluation, String>,
+        principal: Principal<'_>,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
     ) -> Result<bool, String> {
+        let resource_uid = resource_uid(bundle, resource);
+        let workspace = match principal {
+            // A key acts in its own workspace; a user in the one the resource belongs to.
+            Principal::Key(key) => key.workspace.id.as_str(),
+            Principal::User(_) => resource.workspace_id().unwrap_or_default(),
+        };
         let span = tracing::info_span!(
             "authz",
-            andi.principal = %asked.principal,
-            andi.workspace = %asked.workspace,
-            andi.action = asked.action.as_str(),
-            andi.resource = %asked.resource,
+            andi.principal = %principal.id(),
+            andi.workspace = %workspace,
+            andi.action = action.as_str(),
+            andi.resource = %resource_uid,
             andi.decision = tracing::field::Empty,
             andi.policies = tracing::field::Empty,
             andi.errors = tracing::field::Empty,
             andi.policy_version = %bundle.version,
         );
         let _entered = span.enter();
-        let (allowed, policies, errors, outcome) = match evaluate() {
-            Ok(evaluation) => (
-                evaluation.allowed,
-                evaluation.policies,
-                evaluation.errors,
-                Ok(evaluation.allowed),
-            ),
-            Err(message) => (false, Vec::new(), vec![message.clone()], Err(message)),
-        };
+        let (allowed, policies, errors, outcome) =
+            match evaluate(bundle, principal, action, resource, context) {
+                Ok(evaluation) => (
+                    evaluation.allowed,
+                    evaluation.policies,
+                    evaluation.errors,
+                    Ok(evaluation.allowed),
+                ),
+                Err(message) => (false, Vec::new(), vec![message.clone()], Err(message)),
+            };
         let decision = if allowed { "allow" } else { "deny" };
         span.record("andi.decision", decision);
         span.record("andi.policies", policies.join(","));
@@ -232,10 +283,10 @@ impl Authz {
         self.log_decision(
             &span,
             Decided {
-                principal: asked.principal,
-                workspace: asked.workspace,
-                action: asked.action,
-                resource: asked.resource,
+                principal: principal.id(),
+                workspace,
+                action,
+                resource: &resource_uid,
                 policy_version: &bundle.version,
                 allowed,
                 policies: &policies,
@@ -246,8 +297,20 @@ impl Authz {
     }
 }
 
+fn principal_type<'a>(types: &'a EntityTypes, principal: Principal<'_>) -> &'a EntityTypeName {
+    match principal {
+        Principal::Key(_) => &types.api_key,
+        Principal::User(_) => &types.user,
+    }
+}
+
+fn principal_uid(types: &EntityTypes, principal: Principal<'_>) -> EntityUid {
+    types.uid(principal_type(types, principal), principal.id())
+}
+
 fn resource_type<'a>(types: &'a EntityTypes, resource: &Resource) -> &'a EntityTypeName {
     match resource {
+        Resource::Console => &types.console,
         Resource::Workspace { .. } => &types.workspace,
         Resource::ApiKey { .. } => &types.api_key,
         Resource::ObjectDefinition { .. } => &types.object_definition,
@@ -259,6 +322,7 @@ fn resource_uid(bundle: &PolicyBundle, resource: &Resource) -> EntityUid {
     let t = &bundle.types;
     let type_name = resource_type(t, resource);
     match resource {
+        Resource::Console => t.uid(type_name, CONSOLE_ID),
         Resource::Workspace { id }
         | Resource::ApiKey { id, .. }
         | Resource::ObjectDefinition { id, .. } => t.uid(type_name, id),
@@ -270,36 +334,42 @@ fn resource_uid(bundle: &PolicyBundle, resource: &Resource) -> EntityUid {
 /// request the schema rejects); the caller fails closed on them.
 pub fn evaluate(
     bundle: &PolicyBundle,
-    principal: &Principal,
+    principal: Principal<'_>,
     action: Action,
     resource: &Resource,
     context: &RequestContext,
 ) -> Result<Evaluation, String> {
     let t = &bundle.types;
-    let key_action = bundle.decision_entities.for_key(t, principal, action)?;
-    let reads_context = bundle
-        .index
-        .reads_context(action, &t.api_key, resource_type(t, resource));
-    // The key's own workspace and the key itself are among the key's entities already.
-    let own = match resource {
-        Resource::Workspace { id } if *id == principal.workspace.id => {
-            Some(&key_action.own_workspace)
+    let shared = bundle
+        .decision_entities
+        .for_principal(t, principal, action)?;
+    let reads_context = bundle.index.reads_context(
+        action,
+        principal_type(t, principal),
+        resource_type(t, resource),
+    );
+    // The principal's own workspace, and a key itself, are among its entities already.
+    let own = match (resource, principal) {
+        (Resource::Workspace { id }, _) if principal.own_workspace() == Some(id.as_str()) => {
+            Some(&shared.own_workspace)
         }
-        Resource::ApiKey { id, .. } if *id == principal.key_id => Some(&key_action.own_key),
+        (Resource::ApiKey { id, .. }, Principal::Key(key)) if *id == key.key_id => {
+            Some(&shared.own_key)
+        }
         _ => None,
     };
     let remembered = own.filter(|_| !reads_context);
     if let Some(evaluation) = remembered.and_then(OnceLock::get) {
         return Ok(evaluation.clone());
     }
-    let principal_uid = t.uid(&t.api_key, &principal.key_id);
+    let principal_uid = principal_uid(t, principal);
     let resource_uid = resource_uid(bundle, resource);
 
     let with_resource;
     let entities: &Entities = if own.is_some() {
-        &key_action.entities
+        &shared.entities
     } else {
-        with_resource = key_action
+        with_resource = shared
             .entities
             .clone()
             .add_entities(resource_entities(bundle, resource)?, None)
@@ -384,7 +454,7 @@ fn cedar_context(context: &RequestContext) -> Result<Context, String> {
     .map_err(|e| format!("context: {e}"))
 }
 
-/// The entities of a resource other than the key's own workspace or the key itself.
+/// The entities of a resource that is not among the principal's own.
 fn resource_entities(bundle: &PolicyBundle, resource: &Resource) -> Result<Vec<Entity>, String> {
     let t = &bundle.types;
     let workspace_attr = |id: &str| RestrictedExpression::new_entity_uid(t.uid(&t.workspace, id));
@@ -403,11 +473,32 @@ fn resource_entities(bundle: &PolicyBundle, resource: &Resource) -> Result<Vec<E
         .map_err(|e| format!("object entity: {e}"))
     };
     match resource {
+        Resource::Console => Ok(vec![Entity::new_no_attrs(
+            t.uid(&t.console, CONSOLE_ID),
+            HashSet::new(),
+        )]),
         Resource::Workspace { id } => Ok(vec![Entity::new_no_attrs(
             t.uid(&t.workspace, id),
             HashSet::new(),
         )]),
-        Resource::ApiKey { .. } => Err("a key can only be asked about itself".to_owned()),
+        Resource::ApiKey {
+            id,
+            workspace_id,
+            environment,
+        } => Ok(vec![
+            Entity::new(
+                t.uid(&t.api_key, id),
+                HashMap::from([
+                    ("workspace".to_owned(), workspace_attr(workspace_id)),
+                    (
+                        "environment".to_owned(),
+                        RestrictedExpression::new_string(environment.as_str().to_owned()),
+                    ),
+                ]),
+                HashSet::from([t.uid(&t.workspace, workspace_id)]),
+            )
+            .map_err(|e| format!("key entity: {e}"))?,
+        ]),
         Resource::ObjectDefinition {
             id,
             handle,
@@ -452,8 +543,8 @@ mod tests {
             .expect("shipped policies load")
     }
 
-    fn reader() -> Principal {
-        Principal {
+    fn reader() -> KeyPrincipal {
+        KeyPrincipal {
             key_id: "key_reader".into(),
             workspace: WorkspaceRef {
                 id: "ws_a".into(),
@@ -486,7 +577,7 @@ mod tests {
     fn a_permission_allows_its_actions_in_the_own_workspace() {
         let evaluation = evaluate(
             &bundle(),
-            &reader(),
+            Principal::Key(&reader()),
             Action::GetObject,
             &object_in("ws_a"),
             &context(),
@@ -500,7 +591,7 @@ mod tests {
     fn the_isolation_policy_forbids_another_workspace_even_with_the_permission() {
         let evaluation = evaluate(
             &bundle(),
-            &reader(),
+            Principal::Key(&reader()),
             Action::GetObject,
             &object_in("ws_b"),
             &context(),
@@ -512,7 +603,7 @@ mod tests {
 
     #[test]
     fn a_role_grants_its_permissions_through_entities_json() {
-        let editor = Principal {
+        let editor = KeyPrincipal {
             role: Some(crate::keys::grant::Role::Editor),
             permissions: vec![],
             ..reader()
@@ -520,7 +611,7 @@ mod tests {
         let bundle = bundle();
         let write = evaluate(
             &bundle,
-            &editor,
+            Principal::Key(&editor),
             Action::DeleteObject,
             &object_in("ws_a"),
             &context(),
@@ -529,7 +620,7 @@ mod tests {
         let workspace = Resource::Workspace { id: "ws_a".into() };
         let read_workspace = evaluate(
             &bundle,
-            &editor,
+            Principal::Key(&editor),
             Action::ReadWorkspace,
             &workspace,
             &context(),

@@ -1,125 +1,28 @@
-//! Decisions for console users: the same policy set, schema and `authz` span as for API
-//! keys, with a `User` principal whose workspace roles are built per request.
-//!
-//! Security-sensitive: the console's only gate. It fails closed like [`Authz::authorize`]:
-//! an entity or request the schema rejects is an error, never an allow.
+//! The `User` entity of a signed-in person, built from the memberships a request loaded:
+//! its parents are the workspaces it belongs to, and `adminOf` those it administers, so a
+//! person can be an admin of one workspace and a member of another.
 
 use std::collections::{HashMap, HashSet};
 
-use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityUid, Request, RestrictedExpression,
-};
-use chrono::SecondsFormat;
+use cedar_policy::{Entity, RestrictedExpression};
 
-use super::{Action, Asked, Authz, Evaluation, PolicyBundle, RequestContext};
+use super::entities::EntityTypes;
+use crate::principal::{Principal, UserPrincipal};
 
-/// The id of the single `Console` entity.
-const CONSOLE_ID: &str = "andi";
-
-/// A signed-in person as Cedar sees them: the workspaces they belong to, and the subset they
-/// administer. Callers load only the memberships a decision needs.
-#[derive(Debug, Clone)]
-pub struct UserPrincipal {
-    pub id: String,
-    pub email: String,
-    pub member_of: Vec<String>,
-    pub admin_of: Vec<String>,
-}
-
-/// What a console decision is about.
-#[derive(Debug, Clone)]
-pub enum UserResource {
-    /// The console itself, for actions that concern no workspace yet.
-    Console,
-    Workspace {
-        id: String,
-    },
-    ApiKey {
-        id: String,
-        workspace_id: String,
-        environment: String,
-    },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum UserAuthzError {
-    #[error("a policy denies `{}` to this user", .0.as_str())]
-    Denied(Action),
-    #[error("authorization could not be evaluated: {0}")]
-    Internal(String),
-}
-
-impl Authz {
-    /// Asks whether the signed-in `user` may perform `action` on `resource`.
-    pub fn authorize_user(
-        &self,
-        user: &UserPrincipal,
-        action: Action,
-        resource: &UserResource,
-        context: &RequestContext,
-    ) -> Result<(), UserAuthzError> {
-        let bundle = self.current.load();
-        let resource_uid = user_resource_uid(&bundle, resource);
-        let workspace = match resource {
-            UserResource::Console => "",
-            UserResource::Workspace { id }
-            | UserResource::ApiKey {
-                workspace_id: id, ..
-            } => id.as_str(),
-        };
-        let asked = Asked {
-            principal: &user.id,
-            workspace,
-            action,
-            resource: &resource_uid,
-        };
-        let allowed = self
-            .record_decision(&bundle, asked, || {
-                evaluate_user(&bundle, user, action, resource, context)
-            })
-            .map_err(UserAuthzError::Internal)?;
-        if allowed {
-            Ok(())
-        } else {
-            Err(UserAuthzError::Denied(action))
-        }
-    }
-}
-
-fn user_resource_uid(bundle: &PolicyBundle, resource: &UserResource) -> EntityUid {
-    let t = &bundle.types;
-    match resource {
-        UserResource::Console => t.uid(&t.console, CONSOLE_ID),
-        UserResource::Workspace { id } => t.uid(&t.workspace, id),
-        UserResource::ApiKey { id, .. } => t.uid(&t.api_key, id),
-    }
-}
-
-/// Evaluates one console request against one bundle.
-pub fn evaluate_user(
-    bundle: &PolicyBundle,
+/// The user, and its own workspace (see [`Principal::own_workspace`]) when it has one.
+pub(super) fn user_entities(
+    types: &EntityTypes,
     user: &UserPrincipal,
-    action: Action,
-    resource: &UserResource,
-    context: &RequestContext,
-) -> Result<Evaluation, String> {
-    let t = &bundle.types;
+) -> Result<Vec<Entity>, String> {
+    let t = types;
     let workspace_uid = |id: &str| t.uid(&t.workspace, id);
-    let principal_uid = t.uid(&t.user, &user.id);
-
-    let mut workspace_ids: HashSet<&str> = user
-        .member_of
-        .iter()
-        .chain(&user.admin_of)
-        .map(String::as_str)
-        .collect();
     let admin_of = RestrictedExpression::new_set(
         user.admin_of
             .iter()
             .map(|id| RestrictedExpression::new_entity_uid(workspace_uid(id))),
     );
     let user_entity = Entity::new(
-        principal_uid.clone(),
+        t.uid(&t.user, &user.id),
         HashMap::from([
             (
                 "email".to_owned(),
@@ -130,100 +33,10 @@ pub fn evaluate_user(
         user.member_of.iter().map(|id| workspace_uid(id)).collect(),
     )
     .map_err(|e| format!("user entity: {e}"))?;
-
-    let mut request_entities = vec![user_entity];
-    match resource {
-        UserResource::Console => request_entities.push(Entity::new_no_attrs(
-            t.uid(&t.console, CONSOLE_ID),
-            HashSet::new(),
-        )),
-        UserResource::Workspace { id } => {
-            workspace_ids.insert(id);
-        }
-        UserResource::ApiKey {
-            id,
-            workspace_id,
-            environment,
-        } => {
-            workspace_ids.insert(workspace_id);
-            request_entities.push(
-                Entity::new(
-                    t.uid(&t.api_key, id),
-                    HashMap::from([
-                        (
-                            "workspace".to_owned(),
-                            RestrictedExpression::new_entity_uid(workspace_uid(workspace_id)),
-                        ),
-                        (
-                            "environment".to_owned(),
-                            RestrictedExpression::new_string(environment.clone()),
-                        ),
-                    ]),
-                    HashSet::from([workspace_uid(workspace_id)]),
-                )
-                .map_err(|e| format!("key entity: {e}"))?,
-            );
-        }
-    }
-    request_entities.extend(
-        workspace_ids
-            .into_iter()
-            .map(|id| Entity::new_no_attrs(workspace_uid(id), HashSet::new())),
-    );
-    let entities = Entities::from_entities(
-        bundle.base_entities.iter().cloned().chain(request_entities),
-        None,
-    )
-    .map_err(|e| format!("entities: {e}"))?;
-
-    let context = Context::from_pairs([
-        (
-            "ip".to_owned(),
-            RestrictedExpression::new_ip(context.ip.to_string()),
-        ),
-        (
-            "time".to_owned(),
-            RestrictedExpression::new_datetime(
-                context.time.to_rfc3339_opts(SecondsFormat::Millis, true),
-            ),
-        ),
-        (
-            "method".to_owned(),
-            RestrictedExpression::new_string(context.method.clone()),
-        ),
-        (
-            "path".to_owned(),
-            RestrictedExpression::new_string(context.path.clone()),
-        ),
-    ])
-    .map_err(|e| format!("context: {e}"))?;
-
-    let request = Request::new(
-        principal_uid,
-        bundle.action_uid(action).clone(),
-        user_resource_uid(bundle, resource),
-        context,
-        Some(&bundle.schema),
-    )
-    .map_err(|e| format!("request: {e}"))?;
-
-    let response = Authorizer::new().is_authorized(&request, &bundle.policies, &entities);
-    let mut policies: Vec<String> = response
-        .diagnostics()
-        .reason()
-        .map(ToString::to_string)
-        .collect();
-    policies.sort();
-    Ok(Evaluation {
-        allowed: response.decision() == Decision::Allow,
-        policies,
-        errors: response
-            .diagnostics()
-            .errors()
-            .map(ToString::to_string)
-            .collect(),
-        policy_version: bundle.version.clone(),
-    })
+    let own_workspace = Principal::User(user)
+        .own_workspace()
+        .map(|id| Entity::new_no_attrs(workspace_uid(id), HashSet::new()));
+    Ok([user_entity].into_iter().chain(own_workspace).collect())
 }
 
 #[cfg(test)]
@@ -234,7 +47,8 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::authz::load;
+    use crate::authz::{Action, PolicyBundle, RequestContext, Resource, evaluate, load};
+    use crate::keys::secret::Environment;
 
     fn bundle() -> PolicyBundle {
         load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies"))
@@ -259,21 +73,27 @@ mod tests {
         }
     }
 
-    fn allowed(user: &UserPrincipal, action: Action, resource: &UserResource) -> bool {
-        let evaluation =
-            evaluate_user(&bundle(), user, action, resource, &context()).expect("evaluates");
+    fn allowed(user: &UserPrincipal, action: Action, resource: &Resource) -> bool {
+        let evaluation = evaluate(
+            &bundle(),
+            Principal::User(user),
+            action,
+            resource,
+            &context(),
+        )
+        .expect("evaluates");
         assert!(evaluation.errors.is_empty(), "{:?}", evaluation.errors);
         evaluation.allowed
     }
 
     #[test]
     fn roles_are_per_workspace() {
-        let key_in = |ws: &str| UserResource::ApiKey {
+        let key_in = |ws: &str| Resource::ApiKey {
             id: "key_1".to_owned(),
             workspace_id: ws.to_owned(),
-            environment: "live".to_owned(),
+            environment: Environment::Live,
         };
-        let ws = |id: &str| UserResource::Workspace { id: id.to_owned() };
+        let ws = |id: &str| Resource::Workspace { id: id.to_owned() };
         let person = user(&["ws_a", "ws_b"], &["ws_a"]);
 
         assert!(allowed(&person, Action::CreateApiKey, &ws("ws_a")));
@@ -301,7 +121,7 @@ mod tests {
         assert!(allowed(
             &person,
             Action::CreateWorkspace,
-            &UserResource::Console
+            &Resource::Console
         ));
     }
 }

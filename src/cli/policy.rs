@@ -14,7 +14,7 @@ use crate::authz::{
     self, Action, CaseContext, Explanation, PolicyBundle, RequestContext, Resource, load, run_cases,
 };
 use crate::config::DatabaseArgs;
-use crate::principal::Principal;
+use crate::principal::KeyPrincipal;
 use crate::store;
 
 #[derive(Debug, Subcommand)]
@@ -157,7 +157,7 @@ async fn explain(
         .ok_or_else(|| {
             anyhow!("no key `{key_id}`; list keys with `andi key list --workspace <handle>`")
         })?;
-    let principal = Principal::from(&key);
+    let principal = KeyPrincipal::from(&key);
     let mut notes = Vec::new();
     if let Some(revoked) = key.revoked_at {
         notes.push(format!(
@@ -194,7 +194,7 @@ fn parse_resource(text: &str) -> anyhow::Result<EntityUid> {
 /// The resource as a request would present it, loaded from the key's workspace.
 async fn find_resource(
     db: &impl ConnectionTrait,
-    principal: &Principal,
+    principal: &KeyPrincipal,
     uid: &EntityUid,
 ) -> anyhow::Result<Resource> {
     let id = uid.id().unescaped();
@@ -224,6 +224,7 @@ async fn find_resource(
         "ApiKey" if id == principal.key_id => Ok(Resource::ApiKey {
             id: id.to_owned(),
             workspace_id: principal.workspace.id.clone(),
+            environment: principal.environment,
         }),
         "ApiKey" => bail!(
             "a key can only be asked about itself: use --resource 'ApiKey::\"{}\"'",

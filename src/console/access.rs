@@ -5,8 +5,9 @@ use sea_orm::DatabaseConnection;
 
 use super::session::SignedIn;
 use crate::account::access::{self, AccessError, WorkspaceAccess};
-use crate::authz::{Action, UserPrincipal, UserResource};
+use crate::authz::{Action, Resource};
 use crate::http::state::AppState;
+use crate::principal::UserPrincipal;
 
 /// The principal of the signed-in person acting on no workspace.
 pub fn console_principal(signed_in: &SignedIn) -> UserPrincipal {
@@ -28,7 +29,7 @@ pub fn decide(
     signed_in: &SignedIn,
     principal: &UserPrincipal,
     action: Action,
-    resource: &UserResource,
+    resource: &Resource,
 ) -> Result<(), AccessError> {
     access::decide(
         &state.authz,

@@ -13,7 +13,7 @@ use super::session::{ApiUser, SignedIn};
 use crate::account::access::{AccessError, WorkspaceAccess};
 use crate::account::membership;
 use crate::account::user::MemberRole;
-use crate::authz::{Action, UserResource};
+use crate::authz::{Action, Resource};
 use crate::duration::parse_duration;
 use crate::http::error::ApiError;
 use crate::http::extract::JsonBody;
@@ -95,7 +95,7 @@ pub async fn workspaces_list(
         &me,
         &access::console_principal(&me),
         Action::ListWorkspaces,
-        &UserResource::Console,
+        &Resource::Console,
     )?;
     let items = store::users::find_workspaces_of_user(&state.db, &me.user.id)
         .await?
@@ -132,7 +132,7 @@ pub async fn workspaces_create(
         &me,
         &access::console_principal(&me),
         Action::CreateWorkspace,
-        &UserResource::Console,
+        &Resource::Console,
     )?;
     let request: CreateWorkspace = parse(&body)?;
     let created = membership::create_workspace_for(
@@ -159,7 +159,7 @@ async fn open(
     action: Action,
 ) -> Result<WorkspaceAccess, ApiError> {
     let opened = access::open_workspace(&state.db, me, handle).await?;
-    let resource = UserResource::Workspace {
+    let resource = Resource::Workspace {
         id: opened.workspace.id.clone(),
     };
     access::decide(state, me, &opened.principal, action, &resource)?;
@@ -179,10 +179,10 @@ async fn open_key(
         Some(key) if key.workspace_id == opened.workspace.id => key,
         _ => return Err(AccessError::NotFound.into()),
     };
-    let resource = UserResource::ApiKey {
+    let resource = Resource::ApiKey {
         id: key.id.clone(),
         workspace_id: key.workspace_id.clone(),
-        environment: key.environment.as_str().to_owned(),
+        environment: key.environment,
     };
     access::decide(state, me, &opened.principal, action, &resource)?;
     Ok(key)

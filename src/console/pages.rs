@@ -22,7 +22,7 @@ use crate::account::access::{AccessError, WorkspaceAccess};
 use crate::account::password::MIN_PASSWORD_CHARS;
 use crate::account::user::MemberRole;
 use crate::account::{AccountError, membership, sign_in};
-use crate::authz::{Action, UserResource};
+use crate::authz::{Action, Resource};
 use crate::duration::parse_duration;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
@@ -325,7 +325,7 @@ async fn workspaces_view(
         me,
         &access::console_principal(me),
         Action::ListWorkspaces,
-        &UserResource::Console,
+        &Resource::Console,
     )?;
     let mine = store::users::find_workspaces_of_user(&state.db, &me.user.id).await?;
     let items: Vec<minijinja::Value> = mine
@@ -354,7 +354,7 @@ pub async fn workspace_create(
         me,
         &access::console_principal(me),
         Action::CreateWorkspace,
-        &UserResource::Console,
+        &Resource::Console,
     )?;
     let (handle, name) = (form.fields.get("handle"), form.fields.get("name"));
     match membership::create_workspace_for(&state.db, &me.user, handle, name, Utc::now()).await {
@@ -377,7 +377,7 @@ pub async fn workspace_open(
     Path(handle): Path<String>,
 ) -> Result<Response, PageError> {
     let opened = access::open_workspace(&state.db, &me, &handle).await?;
-    let resource = UserResource::Workspace {
+    let resource = Resource::Workspace {
         id: opened.workspace.id.clone(),
     };
     access::decide(
@@ -452,7 +452,7 @@ async fn keys_view(
     draft: KeyDraft,
     issued: Option<(&str, &str)>,
 ) -> Result<Response, PageError> {
-    let resource = UserResource::Workspace {
+    let resource = Resource::Workspace {
         id: opened.workspace.id.clone(),
     };
     access::decide(state, me, &opened.principal, Action::ListApiKeys, &resource)?;
@@ -543,7 +543,7 @@ pub async fn api_key_create(
     user.check_form(form.fields.get("csrf"))?;
     let me = &user.0;
     let opened = access::open_workspace(&state.db, me, &handle).await?;
-    let resource = UserResource::Workspace {
+    let resource = Resource::Workspace {
         id: opened.workspace.id.clone(),
     };
     access::decide(
@@ -598,11 +598,11 @@ async fn key_in(state: &AppState, opened: &WorkspaceAccess, id: &str) -> Result<
     }
 }
 
-fn key_resource(key: &ApiKey) -> UserResource {
-    UserResource::ApiKey {
+fn key_resource(key: &ApiKey) -> Resource {
+    Resource::ApiKey {
         id: key.id.clone(),
         workspace_id: key.workspace_id.clone(),
-        environment: key.environment.as_str().to_owned(),
+        environment: key.environment,
     }
 }
 
@@ -716,7 +716,7 @@ async fn members_view(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let resource = UserResource::Workspace {
+    let resource = Resource::Workspace {
         id: opened.workspace.id.clone(),
     };
     access::decide(state, me, &opened.principal, Action::ListMembers, &resource)?;
@@ -769,7 +769,7 @@ pub async fn member_add(
     user.check_form(form.fields.get("csrf"))?;
     let me = &user.0;
     let opened = access::open_workspace(&state.db, me, &handle).await?;
-    let resource = UserResource::Workspace {
+    let resource = Resource::Workspace {
         id: opened.workspace.id.clone(),
     };
     access::decide(&state, me, &opened.principal, Action::AddMember, &resource)?;

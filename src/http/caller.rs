@@ -74,6 +74,7 @@ pub async fn key_get(
     let resource = Resource::ApiKey {
         id: principal.key_id.clone(),
         workspace_id: principal.workspace.id.clone(),
+        environment: principal.environment,
     };
     state
         .authz

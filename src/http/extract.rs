@@ -26,7 +26,7 @@ use crate::auth::{AuthError, credentials};
 use crate::authz::RequestContext;
 use crate::keys::api_key::ApiKey;
 use crate::keys::secret::KeySecret;
-use crate::principal::Principal;
+use crate::principal::KeyPrincipal;
 
 pub struct JsonBody {
     content_type: Option<String>,
@@ -152,7 +152,7 @@ impl FromRequest<AppState> for JsonBody {
 /// the request's context.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub principal: Principal,
+    pub principal: KeyPrincipal,
     pub key: Arc<ApiKey>,
     pub context: RequestContext,
 }
