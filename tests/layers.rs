@@ -200,7 +200,14 @@ fn referenced_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
                     parent
                 }
                 "self" => module.to_vec(),
-                _ => return None,
+                // A path that starts with a child module's name (`use batch::…` inside
+                // `objects`) is relative; any other first segment names a crate, and
+                // resolves to no file of `src/` or to the importing file itself.
+                child => {
+                    let mut relative = module.to_vec();
+                    relative.push(child.to_owned());
+                    relative
+                }
             };
             for segment in segments {
                 if segment == "super" {

@@ -29,9 +29,12 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{
-    Action, PolicyBundle, PolicyErrors, RequestContext, Resource, evaluate, load, load_with,
-};
+use super::action::Action;
+use super::bundle::PolicyBundle;
+use super::evaluate::evaluate;
+use super::load::{load, load_with};
+use super::request::{RequestContext, Resource};
+use super::source::PolicyErrors;
 use crate::keys::grant::{Permission, Role};
 use crate::keys::secret::Environment;
 use crate::principal::{KeyPrincipal, Principal, WorkspaceRef};

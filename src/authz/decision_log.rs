@@ -23,7 +23,7 @@ use opentelemetry::trace::TraceContextExt as _;
 use serde::Serialize;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use super::{Action, Authz};
+use super::action::Action;
 
 /// Lines waiting for the writer before new ones are dropped (and the drop reported) rather
 /// than making a request wait.
@@ -208,12 +208,9 @@ struct DecisionLine<'a> {
     policy_version: &'a str,
 }
 
-impl Authz {
-    /// Writes the decision to the decision log, if there is one.
-    pub(super) fn log_decision(&self, span: &tracing::Span, decided: Decided<'_>) {
-        let Some(log) = &self.decision_log else {
-            return;
-        };
+impl DecisionLog {
+    /// Writes one decision, with the trace of `span`.
+    pub(super) fn write_decision(&self, span: &tracing::Span, decided: Decided<'_>) {
         let span_context = span.context().span().span_context().clone();
         let line = DecisionLine {
             time: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
@@ -231,7 +228,7 @@ impl Authz {
             policy_version: decided.policy_version,
         };
         match serde_json::to_string(&line) {
-            Ok(line) => log.record(line),
+            Ok(line) => self.record(line),
             Err(error) => tracing::error!(%error, "cannot serialize a decision log line"),
         }
     }

@@ -20,8 +20,8 @@ use std::str::FromStr;
 
 use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 
-use super::Evaluation;
 use super::action::Action;
+use super::decision::Evaluation;
 use crate::keys::grant::Role;
 use crate::principal::{KeyPrincipal, Principal, UserPrincipal};
 

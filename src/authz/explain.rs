@@ -5,9 +5,11 @@ use std::fmt;
 
 use cedar_policy::PolicyId;
 
-use super::{
-    Action, PolicyBundle, PolicyLocation, RequestContext, Resource, evaluate, resource_uid,
-};
+use super::action::Action;
+use super::bundle::PolicyBundle;
+use super::evaluate::{evaluate, resource_uid};
+use super::request::{RequestContext, Resource};
+use super::source::PolicyLocation;
 use crate::principal::{KeyPrincipal, Principal};
 
 /// A decision with everything an auditor asks about it.

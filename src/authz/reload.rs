@@ -7,88 +7,17 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
-use chrono::{DateTime, Utc};
 use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
-use serde::Serialize;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::task::JoinHandle;
 
-use super::{Authz, PolicyBundle, PolicyErrors, load};
+use super::live::Authz;
 
 /// How often a deleted policy directory is looked for again.
 const REAPPEAR_POLL: Duration = Duration::from_secs(1);
-
-/// Why the last reload was refused.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReloadFailure {
-    pub at: DateTime<Utc>,
-    /// Each problem as `file:line:column: message`.
-    pub errors: Vec<String>,
-}
-
-/// What `/readyz` tells about reloads.
-#[derive(Default)]
-pub(super) struct ReloadState {
-    /// Why the last reload was refused; cleared by the next good one.
-    failure: ArcSwapOption<ReloadFailure>,
-    /// Reloads tried since start, good or refused.
-    attempts: AtomicU64,
-}
-
-impl Authz {
-    /// Loads `dir` as a whole and swaps it in; or keeps the current set, logs why, and
-    /// remembers the failure for `/readyz`.
-    pub fn reload(&self, dir: &Path) -> Result<Arc<PolicyBundle>, PolicyErrors> {
-        self.reloads.attempts.fetch_add(1, Ordering::Relaxed);
-        match load(dir) {
-            Ok(bundle) => {
-                let bundle = Arc::new(bundle);
-                let previous = self.current.swap(bundle.clone());
-                self.reloads.failure.store(None);
-                tracing::info!(
-                    version = %bundle.version,
-                    previous_version = %previous.version,
-                    dir = %dir.display(),
-                    policies = %bundle.policy_ids.join(","),
-                    "policy set reloaded"
-                );
-                Ok(bundle)
-            }
-            Err(errors) => {
-                for error in &errors.0 {
-                    tracing::error!(%error, "invalid policy file");
-                }
-                tracing::error!(
-                    dir = %dir.display(),
-                    errors = errors.0.len(),
-                    version = %self.version(),
-                    "policy reload refused; still serving the last good set"
-                );
-                self.reloads.failure.store(Some(Arc::new(ReloadFailure {
-                    at: Utc::now(),
-                    errors: errors.0.iter().map(ToString::to_string).collect(),
-                })));
-                Err(errors)
-            }
-        }
-    }
-
-    /// Why the last reload was refused, unless a good set has loaded since.
-    pub fn last_reload_failure(&self) -> Option<Arc<ReloadFailure>> {
-        self.reloads.failure.load_full()
-    }
-
-    /// How many reloads were tried since start, good or refused.
-    pub fn reload_attempts(&self) -> u64 {
-        self.reloads.attempts.load(Ordering::Relaxed)
-    }
-}
 
 /// A background reload task; it stops when this is dropped.
 pub struct ReloadTask(JoinHandle<()>);

@@ -1,0 +1,381 @@
+//! One request evaluated against one policy set: the scope index picks the policies, the
+//! principal's remembered entities and decisions are reused, and the context is built only
+//! when a policy can read it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityTypeName, EntityUid, Request,
+    RestrictedExpression,
+};
+
+use super::action::Action;
+use super::bundle::PolicyBundle;
+use super::context;
+use super::decision::Evaluation;
+use super::entities::EntityTypes;
+use super::request::{CONSOLE_ID, RequestContext, Resource};
+use crate::principal::Principal;
+
+fn principal_type<'a>(types: &'a EntityTypes, principal: Principal<'_>) -> &'a EntityTypeName {
+    match principal {
+        Principal::Key(_) => &types.api_key,
+        Principal::User(_) => &types.user,
+    }
+}
+
+fn principal_uid(types: &EntityTypes, principal: Principal<'_>) -> EntityUid {
+    types.uid(principal_type(types, principal), principal.id())
+}
+
+fn resource_type<'a>(types: &'a EntityTypes, resource: &Resource) -> &'a EntityTypeName {
+    match resource {
+        Resource::Console => &types.console,
+        Resource::Workspace { .. } => &types.workspace,
+        Resource::ApiKey { .. } => &types.api_key,
+        Resource::ObjectDefinition { .. } => &types.object_definition,
+        Resource::Record { .. } => &types.record,
+    }
+}
+
+pub(super) fn resource_uid(bundle: &PolicyBundle, resource: &Resource) -> EntityUid {
+    let t = &bundle.types;
+    let type_name = resource_type(t, resource);
+    match resource {
+        Resource::Console => t.uid(type_name, CONSOLE_ID),
+        Resource::Workspace { id }
+        | Resource::ApiKey { id, .. }
+        | Resource::ObjectDefinition { id, .. } => t.uid(type_name, id),
+        Resource::Record { id, object_id, .. } => t.uid(type_name, &format!("{object_id}/{id}")),
+    }
+}
+
+/// Evaluates one request against one bundle. Errors are programming errors (an entity or
+/// request the schema rejects); the caller fails closed on them.
+pub fn evaluate(
+    bundle: &PolicyBundle,
+    principal: Principal<'_>,
+    action: Action,
+    resource: &Resource,
+    context: &RequestContext,
+) -> Result<Evaluation, String> {
+    let t = &bundle.types;
+    let shared = bundle
+        .decision_entities
+        .for_principal(t, principal, action)?;
+    let reads_context = bundle.index.reads_context(
+        action,
+        principal_type(t, principal),
+        resource_type(t, resource),
+    );
+    // The principal's own workspace, and a key itself, are among its entities already.
+    let own = match (resource, principal) {
+        (Resource::Workspace { id }, _) if principal.own_workspace() == Some(id.as_str()) => {
+            Some(&shared.own_workspace)
+        }
+        (Resource::ApiKey { id, .. }, Principal::Key(key)) if *id == key.key_id => {
+            Some(&shared.own_key)
+        }
+        _ => None,
+    };
+    let remembered = own.filter(|_| !reads_context);
+    if let Some(evaluation) = remembered.and_then(OnceLock::get) {
+        return Ok(evaluation.clone());
+    }
+    let principal_uid = principal_uid(t, principal);
+    let resource_uid = resource_uid(bundle, resource);
+
+    let with_resource;
+    let entities: &Entities = if own.is_some() {
+        &shared.entities
+    } else {
+        with_resource = shared
+            .entities
+            .clone()
+            .add_entities(resource_entities(bundle, resource)?, None)
+            .map_err(|e| format!("entities: {e}"))?;
+        &with_resource
+    };
+
+    let policies = bundle
+        .index
+        .select(&bundle.policies, action, &principal_uid, &resource_uid);
+    let action_uid = bundle.action_uid(action);
+    if cfg!(debug_assertions) {
+        // Release builds trust the request's shape: it is built from typed values, so
+        // checking it against the schema on every decision would only repeat what the types
+        // guarantee. Debug builds (every test) check each request a handler makes, whole.
+        Request::new(
+            principal_uid.clone(),
+            action_uid.clone(),
+            resource_uid.clone(),
+            cedar_context(context)?,
+            Some(&bundle.schema),
+        )
+        .map_err(|e| format!("request: {e}"))?;
+    }
+    // A context that no applicable policy mentions cannot change the decision, and
+    // evaluating its `ip(…)` and `datetime(…)` values is a fifth of a decision.
+    let context = if reads_context {
+        cedar_context(context)?
+    } else {
+        Context::empty()
+    };
+    let request = Request::new(
+        principal_uid,
+        action_uid.clone(),
+        resource_uid,
+        context,
+        None,
+    )
+    .map_err(|e| format!("request: {e}"))?;
+
+    let response = Authorizer::new().is_authorized(&request, &policies, entities);
+    let mut policies: Vec<String> = response
+        .diagnostics()
+        .reason()
+        .map(ToString::to_string)
+        .collect();
+    policies.sort();
+    let evaluation = Evaluation {
+        allowed: response.decision() == Decision::Allow,
+        policies,
+        errors: response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect(),
+        policy_version: bundle.version.clone(),
+    };
+    if let Some(slot) = remembered {
+        // Another request may have filled it meanwhile, with the same decision.
+        let _ = slot.set(evaluation.clone());
+    }
+    Ok(evaluation)
+}
+
+/// The request's context as Cedar sees it: `ip`, `time`, `method`, `path`.
+fn cedar_context(context: &RequestContext) -> Result<Context, String> {
+    Context::from_pairs([
+        ("ip".to_owned(), context::ip_expression(context.ip)),
+        (
+            "time".to_owned(),
+            context::datetime_expression(context.time),
+        ),
+        (
+            "method".to_owned(),
+            RestrictedExpression::new_string(context.method.clone()),
+        ),
+        (
+            "path".to_owned(),
+            RestrictedExpression::new_string(context.path.clone()),
+        ),
+    ])
+    .map_err(|e| format!("context: {e}"))
+}
+
+/// The entities of a resource that is not among the principal's own.
+fn resource_entities(bundle: &PolicyBundle, resource: &Resource) -> Result<Vec<Entity>, String> {
+    let t = &bundle.types;
+    let workspace_attr = |id: &str| RestrictedExpression::new_entity_uid(t.uid(&t.workspace, id));
+    let object_entity = |id: &str, handle: &str, workspace_id: &str| {
+        Entity::new(
+            t.uid(&t.object_definition, id),
+            HashMap::from([
+                ("workspace".to_owned(), workspace_attr(workspace_id)),
+                (
+                    "handle".to_owned(),
+                    RestrictedExpression::new_string(handle.to_owned()),
+                ),
+            ]),
+            HashSet::from([t.uid(&t.workspace, workspace_id)]),
+        )
+        .map_err(|e| format!("object entity: {e}"))
+    };
+    match resource {
+        Resource::Console => Ok(vec![Entity::new_no_attrs(
+            t.uid(&t.console, CONSOLE_ID),
+            HashSet::new(),
+        )]),
+        Resource::Workspace { id } => Ok(vec![Entity::new_no_attrs(
+            t.uid(&t.workspace, id),
+            HashSet::new(),
+        )]),
+        Resource::ApiKey {
+            id,
+            workspace_id,
+            environment,
+        } => Ok(vec![
+            Entity::new(
+                t.uid(&t.api_key, id),
+                HashMap::from([
+                    ("workspace".to_owned(), workspace_attr(workspace_id)),
+                    (
+                        "environment".to_owned(),
+                        RestrictedExpression::new_string(environment.as_str().to_owned()),
+                    ),
+                ]),
+                HashSet::from([t.uid(&t.workspace, workspace_id)]),
+            )
+            .map_err(|e| format!("key entity: {e}"))?,
+        ]),
+        Resource::ObjectDefinition {
+            id,
+            handle,
+            workspace_id,
+        } => Ok(vec![object_entity(id, handle, workspace_id)?]),
+        Resource::Record {
+            id,
+            object_id,
+            object_handle,
+            workspace_id,
+        } => {
+            let record = Entity::new(
+                t.uid(&t.record, &format!("{object_id}/{id}")),
+                HashMap::from([
+                    ("workspace".to_owned(), workspace_attr(workspace_id)),
+                    (
+                        "objectHandle".to_owned(),
+                        RestrictedExpression::new_string(object_handle.clone()),
+                    ),
+                ]),
+                HashSet::from([t.uid(&t.object_definition, object_id)]),
+            )
+            .map_err(|e| format!("record entity: {e}"))?;
+            Ok(vec![
+                record,
+                object_entity(object_id, object_handle, workspace_id)?,
+            ])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::path::Path;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::authz::decision::AuthzError;
+    use crate::authz::live::Authz;
+    use crate::authz::load::load;
+    use crate::keys::grant::Permission;
+    use crate::keys::secret::Environment;
+    use crate::principal::{KeyPrincipal, WorkspaceRef};
+
+    fn bundle() -> PolicyBundle {
+        load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"))
+            .expect("shipped policies load")
+    }
+
+    fn reader() -> KeyPrincipal {
+        KeyPrincipal {
+            key_id: "key_reader".into(),
+            workspace: WorkspaceRef {
+                id: "ws_a".into(),
+                handle: "a".into(),
+            },
+            role: None,
+            permissions: vec![Permission::ObjectsRead],
+            environment: Environment::Live,
+        }
+    }
+
+    fn context() -> RequestContext {
+        RequestContext {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            time: Utc::now(),
+            method: "GET".into(),
+            path: "/".into(),
+        }
+    }
+
+    fn object_in(workspace_id: &str) -> Resource {
+        Resource::ObjectDefinition {
+            id: "obj_1".into(),
+            handle: "invoices".into(),
+            workspace_id: workspace_id.into(),
+        }
+    }
+
+    #[test]
+    fn a_permission_allows_its_actions_in_the_own_workspace() {
+        let evaluation = evaluate(
+            &bundle(),
+            Principal::Key(&reader()),
+            Action::GetObject,
+            &object_in("ws_a"),
+            &context(),
+        )
+        .unwrap();
+        assert!(evaluation.allowed);
+        assert_eq!(evaluation.policies, vec!["objects-read".to_owned()]);
+    }
+
+    #[test]
+    fn the_isolation_policy_forbids_another_workspace_even_with_the_permission() {
+        let evaluation = evaluate(
+            &bundle(),
+            Principal::Key(&reader()),
+            Action::GetObject,
+            &object_in("ws_b"),
+            &context(),
+        )
+        .unwrap();
+        assert!(!evaluation.allowed);
+        assert_eq!(evaluation.policies, vec!["workspace-isolation".to_owned()]);
+    }
+
+    #[test]
+    fn a_role_grants_its_permissions_through_entities_json() {
+        let editor = KeyPrincipal {
+            role: Some(crate::keys::grant::Role::Editor),
+            permissions: vec![],
+            ..reader()
+        };
+        let bundle = bundle();
+        let write = evaluate(
+            &bundle,
+            Principal::Key(&editor),
+            Action::DeleteObject,
+            &object_in("ws_a"),
+            &context(),
+        )
+        .unwrap();
+        let workspace = Resource::Workspace { id: "ws_a".into() };
+        let read_workspace = evaluate(
+            &bundle,
+            Principal::Key(&editor),
+            Action::ReadWorkspace,
+            &workspace,
+            &context(),
+        )
+        .unwrap();
+        assert!(write.allowed);
+        assert!(!read_workspace.allowed, "editors lack workspaces.read");
+        assert!(
+            read_workspace.policies.is_empty(),
+            "denied because nothing permits it"
+        );
+    }
+
+    #[test]
+    fn a_denial_names_the_missing_permission() {
+        let authz = Authz::new(bundle());
+        let denied = authz.authorize(
+            &reader(),
+            Action::CreateObject,
+            &Resource::Workspace { id: "ws_a".into() },
+            &context(),
+        );
+        match denied {
+            Err(AuthzError::Denied(denial)) => {
+                assert_eq!(denial.missing_permission, Some(Permission::ObjectsWrite))
+            }
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+}

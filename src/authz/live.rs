@@ -1,0 +1,239 @@
+//! The live policy set ([`Authz`]): one snapshot per decision, and the one place a
+//! decision is made and recorded (span, debug event, decision log).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+
+use super::action::Action;
+use super::bundle::PolicyBundle;
+use super::decision::{AuthzError, Denial, UserAuthzError};
+use super::decision_log::{Decided, DecisionLog};
+use super::evaluate::{evaluate, resource_uid};
+use super::load::load;
+use super::request::{RequestContext, Resource};
+use super::source::PolicyErrors;
+use crate::principal::{KeyPrincipal, Principal, UserPrincipal};
+use arc_swap::ArcSwapOption;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The live policy set. Each decision takes one snapshot, so a request never sees a
+/// partially swapped set.
+pub struct Authz {
+    current: ArcSwap<PolicyBundle>,
+    reloads: ReloadState,
+    decision_log: Option<Arc<DecisionLog>>,
+}
+
+impl Authz {
+    pub fn load(dir: &Path) -> Result<Authz, PolicyErrors> {
+        Ok(Authz::new(load(dir)?))
+    }
+
+    pub fn new(bundle: PolicyBundle) -> Authz {
+        Authz {
+            current: ArcSwap::from_pointee(bundle),
+            reloads: ReloadState::default(),
+            decision_log: None,
+        }
+    }
+
+    /// Also writes every decision to `log`.
+    pub fn with_decision_log(mut self, log: Arc<DecisionLog>) -> Authz {
+        self.decision_log = Some(log);
+        self
+    }
+
+    pub fn snapshot(&self) -> Arc<PolicyBundle> {
+        self.current.load_full()
+    }
+
+    pub fn version(&self) -> String {
+        self.current.load().version.clone()
+    }
+
+    /// Asks whether the API key `principal` may perform `action` on `resource`; a denial
+    /// names the permission the key lacks, when that is the cause.
+    pub fn authorize(
+        &self,
+        principal: &KeyPrincipal,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<(), AuthzError> {
+        let bundle = self.current.load();
+        let allowed = self
+            .decide(
+                &bundle,
+                Principal::Key(principal),
+                action,
+                resource,
+                context,
+            )
+            .map_err(AuthzError::Internal)?;
+        if allowed {
+            return Ok(());
+        }
+        let missing_permission = bundle.required_permission(action).filter(|needed| {
+            !bundle
+                .effective_permissions(principal.role, &principal.permissions)
+                .contains(needed)
+        });
+        Err(Denial {
+            action,
+            missing_permission,
+        }
+        .into())
+    }
+
+    /// Asks whether the signed-in `user` may perform `action` on `resource`.
+    pub fn authorize_user(
+        &self,
+        user: &UserPrincipal,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<(), UserAuthzError> {
+        let bundle = self.current.load();
+        let allowed = self
+            .decide(&bundle, Principal::User(user), action, resource, context)
+            .map_err(UserAuthzError::Internal)?;
+        if allowed {
+            Ok(())
+        } else {
+            Err(UserAuthzError::Denied(action))
+        }
+    }
+
+    /// Evaluates one request inside an `authz` span and records its outcome on the span, in
+    /// the debug log and in the decision log, for key and user principals alike. Returns
+    /// whether it allowed, or the error on which the caller fails closed.
+    fn decide(
+        &self,
+        bundle: &PolicyBundle,
+        principal: Principal<'_>,
+        action: Action,
+        resource: &Resource,
+        context: &RequestContext,
+    ) -> Result<bool, String> {
+        let resource_uid = resource_uid(bundle, resource);
+        let workspace = match principal {
+            // A key acts in its own workspace; a user in the one the resource belongs to.
+            Principal::Key(key) => key.workspace.id.as_str(),
+            Principal::User(_) => resource.workspace_id().unwrap_or_default(),
+        };
+        let span = tracing::info_span!(
+            "authz",
+            andi.principal = %principal.id(),
+            andi.workspace = %workspace,
+            andi.action = action.as_str(),
+            andi.resource = %resource_uid,
+            andi.decision = tracing::field::Empty,
+            andi.policies = tracing::field::Empty,
+            andi.errors = tracing::field::Empty,
+            andi.policy_version = %bundle.version,
+        );
+        let _entered = span.enter();
+        let (allowed, policies, errors, outcome) =
+            match evaluate(bundle, principal, action, resource, context) {
+                Ok(evaluation) => (
+                    evaluation.allowed,
+                    evaluation.policies,
+                    evaluation.errors,
+                    Ok(evaluation.allowed),
+                ),
+                Err(message) => (false, Vec::new(), vec![message.clone()], Err(message)),
+            };
+        let decision = if allowed { "allow" } else { "deny" };
+        span.record("andi.decision", decision);
+        span.record("andi.policies", policies.join(","));
+        span.record("andi.errors", errors.join("; "));
+        tracing::debug!(decision, "authorization decision");
+        if let Some(log) = &self.decision_log {
+            log.write_decision(
+                &span,
+                Decided {
+                    principal: principal.id(),
+                    workspace,
+                    action,
+                    resource: &resource_uid,
+                    policy_version: &bundle.version,
+                    allowed,
+                    policies: &policies,
+                    errors: &errors,
+                },
+            );
+        }
+        outcome
+    }
+}
+
+/// Why the last reload was refused.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReloadFailure {
+    pub at: DateTime<Utc>,
+    /// Each problem as `file:line:column: message`.
+    pub errors: Vec<String>,
+}
+
+/// What `/readyz` tells about reloads.
+#[derive(Default)]
+struct ReloadState {
+    /// Why the last reload was refused; cleared by the next good one.
+    failure: ArcSwapOption<ReloadFailure>,
+    /// Reloads tried since start, good or refused.
+    attempts: AtomicU64,
+}
+
+impl Authz {
+    /// Loads `dir` as a whole and swaps it in; or keeps the current set, logs why, and
+    /// remembers the failure for `/readyz`.
+    pub fn reload(&self, dir: &Path) -> Result<Arc<PolicyBundle>, PolicyErrors> {
+        self.reloads.attempts.fetch_add(1, Ordering::Relaxed);
+        match load(dir) {
+            Ok(bundle) => {
+                let bundle = Arc::new(bundle);
+                let previous = self.current.swap(bundle.clone());
+                self.reloads.failure.store(None);
+                tracing::info!(
+                    version = %bundle.version,
+                    previous_version = %previous.version,
+                    dir = %dir.display(),
+                    policies = %bundle.policy_ids.join(","),
+                    "policy set reloaded"
+                );
+                Ok(bundle)
+            }
+            Err(errors) => {
+                for error in &errors.0 {
+                    tracing::error!(%error, "invalid policy file");
+                }
+                tracing::error!(
+                    dir = %dir.display(),
+                    errors = errors.0.len(),
+                    version = %self.version(),
+                    "policy reload refused; still serving the last good set"
+                );
+                self.reloads.failure.store(Some(Arc::new(ReloadFailure {
+                    at: Utc::now(),
+                    errors: errors.0.iter().map(ToString::to_string).collect(),
+                })));
+                Err(errors)
+            }
+        }
+    }
+
+    /// Why the last reload was refused, unless a good set has loaded since.
+    pub fn last_reload_failure(&self) -> Option<Arc<ReloadFailure>> {
+        self.reloads.failure.load_full()
+    }
+
+    /// How many reloads were tried since start, good or refused.
+    pub fn reload_attempts(&self) -> u64 {
+        self.reloads.attempts.load(Ordering::Relaxed)
+    }
+}
