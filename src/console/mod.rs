@@ -24,30 +24,39 @@ use crate::http::state::AppState;
 /// The console's pages, assets and JSON API.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(pages::home))
-        .route("/sign-in", get(pages::sign_in_page).post(pages::sign_in))
-        .route("/sign-up", get(pages::sign_up_page).post(pages::sign_up))
-        .route("/sign-out", post(pages::sign_out))
+        .route("/", get(pages::sign_in::home))
+        .route(
+            "/sign-in",
+            get(pages::sign_in::sign_in_page).post(pages::sign_in::sign_in),
+        )
+        .route(
+            "/sign-up",
+            get(pages::sign_in::sign_up_page).post(pages::sign_in::sign_up),
+        )
+        .route("/sign-out", post(pages::sign_in::sign_out))
         .route(
             "/workspaces",
-            get(pages::workspaces_page).post(pages::workspace_create),
+            get(pages::workspaces::workspaces_page).post(pages::workspaces::workspace_create),
         )
-        .route("/workspaces/{handle}", get(pages::workspace_open))
+        .route(
+            "/workspaces/{handle}",
+            get(pages::workspaces::workspace_open),
+        )
         .route(
             "/workspaces/{handle}/api-keys",
-            get(pages::api_keys_page).post(pages::api_key_create),
+            get(pages::api_keys::api_keys_page).post(pages::api_keys::api_key_create),
         )
         .route(
             "/workspaces/{handle}/api-keys/{id}/revoke",
-            get(pages::revoke_confirm).post(pages::api_key_revoke),
+            get(pages::api_keys::revoke_confirm).post(pages::api_keys::api_key_revoke),
         )
         .route(
             "/workspaces/{handle}/api-keys/{id}/rotate",
-            get(pages::rotate_form).post(pages::api_key_rotate),
+            get(pages::api_keys::rotate_form).post(pages::api_keys::api_key_rotate),
         )
         .route(
             "/workspaces/{handle}/members",
-            get(pages::members_page).post(pages::member_add),
+            get(pages::members::members_page).post(pages::members::member_add),
         )
         .route("/console/assets/{file}", get(view::asset))
 }
