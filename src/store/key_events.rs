@@ -73,6 +73,8 @@ pub async fn insert_key_event(
     // (`pg_snapshot_xmin`) would avoid the turns, but a long transaction anywhere would
     // then hold back every revocation.
     if txn.get_database_backend() == DbBackend::Postgres {
+        // Written by hand: both are PostgreSQL commands sea-query has no statement for, and
+        // they hold only constants of this file.
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({KEY_EVENTS_LOCK})"))
             .await?;
     }

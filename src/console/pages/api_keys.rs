@@ -221,11 +221,7 @@ pub async fn api_key_create(
 }
 
 /// A key of the opened workspace; another workspace's key is not found.
-async fn key_in(
-    state: &AppState,
-    opened: &WorkspaceAccess,
-    id: &str,
-) -> Result<ApiKey, PageError> {
+async fn key_in(state: &AppState, opened: &WorkspaceAccess, id: &str) -> Result<ApiKey, PageError> {
     match store::api_keys::find_key(&state.db, id).await? {
         Some(key) if key.workspace_id == opened.workspace.id => Ok(key),
         _ => Err(PageError::not_found()),

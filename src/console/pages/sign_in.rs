@@ -75,10 +75,7 @@ async fn auth_page(
 }
 
 /// Checks a pre-session form: same origin, and the form's token equals the cookie's.
-fn check_pre_session_form(
-    state: &AppState,
-    form: &SubmittedForm,
-) -> Result<(), PageError> {
+fn check_pre_session_form(state: &AppState, form: &SubmittedForm) -> Result<(), PageError> {
     let expected = cookie(&form.headers, FORM_COOKIE).unwrap_or_default();
     if same_origin(&form.headers, &state.console) && tokens_match(expected, form.fields.get("csrf"))
     {
