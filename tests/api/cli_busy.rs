@@ -1,6 +1,7 @@
 //! `andi key revoke` and `rotate` beside a server that is busy writing to the same database:
 //! the CLI's transaction waits its turn for the write lock instead of failing with
 //! "database is locked" (SQLite), and the key is refused as soon as the command returns.
+//! Two servers on one database revoking at the same time likewise never fail a revoke.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,4 +96,43 @@ async fn the_cli_revokes_and_rotates_keys_while_clients_write_batches() {
         victims.len(),
         cli_time.as_millis()
     );
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_revoke_keys_at_the_same_time() {
+    let first = crate::helpers::TestApp::builder().spawn().await;
+    let second = crate::helpers::TestApp::builder()
+        .database_of(&first)
+        .spawn()
+        .await;
+    let acme = first.create_workspace("acme").await;
+    let mut keys = Vec::new();
+    for _ in 0..40 {
+        keys.push(
+            first
+                .create_key(&acme, None, &[Permission::ObjectsRead])
+                .await
+                .1,
+        );
+    }
+    let revokes: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let state = if n % 2 == 0 {
+                first.state.clone()
+            } else {
+                second.state.clone()
+            };
+            let id = id.clone();
+            tokio::spawn(async move { state.revoke_key(&id, chrono::Utc::now()).await })
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for revoke in revokes {
+        if let Err(error) = revoke.await.expect("revoke finished") {
+            failed.push(error.to_string());
+        }
+    }
+    assert!(failed.is_empty(), "every revoke succeeds: {failed:?}");
 }
