@@ -7,9 +7,7 @@
 //! session's CSRF token (a form field, or the `X-CSRF-Token` header for the JSON API) and,
 //! when the browser sends one, an `Origin` of this server.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use chrono::{DateTime, Utc};
@@ -21,6 +19,7 @@ use crate::account::membership;
 use crate::account::user::User;
 use crate::authz::RequestContext;
 use crate::http::error::ApiError;
+use crate::http::extract::client_ip;
 use crate::http::state::AppState;
 use crate::id::random_base62;
 use crate::store::{self, StoreError};
@@ -129,15 +128,6 @@ pub fn request_context(parts: &Parts) -> RequestContext {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
     }
-}
-
-pub fn client_ip(parts: &Parts) -> IpAddr {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
-            addr.ip()
-        })
 }
 
 /// Whether a request comes from a page of this server. Browsers send `Origin` on every

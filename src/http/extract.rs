@@ -148,6 +148,16 @@ impl FromRequest<AppState> for JsonBody {
     }
 }
 
+/// The address the request came from (the socket peer).
+pub fn client_ip(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
+            addr.ip()
+        })
+}
+
 /// Extractor for routes that need a key: the verified principal, the key as verified, and
 /// the request's context.
 #[derive(Debug, Clone)]
@@ -164,19 +174,14 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
-                addr.ip()
-            });
+        let ip = client_ip(parts);
         if let Some(wait) = state.auth_failures.refused(ip, Instant::now()) {
+            let retry_after_secs = wait.as_secs().max(1);
             return Err(ApiError::TooManyRequests {
                 detail: format!(
-                    "too many failed authentications from your address; try again in {} s with a valid key",
-                    wait.as_secs().max(1)
+                    "too many failed authentications from your address; try again in {retry_after_secs} s with a valid key"
                 ),
-                retry_after_secs: wait.as_secs().max(1),
+                retry_after_secs,
             });
         }
         let now = Utc::now();

@@ -16,11 +16,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 
 use super::form::FormFields;
-use super::session::{self, SignedIn};
+use super::session::SignedIn;
 use super::view::PageError;
 use crate::account::access::{AccessError, WorkspaceAccess};
 use crate::account::user::MemberRole;
 use crate::http::error::ApiError;
+use crate::http::extract::client_ip;
 use crate::http::state::AppState;
 
 /// A posted form with what its checks need.
@@ -35,7 +36,7 @@ impl FromRequest<AppState> for SubmittedForm {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
-        let ip = session::client_ip(&parts);
+        let ip = client_ip(&parts);
         let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(|rejection| PageError::Status(rejection.status(), rejection.body_text()))?;
