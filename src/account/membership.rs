@@ -62,13 +62,10 @@ pub async fn accept_invitations(
         return Ok(());
     }
     let txn = store::begin_write(db).await?;
+    // Two requests of one person may accept at once; the second finds the membership made.
     for (workspace_id, role) in invitations {
-        if store::users::find_membership(&txn, &workspace_id, &user.id)
-            .await?
-            .is_none()
-        {
-            store::users::insert_membership(&txn, &workspace_id, &user.id, role, now).await?;
-        }
+        store::users::insert_membership_unless_member(&txn, &workspace_id, &user.id, role, now)
+            .await?;
         store::users::delete_invitation(&txn, &workspace_id, &user.email).await?;
     }
     txn.commit().await?;

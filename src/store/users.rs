@@ -135,6 +135,30 @@ pub async fn insert_membership(
     Ok(())
 }
 
+/// Makes the user a member as `role` unless they are one already (whatever their role).
+pub async fn insert_membership_unless_member(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    user_id: &str,
+    role: MemberRole,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    membership::Entity::insert(membership::ActiveModel {
+        workspace_id: Set(workspace_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([membership::Column::WorkspaceId, membership::Column::UserId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
 /// The user's role in one workspace; `None` when they are not a member.
 pub async fn find_membership(
     db: &impl ConnectionTrait,
