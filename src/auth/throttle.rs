@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 /// Addresses tracked at once.
@@ -24,7 +24,8 @@ struct Window {
 pub struct FailureLimiter {
     max_failures: u64,
     window: Duration,
-    windows: Mutex<HashMap<IpAddr, Window>>,
+    /// Read on every authenticated request, written only on a failure.
+    windows: RwLock<HashMap<IpAddr, Window>>,
 }
 
 impl FailureLimiter {
@@ -34,7 +35,7 @@ impl FailureLimiter {
         FailureLimiter {
             max_failures,
             window,
-            windows: Mutex::new(HashMap::new()),
+            windows: RwLock::new(HashMap::new()),
         }
     }
 
@@ -43,7 +44,7 @@ impl FailureLimiter {
         if self.max_failures == 0 {
             return None;
         }
-        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let windows = self.windows.read().unwrap_or_else(|e| e.into_inner());
         let window = windows.get(&ip)?;
         let ends = window.started + self.window;
         (window.failures >= self.max_failures && now < ends).then(|| ends - now)
@@ -54,7 +55,7 @@ impl FailureLimiter {
         if self.max_failures == 0 {
             return;
         }
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let mut windows = self.windows.write().unwrap_or_else(|e| e.into_inner());
         if windows.len() >= ADDRESSES_HELD && !windows.contains_key(&ip) {
             let window = self.window;
             windows.retain(|_, w| now.duration_since(w.started) < window);
