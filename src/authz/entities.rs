@@ -135,6 +135,10 @@ pub struct DecisionEntities {
     /// Indexed by [`Action::index`].
     actions: Vec<Option<Entity>>,
     roles: HashMap<Role, Entity>,
+    /// The roles, permissions and actions a policy names by literal and reads through
+    /// (`Andi::Role::"viewer" in …`): Cedar on the full entity graph finds them, so every
+    /// decision holds them too (see [`super::entity_reads`]).
+    read_by_literal: Vec<Entity>,
     keys: Seen<KeyPrincipal>,
     users: Seen<UserPrincipal>,
 }
@@ -144,6 +148,7 @@ impl DecisionEntities {
     pub fn build(
         base: &[Entity],
         action_uids: &[EntityUid],
+        read_by_literal: &HashSet<EntityUid>,
         types: &EntityTypes,
     ) -> DecisionEntities {
         let actions = action_uids
@@ -155,9 +160,15 @@ impl DecisionEntities {
             .filter(|e| e.uid().type_name() == &types.role)
             .filter_map(|e| Some((e.uid().id().unescaped().parse::<Role>().ok()?, e.clone())))
             .collect();
+        let read_by_literal = base
+            .iter()
+            .filter(|e| read_by_literal.contains(&e.uid()))
+            .cloned()
+            .collect();
         DecisionEntities {
             actions,
             roles,
+            read_by_literal,
             keys: Seen::new(),
             users: Seen::new(),
         }
@@ -191,13 +202,19 @@ impl DecisionEntities {
             .map_err(|e| format!("entities: {e}"))
     }
 
-    /// The action (with its groups as ancestors) and the role (with its permissions).
+    /// The action (with its groups as ancestors), the role (with its permissions), and the
+    /// entities policies read by literal, each once.
     fn fixed(&self, action: Action, role: Option<Role>) -> impl Iterator<Item = &Entity> {
-        self.actions
+        let request = self
+            .actions
             .get(action.index())
             .and_then(Option::as_ref)
             .into_iter()
-            .chain(role.and_then(|role| self.roles.get(&role)))
+            .chain(role.and_then(|role| self.roles.get(&role)));
+        let mut seen: HashSet<EntityUid> = HashSet::new();
+        request
+            .chain(&self.read_by_literal)
+            .filter(move |entity| seen.insert(entity.uid()))
     }
 }
 

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::action::Action;
 use super::bundle::PolicyBundle;
 use super::entities::{DecisionEntities, EntityTypes, NAMESPACE};
+use super::entity_reads::HeldEntities;
 use super::index::PolicyIndex;
 use super::roles::parse_roles;
 use super::source::{
@@ -167,6 +168,17 @@ pub fn load_with(dir: &Path, extra: &[PathBuf]) -> Result<PolicyBundle, PolicyEr
         }
     }
 
+    let held_literals = match &policies {
+        Some(policies) => check_entity_reads(
+            policies,
+            &schema_file,
+            &cedar_files,
+            &locations,
+            &mut errors,
+        ),
+        None => HashSet::new(),
+    };
+
     let roles = parse_roles(&entities_file, &schema, &types, &mut errors);
     let (Some(policies), Some(roles), true) = (policies, roles, errors.is_empty()) else {
         return Err(PolicyErrors(errors));
@@ -180,7 +192,8 @@ pub fn load_with(dir: &Path, extra: &[PathBuf]) -> Result<PolicyBundle, PolicyEr
 
     let index = PolicyIndex::build(&schema, &policies, &action_uids).map_err(whole_dir)?;
 
-    let decision_entities = DecisionEntities::build(&base_entities, &action_uids, &types);
+    let decision_entities =
+        DecisionEntities::build(&base_entities, &action_uids, &held_literals, &types);
 
     Ok(PolicyBundle {
         index,
@@ -196,6 +209,67 @@ pub fn load_with(dir: &Path, extra: &[PathBuf]) -> Result<PolicyBundle, PolicyEr
         action_permissions,
         role_permissions: roles.permissions,
     })
+}
+
+/// Adds an error, at its line, for every read of an entity a decision does not hold (see
+/// [`super::entity_reads`]); returns the literals of held types the policies read through.
+fn check_entity_reads(
+    policies: &PolicySet,
+    schema_file: &SourceFile,
+    cedar_files: &[SourceFile],
+    locations: &HashMap<PolicyId, PolicyLocation>,
+    errors: &mut Vec<PolicyError>,
+) -> HashSet<EntityUid> {
+    let held = match HeldEntities::from_schema(&schema_file.text) {
+        Ok(held) => held,
+        Err(message) => {
+            errors.push(PolicyError {
+                file: schema_file.path.clone(),
+                line: None,
+                column: None,
+                message,
+            });
+            return HashSet::new();
+        }
+    };
+    let mut literals = HashSet::new();
+    for policy in policies.policies() {
+        let location = locations.get(policy.id());
+        let file = location.and_then(|loc| cedar_files.iter().find(|f| f.path == loc.file));
+        let reads = match held.reads(policy) {
+            Ok(reads) => reads,
+            Err(message) => super::entity_reads::PolicyReads {
+                unheld: vec![super::entity_reads::UnheldRead {
+                    needle: String::new(),
+                    message,
+                }],
+                literals: Vec::new(),
+            },
+        };
+        literals.extend(reads.literals.iter().filter_map(|(type_name, id)| {
+            Some(EntityUid::from_type_name_and_id(
+                EntityTypeName::from_str(type_name).ok()?,
+                EntityId::new(id),
+            ))
+        }));
+        for read in reads.unheld {
+            let start = location.map_or(1, |loc| loc.line);
+            let line = file.and_then(|file| {
+                file.text
+                    .lines()
+                    .skip(start - 1)
+                    .position(|line| line.contains(&read.needle))
+                    .map(|i| start + i)
+            });
+            errors.push(PolicyError {
+                file: location.map_or_else(|| schema_file.path.clone(), |loc| loc.file.clone()),
+                line: line.or(Some(start)),
+                column: None,
+                message: format!("policy `{}`: {}", policy.id(), read.message),
+            });
+        }
+    }
+    literals
 }
 
 /// A stable content hash of the policy files: the same files give the same version on

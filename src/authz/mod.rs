@@ -17,6 +17,7 @@ mod context;
 mod decision;
 mod decision_log;
 mod entities;
+mod entity_reads;
 mod evaluate;
 mod explain;
 mod index;
