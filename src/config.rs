@@ -13,6 +13,7 @@ use crate::console::settings::ConsoleConfig;
 use crate::duration::parse_std_duration;
 use crate::http::connections::ConnectionLimits;
 use crate::http::limits::Limits;
+use crate::http::request_context::TrustedProxies;
 use crate::store::{DEFAULT_DATABASE_URL, DEFAULT_POOL_SIZE};
 
 /// Where the data lives. Every command takes it.
@@ -54,6 +55,12 @@ pub struct ServeConfig {
     /// this server shows at once; one through another server within this time. `0s` turns it off.
     #[arg(long, env = "ANDI_DEFINITION_CACHE_TTL", default_value = "1s", value_parser = parse_std_duration)]
     pub definition_cache_ttl: Duration,
+
+    /// Proxies (addresses or networks, comma-separated) whose `Forwarded` or
+    /// `X-Forwarded-For` names the client: policies and per-address limits then see the
+    /// client, not the proxy. Empty: the socket peer is the client, whatever it sends.
+    #[arg(long, env = "ANDI_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
 
     #[command(flatten)]
     pub limits: Limits,

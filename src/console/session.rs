@@ -19,7 +19,7 @@ use crate::account::membership;
 use crate::account::user::User;
 use crate::authz::RequestContext;
 use crate::http::error::ApiError;
-use crate::http::extract::client_ip;
+use crate::http::request_context;
 use crate::http::state::AppState;
 use crate::id::random_base62;
 use crate::store::{self, StoreError};
@@ -121,13 +121,8 @@ pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<Header
 }
 
 /// What policies may know about the request.
-pub fn request_context(parts: &Parts) -> RequestContext {
-    RequestContext {
-        ip: client_ip(parts),
-        time: Utc::now(),
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-    }
+pub fn request_context(parts: &Parts, state: &AppState) -> RequestContext {
+    request_context::request_context(parts, &state.trusted_proxies, Utc::now())
 }
 
 /// Whether a request comes from a page of this server. Browsers send `Origin` on every
@@ -167,7 +162,7 @@ async fn load(parts: &Parts, state: &AppState) -> Result<Option<SignedIn>, Store
     let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let context = request_context(parts);
+    let context = request_context(parts, state);
     let Some((session, user)) =
         store::users::find_session(&state.db, &digest(token), context.time).await?
     else {

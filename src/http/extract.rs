@@ -7,12 +7,11 @@
 //! Request bodies are JSON only. The body is read by the extractor but parsed by the handler
 //! after authorization, so a caller without permission learns nothing from validation.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
@@ -20,6 +19,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::request_context::request_context;
 use super::state::AppState;
 use crate::auth::cache::VerifiedKey;
 use crate::auth::{AuthError, credentials};
@@ -148,16 +148,6 @@ impl FromRequest<AppState> for JsonBody {
     }
 }
 
-/// The address the request came from (the socket peer).
-pub fn client_ip(parts: &Parts) -> IpAddr {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
-            addr.ip()
-        })
-}
-
 /// Extractor for routes that need a key: the verified principal, the key as verified, and
 /// the request's context.
 #[derive(Debug, Clone)]
@@ -174,7 +164,9 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ip = client_ip(parts);
+        let now = Utc::now();
+        let context = request_context(parts, &state.trusted_proxies, now);
+        let ip = context.ip;
         if let Some(wait) = state.auth_failures.refused(ip, Instant::now()) {
             let retry_after_secs = wait.as_secs().max(1);
             return Err(ApiError::TooManyRequests {
@@ -184,7 +176,6 @@ impl FromRequestParts<AppState> for Authenticated {
                 retry_after_secs,
             });
         }
-        let now = Utc::now();
         let verified = async {
             let presented = credentials::presented_key(&parts.headers)?;
             let secret = KeySecret::parse(presented).map_err(AuthError::MalformedKey)?;
@@ -200,12 +191,6 @@ impl FromRequestParts<AppState> for Authenticated {
             }
         };
         credentials::check_workspace_headers(&parts.headers, &principal.workspace)?;
-        let context = RequestContext {
-            ip,
-            time: now,
-            method: parts.method.to_string(),
-            path: parts.uri.path().to_owned(),
-        };
         Ok(Authenticated {
             principal,
             key,

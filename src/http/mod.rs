@@ -13,4 +13,5 @@ pub mod limits;
 pub mod object_access;
 pub mod openapi;
 pub mod records;
+pub mod request_context;
 pub mod state;

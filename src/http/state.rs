@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::limits::Limits;
+use super::request_context::TrustedProxies;
 use crate::auth::KeyCacheConfig;
 use crate::auth::throttle::FailureLimiter;
 use crate::auth::usage::UsageRecorder;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub definitions: Arc<DefinitionCache>,
     pub limits: Arc<Limits>,
     pub console: Arc<ConsoleConfig>,
+    /// Whose forwarding headers name the client's address.
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             definitions: Arc::new(DefinitionCache::new(DEFAULT_DEFINITION_CACHE_TTL)),
             limits: Arc::new(limits),
             console: Arc::new(ConsoleConfig::default()),
+            trusted_proxies: Arc::new(TrustedProxies::default()),
         }
     }
 
@@ -68,6 +72,12 @@ impl AppState {
     /// Replaces the console's settings (sign-up mode, public URL, session and login limits).
     pub fn with_console(mut self, console: ConsoleConfig) -> AppState {
         self.console = Arc::new(console);
+        self
+    }
+
+    /// Believes the forwarding headers of these proxies (none by default).
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> AppState {
+        self.trusted_proxies = Arc::new(proxies);
         self
     }
 

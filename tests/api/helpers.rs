@@ -132,6 +132,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Proxies whose forwarding headers name the client (`ANDI_TRUSTED_PROXIES`).
+    pub fn trusted_proxies(mut self, proxies: &str) -> TestAppBuilder {
+        self.config.trusted_proxies = proxies.parse().expect("a proxy list");
+        self
+    }
+
     pub fn definition_cache_ttl(mut self, ttl: Duration) -> TestAppBuilder {
         self.config.definition_cache_ttl = ttl;
         self

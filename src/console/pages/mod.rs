@@ -21,7 +21,7 @@ use super::view::PageError;
 use crate::account::access::{AccessError, WorkspaceAccess};
 use crate::account::user::MemberRole;
 use crate::http::error::ApiError;
-use crate::http::extract::client_ip;
+use crate::http::request_context::client_ip;
 use crate::http::state::AppState;
 
 /// A posted form with what its checks need.
@@ -36,7 +36,7 @@ impl FromRequest<AppState> for SubmittedForm {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
-        let ip = client_ip(&parts);
+        let ip = client_ip(&parts, &state.trusted_proxies);
         let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
             .await
             .map_err(|rejection| PageError::Status(rejection.status(), rejection.body_text()))?;
