@@ -18,7 +18,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use andi::authz::{Action, PolicyBundle, RequestContext, Resource, evaluate, load};
+use andi::authz::{Action, PolicyBundle, RecordData, RequestContext, Resource, evaluate, load};
 use andi::keys::grant::Role;
 use andi::keys::secret::Environment;
 use andi::principal::{KeyPrincipal, Principal, WorkspaceRef};
@@ -70,6 +70,7 @@ fn object() -> Resource {
         id: "obj_bench".to_owned(),
         handle: "invoices".to_owned(),
         workspace_id: "ws_bench".to_owned(),
+        attribute_keys: None,
     }
 }
 
@@ -149,16 +150,37 @@ fn decisions(c: &mut Criterion) {
         &object(),
     );
 
+    // A record of ten attributes, two of which the shipped schema lets policies read.
+    let attributes = serde_json::json!({
+        "number": "INV-1", "amount": 120.5, "status": "open", "region": "EU",
+        "confidential": false, "customer": "cus_1", "dueOn": "2026-12-01",
+        "note": "net 30", "tags": ["a", "b"], "paidAt": "2026-11-26T09:30:00.000Z",
+    });
     let record = Resource::Record {
         id: "rec_bench".to_owned(),
         object_id: "obj_bench".to_owned(),
         object_handle: "invoices".to_owned(),
         workspace_id: "ws_bench".to_owned(),
+        data: Some(RecordData {
+            attributes: attributes.as_object().cloned().expect("an object"),
+            created_by: Some("key_bench".to_owned()),
+            updated_by: Some("key_bench".to_owned()),
+        }),
     };
     decide(
         c,
-        "decision/shipped policies, a record",
+        "decision/shipped policies, a record with attributes",
         &shipped,
+        Action::GetRecord,
+        &record,
+    );
+    let (record_level, _dir) = bundle_with_extra(
+        "@id(\"eu-only\")\nforbid (principal, action, resource is Andi::Record)\nunless { resource.attributes has region && resource.attributes.region == \"EU\" };\n@id(\"confidential\")\nforbid (principal, action == Andi::Action::\"getRecord\", resource is Andi::Record)\nwhen { resource.attributes has confidential && resource.attributes.confidential && !(principal in Andi::Role::\"admin\") };\n@id(\"creator-writes\")\nforbid (principal, action in Andi::Action::\"objects.write\", resource is Andi::Record)\nunless { resource has createdBy && resource.createdBy == principal };\n",
+    );
+    decide(
+        c,
+        "decision/record-level policies read its attributes",
+        &record_level,
         Action::GetRecord,
         &record,
     );

@@ -8,6 +8,7 @@ use cedar_policy::{Entity, EntityUid, PolicyId, PolicySet, Schema};
 use super::action::Action;
 use super::entities::{DecisionEntities, EntityTypes};
 use super::index::PolicyIndex;
+use super::record_attributes::RecordAttributeTypes;
 use super::source::PolicyLocation;
 use crate::keys::grant::{Permission, Role};
 
@@ -32,6 +33,8 @@ pub struct PolicyBundle {
     /// The action and role entities, and what each key's decisions share (its entities, its
     /// remembered decisions), built as keys are seen.
     pub decision_entities: DecisionEntities,
+    /// The record attributes policies may read, and as what.
+    pub record_attributes: RecordAttributeTypes,
 }
 
 impl PolicyBundle {

@@ -28,12 +28,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::action::Action;
 use super::bundle::PolicyBundle;
 use super::evaluate::evaluate;
 use super::load::{load, load_with};
-use super::request::{RequestContext, Resource};
+use super::request::{RecordData, RequestContext, Resource};
 use super::source::PolicyErrors;
 use crate::keys::grant::{Permission, Role};
 use crate::keys::secret::Environment;
@@ -102,6 +103,8 @@ enum CaseResource {
         id: String,
         workspace: String,
         handle: String,
+        #[serde(default, rename = "attributeKeys")]
+        attribute_keys: Option<Vec<String>>,
     },
     Record {
         id: String,
@@ -110,6 +113,13 @@ enum CaseResource {
         object: String,
         #[serde(rename = "objectHandle")]
         object_handle: String,
+        /// The record's attribute values, in their normal form.
+        #[serde(default)]
+        attributes: Map<String, Value>,
+        #[serde(default, rename = "createdBy")]
+        created_by: Option<String>,
+        #[serde(default, rename = "updatedBy")]
+        updated_by: Option<String>,
     },
 }
 
@@ -295,21 +305,31 @@ fn run_case(bundle: &PolicyBundle, case: &Case, now: DateTime<Utc>) -> Result<()
             id,
             workspace,
             handle,
+            attribute_keys,
         } => Resource::ObjectDefinition {
             id: id.clone(),
             handle: handle.clone(),
             workspace_id: workspace.clone(),
+            attribute_keys: attribute_keys.clone(),
         },
         CaseResource::Record {
             id,
             workspace,
             object,
             object_handle,
+            attributes,
+            created_by,
+            updated_by,
         } => Resource::Record {
             id: id.clone(),
             object_id: object.clone(),
             object_handle: object_handle.clone(),
             workspace_id: workspace.clone(),
+            data: Some(RecordData {
+                attributes: attributes.clone(),
+                created_by: created_by.clone(),
+                updated_by: updated_by.clone(),
+            }),
         },
     };
     let context = case.context.to_request_context(now);

@@ -30,6 +30,17 @@ pub enum AuthzError {
     Internal(String),
 }
 
+/// One of several resources asked about at once that was denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeniedResource {
+    /// Its position among the resources asked about.
+    pub position: usize,
+    /// The forbids that denied it; none when nothing permitted it.
+    pub policies: Vec<String>,
+    /// Evaluation errors (a value the policies could not read, a policy Cedar skipped).
+    pub errors: Vec<String>,
+}
+
 /// A console user's request that could not be allowed.
 #[derive(Debug, thiserror::Error)]
 pub enum UserAuthzError {

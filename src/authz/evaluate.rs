@@ -15,6 +15,7 @@ use super::bundle::PolicyBundle;
 use super::context;
 use super::decision::Evaluation;
 use super::entities::EntityTypes;
+use super::record_attributes::ATTRIBUTES as RECORD_ATTRIBUTES;
 use super::request::{CONSOLE_ID, RequestContext, Resource};
 use crate::principal::Principal;
 
@@ -90,10 +91,22 @@ pub fn evaluate(
     let entities: &Entities = if own.is_some() {
         &shared.entities
     } else {
+        let resource_entities = match resource_entities(bundle, resource) {
+            Ok(entities) => entities,
+            Err(ResourceError::Internal(message)) => return Err(message),
+            Err(ResourceError::Unreadable(message)) => {
+                return Ok(Evaluation {
+                    allowed: false,
+                    policies: Vec::new(),
+                    errors: vec![message],
+                    policy_version: bundle.version.clone(),
+                });
+            }
+        };
         with_resource = shared
             .entities
             .clone()
-            .add_entities(resource_entities(bundle, resource)?, None)
+            .add_entities(resource_entities, None)
             .map_err(|e| format!("entities: {e}"))?;
         &with_resource
     };
@@ -175,24 +188,52 @@ fn cedar_context(context: &RequestContext) -> Result<Context, String> {
     .map_err(|e| format!("context: {e}"))
 }
 
+/// Why a resource's entities could not be built.
+enum ResourceError {
+    /// A stored value the schema's declared type cannot hold: the decision denies.
+    Unreadable(String),
+    /// An entity the schema refuses: a programming error, failed closed.
+    Internal(String),
+}
+
+impl From<String> for ResourceError {
+    fn from(message: String) -> ResourceError {
+        ResourceError::Internal(message)
+    }
+}
+
 /// The entities of a resource that is not among the principal's own.
-fn resource_entities(bundle: &PolicyBundle, resource: &Resource) -> Result<Vec<Entity>, String> {
+fn resource_entities(
+    bundle: &PolicyBundle,
+    resource: &Resource,
+) -> Result<Vec<Entity>, ResourceError> {
     let t = &bundle.types;
     let workspace_attr = |id: &str| RestrictedExpression::new_entity_uid(t.uid(&t.workspace, id));
-    let object_entity = |id: &str, handle: &str, workspace_id: &str| {
-        Entity::new(
-            t.uid(&t.object_definition, id),
-            HashMap::from([
+    let object_entity =
+        |id: &str, handle: &str, workspace_id: &str, attribute_keys: Option<&Vec<String>>| {
+            let mut attributes = HashMap::from([
                 ("workspace".to_owned(), workspace_attr(workspace_id)),
                 (
                     "handle".to_owned(),
                     RestrictedExpression::new_string(handle.to_owned()),
                 ),
-            ]),
-            HashSet::from([t.uid(&t.workspace, workspace_id)]),
-        )
-        .map_err(|e| format!("object entity: {e}"))
-    };
+            ]);
+            if let Some(keys) = attribute_keys {
+                attributes.insert(
+                    "attributeKeys".to_owned(),
+                    RestrictedExpression::new_set(
+                        keys.iter()
+                            .map(|key| RestrictedExpression::new_string(key.clone())),
+                    ),
+                );
+            }
+            Entity::new(
+                t.uid(&t.object_definition, id),
+                attributes,
+                HashSet::from([t.uid(&t.workspace, workspace_id)]),
+            )
+            .map_err(|e| format!("object entity: {e}"))
+        };
     match resource {
         Resource::Console => Ok(vec![Entity::new_no_attrs(
             t.uid(&t.console, CONSOLE_ID),
@@ -224,28 +265,55 @@ fn resource_entities(bundle: &PolicyBundle, resource: &Resource) -> Result<Vec<E
             id,
             handle,
             workspace_id,
-        } => Ok(vec![object_entity(id, handle, workspace_id)?]),
+            attribute_keys,
+        } => Ok(vec![object_entity(
+            id,
+            handle,
+            workspace_id,
+            attribute_keys.as_ref(),
+        )?]),
         Resource::Record {
             id,
             object_id,
             object_handle,
             workspace_id,
+            data,
         } => {
+            let mut attributes = HashMap::from([
+                ("workspace".to_owned(), workspace_attr(workspace_id)),
+                (
+                    "objectHandle".to_owned(),
+                    RestrictedExpression::new_string(object_handle.clone()),
+                ),
+            ]);
+            let data = data.as_ref();
+            let values = match data {
+                Some(data) => bundle.record_attributes.expression(&data.attributes),
+                None => bundle.record_attributes.expression(&serde_json::Map::new()),
+            }
+            .map_err(ResourceError::Unreadable)?;
+            attributes.insert(RECORD_ATTRIBUTES.to_owned(), values);
+            let authors = [
+                ("createdBy", data.and_then(|d| d.created_by.as_ref())),
+                ("updatedBy", data.and_then(|d| d.updated_by.as_ref())),
+            ];
+            for (name, key_id) in authors {
+                if let Some(key_id) = key_id {
+                    attributes.insert(
+                        name.to_owned(),
+                        RestrictedExpression::new_entity_uid(t.uid(&t.api_key, key_id)),
+                    );
+                }
+            }
             let record = Entity::new(
                 t.uid(&t.record, &format!("{object_id}/{id}")),
-                HashMap::from([
-                    ("workspace".to_owned(), workspace_attr(workspace_id)),
-                    (
-                        "objectHandle".to_owned(),
-                        RestrictedExpression::new_string(object_handle.clone()),
-                    ),
-                ]),
+                attributes,
                 HashSet::from([t.uid(&t.object_definition, object_id)]),
             )
             .map_err(|e| format!("record entity: {e}"))?;
             Ok(vec![
                 record,
-                object_entity(object_id, object_handle, workspace_id)?,
+                object_entity(object_id, object_handle, workspace_id, None)?,
             ])
         }
     }
@@ -298,6 +366,7 @@ mod tests {
             id: "obj_1".into(),
             handle: "invoices".into(),
             workspace_id: workspace_id.into(),
+            attribute_keys: None,
         }
     }
 
@@ -368,7 +437,7 @@ mod tests {
         let denied = authz.authorize(
             &reader(),
             Action::CreateObject,
-            &Resource::Workspace { id: "ws_a".into() },
+            &object_in("ws_a"),
             &context(),
         );
         match denied {

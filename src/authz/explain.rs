@@ -22,6 +22,8 @@ pub struct Explanation {
     pub policies: Vec<(String, Option<PolicyLocation>)>,
     pub errors: Vec<String>,
     pub policy_version: String,
+    /// What of the resource the policies could read (a record's attribute values).
+    pub resource_facts: Vec<String>,
     /// Facts outside the policies that change what a request would get.
     pub notes: Vec<String>,
 }
@@ -41,6 +43,9 @@ impl fmt::Display for Explanation {
             self.resource
         )?;
         writeln!(f, "policy version: {}", self.policy_version)?;
+        for fact in &self.resource_facts {
+            writeln!(f, "resource: {fact}")?;
+        }
         if self.policies.is_empty() {
             writeln!(
                 f,
@@ -106,6 +111,38 @@ pub fn explain(
         policies,
         errors: evaluation.errors,
         policy_version: evaluation.policy_version,
+        resource_facts: resource_facts(bundle, resource),
         notes,
     })
+}
+
+/// The record attribute values a decision about `resource` gives the policies, one line
+/// each, as the schema declares them.
+fn resource_facts(bundle: &PolicyBundle, resource: &Resource) -> Vec<String> {
+    let Resource::Record { data, .. } = resource else {
+        return Vec::new();
+    };
+    let Some(data) = data else {
+        return vec!["the record does not exist; it is decided without attributes".to_owned()];
+    };
+    let mut facts: Vec<String> = bundle
+        .record_attributes
+        .iter()
+        .map(|(key, cedar_type)| match data.attributes.get(key) {
+            Some(value) if !value.is_null() => {
+                format!("attributes.{key} = {value} (read as {})", cedar_type.name())
+            }
+            _ => format!("attributes.{key}: absent"),
+        })
+        .collect();
+    for (name, key) in [
+        ("createdBy", &data.created_by),
+        ("updatedBy", &data.updated_by),
+    ] {
+        facts.push(match key {
+            Some(key) => format!("{name} = Andi::ApiKey::\"{key}\""),
+            None => format!("{name}: absent"),
+        });
+    }
+    facts
 }

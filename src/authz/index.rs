@@ -39,6 +39,8 @@ struct Group {
     resource_pinned: HashMap<EntityUid, Vec<Policy>>,
     /// Whether any policy of the group, pinned or not, mentions `context`.
     reads_context: bool,
+    /// Whether any policy of the group reads the resource in its conditions.
+    reads_resource: bool,
 }
 
 impl Group {
@@ -84,7 +86,12 @@ impl PolicyIndex {
         // once per policy, not once per group it joins.
         let context_readers: HashSet<&PolicyId> = policies
             .policies()
-            .filter(|p| mentions_context(p))
+            .filter(|p| mentions_var(p, "context"))
+            .map(Policy::id)
+            .collect();
+        let resource_readers: HashSet<&PolicyId> = policies
+            .policies()
+            .filter(|p| mentions_var(p, "resource"))
             .map(Policy::id)
             .collect();
         let mut groups = Vec::with_capacity(Action::ALL.len());
@@ -122,6 +129,7 @@ impl PolicyIndex {
                         resource_type,
                         members,
                         &context_readers,
+                        &resource_readers,
                     )?);
                 }
             }
@@ -140,6 +148,19 @@ impl PolicyIndex {
     ) -> bool {
         self.group(action, principal_type, resource_type)
             .is_none_or(|g| g.reads_context)
+    }
+
+    /// Whether every resource of `resource_type` under one parent gets the same decision
+    /// for one principal and context: no policy that can apply reads the resource or pins
+    /// one with `==`. The records of one batch can then share one evaluation.
+    pub fn decides_alike(
+        &self,
+        action: Action,
+        principal_type: &EntityTypeName,
+        resource_type: &EntityTypeName,
+    ) -> bool {
+        self.group(action, principal_type, resource_type)
+            .is_some_and(|g| !g.reads_resource && g.resource_pinned.is_empty())
     }
 
     fn group(
@@ -174,6 +195,7 @@ fn group<'a>(
     resource_type: &EntityTypeName,
     members: impl Iterator<Item = &'a Policy>,
     context_readers: &HashSet<&PolicyId>,
+    resource_readers: &HashSet<&PolicyId>,
 ) -> Result<Group, String> {
     let add = |set: &mut PolicySet, policy: &Policy| {
         set.add(policy.clone())
@@ -183,8 +205,10 @@ fn group<'a>(
     let mut principal_pinned: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
     let mut resource_pinned: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
     let mut reads_context = false;
+    let mut reads_resource = false;
     for policy in members {
         reads_context |= context_readers.contains(policy.id());
+        reads_resource |= resource_readers.contains(policy.id());
         match (policy.principal_constraint(), policy.resource_constraint()) {
             (PrincipalConstraint::Eq(uid), _) => {
                 principal_pinned
@@ -218,22 +242,25 @@ fn group<'a>(
         resource_pinned,
         open,
         reads_context,
+        reads_resource,
     })
 }
 
-/// Whether a policy mentions the `context` variable anywhere (scope or conditions). A policy
-/// that cannot be written as JSON is assumed to.
-fn mentions_context(policy: &Policy) -> bool {
-    fn mentions(json: &serde_json::Value) -> bool {
+/// Whether a policy's conditions mention the variable `name` (`context`, `resource`); the
+/// scope is not an expression, so it never does. A policy that cannot be written as JSON is
+/// assumed to.
+fn mentions_var(policy: &Policy, name: &str) -> bool {
+    fn mentions(json: &serde_json::Value, name: &str) -> bool {
         match json {
             serde_json::Value::Object(map) => {
-                map.get("Var").is_some_and(|var| var == "context") || map.values().any(mentions)
+                map.get("Var").is_some_and(|var| var == name)
+                    || map.values().any(|v| mentions(v, name))
             }
-            serde_json::Value::Array(items) => items.iter().any(mentions),
+            serde_json::Value::Array(items) => items.iter().any(|v| mentions(v, name)),
             _ => false,
         }
     }
-    policy.to_json().map_or(true, |json| mentions(&json))
+    policy.to_json().map_or(true, |json| mentions(&json, name))
 }
 
 /// Whether an `action` scope can match an action whose uid or group uids are `matching`.
@@ -577,12 +604,21 @@ mod tests {
             id: object_id.clone(),
             handle: object_handle.clone(),
             workspace_id: resource_workspace.clone(),
+            attribute_keys: Some(vec!["region".to_owned()]),
         };
         let record = Resource::Record {
             id: format!("rec_{}", rng.random_range(0..RECORDS)),
             object_id,
             object_handle,
             workspace_id: resource_workspace.clone(),
+            data: Some(crate::authz::RecordData {
+                attributes: serde_json::json!({"region": pick(rng, &["EU", "US"])})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                created_by: Some(principal.key_id.clone()),
+                updated_by: None,
+            }),
         };
         let resource = match action {
             Action::ReadSelf => Resource::ApiKey {
@@ -590,13 +626,15 @@ mod tests {
                 workspace_id: principal.workspace.id.clone(),
                 environment: principal.environment,
             },
-            Action::ReadWorkspace | Action::ListObjects | Action::CreateObject => {
-                Resource::Workspace {
-                    id: resource_workspace,
-                }
-            }
+            Action::ReadWorkspace | Action::ListObjects => Resource::Workspace {
+                id: resource_workspace,
+            },
             Action::GetRecord => record,
-            Action::DeleteRecords if rng.random_bool(0.5) => record,
+            Action::DeleteRecords | Action::UpsertRecords | Action::PatchRecords
+                if rng.random_bool(0.5) =>
+            {
+                record
+            }
             _ => definition,
         };
         (action, resource)
@@ -837,7 +875,7 @@ mod tests {
         );
         let mentions: Vec<(String, bool)> = policies
             .policies()
-            .map(|p| (p.id().to_string(), mentions_context(p)))
+            .map(|p| (p.id().to_string(), mentions_var(p, "context")))
             .collect::<std::collections::BTreeMap<_, _>>()
             .into_iter()
             .collect();

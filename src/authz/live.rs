@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::action::Action;
 use super::bundle::PolicyBundle;
-use super::decision::{AuthzError, Denial, UserAuthzError};
+use super::decision::{AuthzError, Denial, DeniedResource, Evaluation, UserAuthzError};
 use super::decision_log::{Decided, DecisionLog};
 use super::evaluate::{evaluate, resource_uid};
 use super::load::load;
@@ -77,18 +77,77 @@ impl Authz {
         if allowed {
             return Ok(());
         }
-        let missing_permission = bundle.required_permission(action).filter(|needed| {
-            !bundle
-                .effective_permissions(principal.role, &principal.permissions)
-                .contains(needed)
-        });
-        Err(Denial {
-            action,
-            missing_permission,
-        }
-        .into())
+        Err(denial(&bundle, principal, action).into())
     }
 
+    /// Asks whether the API key `principal` may perform `action` on each of `resources`
+    /// (the records of a batch), against one snapshot of the policies. Every decision is
+    /// recorded; when no policy can tell the resources apart
+    /// ([`super::index::PolicyIndex::decides_alike`]) they share one evaluation. Returns
+    /// the denied ones, by position, with the policies that denied each.
+    pub fn authorize_each(
+        &self,
+        principal: &KeyPrincipal,
+        action: Action,
+        resources: &[Resource],
+        context: &RequestContext,
+    ) -> Result<Vec<DeniedResource>, AuthzError> {
+        let bundle = self.current.load();
+        let key = Principal::Key(principal);
+        let alike = |resource: &Resource| {
+            bundle.index.decides_alike(
+                action,
+                &bundle.types.api_key,
+                resource_uid(&bundle, resource).type_name(),
+            )
+        };
+        let mut shared: Option<Evaluation> = None;
+        let mut denied = Vec::new();
+        for (position, resource) in resources.iter().enumerate() {
+            let evaluation = match &shared {
+                Some(evaluation) => {
+                    self.record(&bundle, key, action, resource, || Ok(evaluation.clone()))
+                }
+                None => {
+                    let evaluation = self.record(&bundle, key, action, resource, || {
+                        evaluate(&bundle, key, action, resource, context)
+                    });
+                    if let Ok(evaluation) = &evaluation
+                        && alike(resource)
+                        && evaluation.errors.is_empty()
+                    {
+                        shared = Some(evaluation.clone());
+                    }
+                    evaluation
+                }
+            }
+            .map_err(AuthzError::Internal)?;
+            if !evaluation.allowed {
+                denied.push(DeniedResource {
+                    position,
+                    policies: evaluation.policies,
+                    errors: evaluation.errors,
+                });
+            }
+        }
+        Ok(denied)
+    }
+}
+
+/// Why `principal` was denied `action`: the permission it lacks, when that is the cause.
+fn denial(bundle: &PolicyBundle, principal: &KeyPrincipal, action: Action) -> Denial {
+    let missing_permission = bundle.required_permission(action).filter(|needed| {
+        !bundle
+            .effective_permissions(principal.role, &principal.permissions)
+            .contains(needed)
+    });
+    Denial {
+        action,
+        missing_permission,
+    }
+}
+
+impl Authz {
     /// Asks whether the signed-in `user` may perform `action` on `resource`.
     pub fn authorize_user(
         &self,
@@ -108,9 +167,8 @@ impl Authz {
         }
     }
 
-    /// Evaluates one request inside an `authz` span and records its outcome on the span, in
-    /// the debug log and in the decision log, for key and user principals alike. Returns
-    /// whether it allowed, or the error on which the caller fails closed.
+    /// Evaluates one request and records it (see [`Authz::record`]). Returns whether it
+    /// allowed, or the error on which the caller fails closed.
     fn decide(
         &self,
         bundle: &PolicyBundle,
@@ -119,6 +177,22 @@ impl Authz {
         resource: &Resource,
         context: &RequestContext,
     ) -> Result<bool, String> {
+        self.record(bundle, principal, action, resource, || {
+            evaluate(bundle, principal, action, resource, context)
+        })
+        .map(|evaluation| evaluation.allowed)
+    }
+
+    /// Runs `evaluation` inside an `authz` span and records its outcome on the span, in the
+    /// debug log and in the decision log, for key and user principals alike.
+    fn record(
+        &self,
+        bundle: &PolicyBundle,
+        principal: Principal<'_>,
+        action: Action,
+        resource: &Resource,
+        evaluation: impl FnOnce() -> Result<Evaluation, String>,
+    ) -> Result<Evaluation, String> {
         let resource_uid = resource_uid(bundle, resource);
         let workspace = match principal {
             // A key acts in its own workspace; a user in the one the resource belongs to.
@@ -137,16 +211,15 @@ impl Authz {
             andi.policy_version = %bundle.version,
         );
         let _entered = span.enter();
-        let (allowed, policies, errors, outcome) =
-            match evaluate(bundle, principal, action, resource, context) {
-                Ok(evaluation) => (
-                    evaluation.allowed,
-                    evaluation.policies,
-                    evaluation.errors,
-                    Ok(evaluation.allowed),
-                ),
-                Err(message) => (false, Vec::new(), vec![message.clone()], Err(message)),
-            };
+        let outcome = evaluation();
+        let (allowed, policies, errors) = match &outcome {
+            Ok(evaluation) => (
+                evaluation.allowed,
+                evaluation.policies.as_slice(),
+                evaluation.errors.clone(),
+            ),
+            Err(message) => (false, &[][..], vec![message.clone()]),
+        };
         let decision = if allowed { "allow" } else { "deny" };
         span.record("andi.decision", decision);
         span.record("andi.policies", policies.join(","));
@@ -162,7 +235,7 @@ impl Authz {
                     resource: &resource_uid,
                     policy_version: &bundle.version,
                     allowed,
-                    policies: &policies,
+                    policies,
                     errors: &errors,
                 },
             );

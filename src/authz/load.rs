@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Schema, ValidationMode,
-    Validator,
+    Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Schema, SchemaFragment,
+    ValidationMode, Validator,
 };
 use sha2::{Digest, Sha256};
 
@@ -17,6 +17,7 @@ use super::bundle::PolicyBundle;
 use super::entities::{DecisionEntities, EntityTypes, NAMESPACE};
 use super::entity_reads::HeldEntities;
 use super::index::PolicyIndex;
+use super::record_attributes::RecordAttributeTypes;
 use super::roles::parse_roles;
 use super::source::{
     PolicyError, PolicyErrors, PolicyLocation, SourceFile, first_line_containing, line_column,
@@ -179,6 +180,7 @@ pub fn load_with(dir: &Path, extra: &[PathBuf]) -> Result<PolicyBundle, PolicyEr
         None => HashSet::new(),
     };
 
+    let record_attributes = record_attribute_types(&schema_file, &mut errors);
     let roles = parse_roles(&entities_file, &schema, &types, &mut errors);
     let (Some(policies), Some(roles), true) = (policies, roles, errors.is_empty()) else {
         return Err(PolicyErrors(errors));
@@ -208,7 +210,34 @@ pub fn load_with(dir: &Path, extra: &[PathBuf]) -> Result<PolicyBundle, PolicyEr
         action_uids,
         action_permissions,
         role_permissions: roles.permissions,
+        record_attributes,
     })
+}
+
+/// The record attributes the schema lets policies read (see [`super::record_attributes`]);
+/// each problem is an error at the line of `entity Record`.
+fn record_attribute_types(
+    schema_file: &SourceFile,
+    errors: &mut Vec<PolicyError>,
+) -> RecordAttributeTypes {
+    let namespace = SchemaFragment::from_cedarschema_str(&schema_file.text)
+        .map_err(|e| e.to_string())
+        .and_then(|(fragment, _)| fragment.to_json_value().map_err(|e| e.to_string()))
+        .map(|json| json.get(NAMESPACE).cloned().unwrap_or_default());
+    let problems = match namespace.map(|ns| RecordAttributeTypes::from_schema_json(&ns)) {
+        Ok(Ok(types)) => return types,
+        Ok(Err(problems)) => problems,
+        // The schema's own parse error is reported where it is parsed.
+        Err(_) => return RecordAttributeTypes::default(),
+    };
+    let line = first_line_containing(&schema_file.text, "entity Record");
+    errors.extend(problems.into_iter().map(|message| PolicyError {
+        file: schema_file.path.clone(),
+        line,
+        column: None,
+        message,
+    }));
+    RecordAttributeTypes::default()
 }
 
 /// Adds an error, at its line, for every read of an entity a decision does not hold (see

@@ -3,8 +3,11 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
 
 use crate::keys::secret::Environment;
+use crate::objects::definition::ObjectDefinition;
+use crate::objects::record::Record;
 
 /// The id of the single `Console` entity.
 pub(super) const CONSOLE_ID: &str = "andi";
@@ -27,16 +30,60 @@ pub enum Resource {
         id: String,
         handle: String,
         workspace_id: String,
+        /// The keys of its attributes; unknown for an object that does not exist.
+        attribute_keys: Option<Vec<String>>,
     },
     Record {
         id: String,
         object_id: String,
         object_handle: String,
         workspace_id: String,
+        /// What the record holds; none for a record that does not exist.
+        data: Option<RecordData>,
     },
 }
 
+/// What a record holds that policies may read: its attribute values (those the schema
+/// declares are given to Cedar) and the keys that created and last changed it.
+#[derive(Debug, Clone, Default)]
+pub struct RecordData {
+    pub attributes: Map<String, Value>,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+}
+
 impl Resource {
+    /// An object definition that exists, with its attribute keys.
+    pub fn object(definition: &ObjectDefinition) -> Resource {
+        Resource::ObjectDefinition {
+            id: definition.id.clone(),
+            handle: definition.handle.to_string(),
+            workspace_id: definition.workspace_id.clone(),
+            attribute_keys: Some(
+                definition
+                    .attributes
+                    .keys()
+                    .map(|key| key.as_str().to_owned())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Record `id` of `definition`, with what it holds when it exists.
+    pub fn record(definition: &ObjectDefinition, id: &str, record: Option<&Record>) -> Resource {
+        Resource::Record {
+            id: id.to_owned(),
+            object_id: definition.id.clone(),
+            object_handle: definition.handle.to_string(),
+            workspace_id: definition.workspace_id.clone(),
+            data: record.map(|record| RecordData {
+                attributes: record.attributes.clone(),
+                created_by: record.created_by.clone(),
+                updated_by: record.updated_by.clone(),
+            }),
+        }
+    }
+
     /// The workspace the resource belongs to; none for the console.
     pub fn workspace_id(&self) -> Option<&str> {
         match self {

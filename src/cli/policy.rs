@@ -40,7 +40,8 @@ pub enum PolicyCommand {
         #[arg(long, value_parser = parse_action)]
         action: Action,
         /// `Workspace::"ws_…"`, `ApiKey::"key_…"`, `ObjectDefinition::"obj_…"` or
-        /// `Record::"obj_…/rec_…"`.
+        /// `Record::"obj_…/rec_…"`; the key's workspace and objects may be named by handle
+        /// (`Workspace::"acme"`, `Record::"invoices/rec_…"`).
         #[arg(long)]
         resource: String,
         /// Request facts as JSON: {"ip": "203.0.113.7", "time": "2026-01-05T12:00:00Z",
@@ -205,7 +206,7 @@ async fn find_resource(
                 .await
                 .context("cannot read the object definitions")?
                 .into_iter()
-                .find(|d| d.id == object_id)
+                .find(|d| d.id == object_id || d.handle.as_str() == object_id)
                 .ok_or_else(|| {
                     anyhow!(
                         "no object definition `{object_id}` in the key's workspace {}",
@@ -215,6 +216,9 @@ async fn find_resource(
         }
     };
     match uid.type_name().basename() {
+        "Workspace" if id == principal.workspace.handle => Ok(Resource::Workspace {
+            id: principal.workspace.id.clone(),
+        }),
         "Workspace" => {
             store::workspaces::find_workspace(db, id)
                 .await?
@@ -230,25 +234,17 @@ async fn find_resource(
             "a key can only be asked about itself: use --resource 'ApiKey::\"{}\"'",
             principal.key_id
         ),
-        "ObjectDefinition" => {
-            let definition = object(id).await?;
-            Ok(Resource::ObjectDefinition {
-                id: definition.id,
-                handle: definition.handle.to_string(),
-                workspace_id: definition.workspace_id,
-            })
-        }
+        "ObjectDefinition" => Ok(Resource::object(&object(id).await?)),
         "Record" => {
             let (object_id, record_id) = id.split_once('/').ok_or_else(|| {
                 anyhow!("a record is named `Record::\"<object id>/<record id>\"`, e.g. `Record::\"obj_…/rec_…\"`")
             })?;
             let definition = object(object_id).await?;
-            Ok(Resource::Record {
-                id: record_id.to_owned(),
-                object_id: definition.id,
-                object_handle: definition.handle.to_string(),
-                workspace_id: definition.workspace_id,
-            })
+            let record =
+                store::records::find_live(db, &definition.workspace_id, &definition.id, record_id)
+                    .await
+                    .context("cannot read the record")?;
+            Ok(Resource::record(&definition, record_id, record.as_ref()))
         }
         other => bail!(
             "Andi decides about Workspace, ApiKey, ObjectDefinition and Record resources, not `{other}`"

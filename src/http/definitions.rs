@@ -6,13 +6,16 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::Utc;
 
-use super::object_access::{authorized_object, relock};
+use super::object_access::{authorized_object, placeholder_id, relock};
 use crate::authz::{Action, Resource};
 use crate::http::error::ApiError;
 use crate::http::extract::Authenticated;
 use crate::http::extract::JsonBody;
 use crate::http::state::AppState;
+use crate::issue::Issue;
+use crate::objects::attribute::Attribute;
 use crate::objects::definition::{parse_definition_patch, parse_new_definition};
+use crate::objects::handle::AttributeKey;
 use crate::objects::view::{ObjectDefinitionView, ObjectList};
 use crate::objects::{define, evolve};
 use crate::store::{self, StoreError};
@@ -77,14 +80,25 @@ pub async fn objects_create(
     }: Authenticated,
     body: JsonBody,
 ) -> Result<(StatusCode, Json<ObjectDefinitionView>), ApiError> {
-    let workspace = Resource::Workspace {
-        id: principal.workspace.id.clone(),
+    let definition = parse_new_definition(&body.parse()?, state.limits.max_attributes)
+        .map_err(ApiError::Validation)?;
+    // The new definition is asked about as a placeholder: it has no id until it is stored.
+    let new = Resource::ObjectDefinition {
+        id: placeholder_id(definition.handle.as_str()),
+        handle: definition.handle.to_string(),
+        workspace_id: principal.workspace.id.clone(),
+        attribute_keys: Some(
+            definition
+                .attributes
+                .keys()
+                .map(|key| key.as_str().to_owned())
+                .collect(),
+        ),
     };
     state
         .authz
-        .authorize(&principal, Action::CreateObject, &workspace, &context)?;
-    let definition = parse_new_definition(&body.parse()?, state.limits.max_attributes)
-        .map_err(ApiError::Validation)?;
+        .authorize(&principal, Action::CreateObject, &new, &context)?;
+    readable_by_policies(&state, &definition.attributes)?;
 
     let created =
         define::create_definition(&state.db, &principal.workspace.id, definition, Utc::now())
@@ -93,6 +107,33 @@ pub async fn objects_create(
     Ok((
         StatusCode::CREATED,
         Json(ObjectDefinitionView::from(&created)),
+    ))
+}
+
+/// Refuses attributes whose type cannot be read as the policy schema declares that
+/// attribute, by JSON path, naming both sides.
+fn readable_by_policies<'a>(
+    state: &AppState,
+    attributes: impl IntoIterator<Item = (&'a AttributeKey, &'a Attribute)>,
+) -> Result<(), ApiError> {
+    let problems = state
+        .authz
+        .snapshot()
+        .record_attributes
+        .check_definition(attributes);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Validation(
+        problems
+            .into_iter()
+            .map(|(key, message)| {
+                Issue::new(
+                    vec!["attributes".into(), key.as_str().into(), "type".into()],
+                    message,
+                )
+            })
+            .collect(),
     ))
 }
 
@@ -145,6 +186,13 @@ pub async fn object_patch(
 ) -> Result<Json<ObjectDefinitionView>, ApiError> {
     let definition = authorized_object(&state, &auth, &handle, Action::UpdateObject).await?;
     let patch = parse_definition_patch(&body.parse()?).map_err(ApiError::Validation)?;
+    readable_by_policies(
+        &state,
+        patch
+            .attributes
+            .iter()
+            .filter_map(|(key, attribute)| Some((key, attribute.as_ref()?))),
+    )?;
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     let updated = evolve::apply_patch(

@@ -18,7 +18,7 @@ use crate::auth::{AuthError, VerifyError};
 use crate::authz::{AuthzError, Denial, UserAuthzError};
 use crate::issue::Issue;
 use crate::keys::lifecycle::KeyError;
-use crate::objects::error::ObjectsError;
+use crate::objects::error::{DeniedRecord, ObjectsError};
 use crate::request_id;
 use crate::store::StoreError;
 use crate::workspace::create::WorkspaceError;
@@ -30,6 +30,12 @@ pub enum ApiError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Denied(#[from] Denial),
+    /// Policies deny some records of a batch (the detail and `deniedRecords` name them).
+    #[error("{detail}")]
+    RecordsDenied {
+        detail: String,
+        records: Vec<DeniedRecord>,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{detail}")]
@@ -120,6 +126,13 @@ impl From<ObjectsError> for ApiError {
                 code: "object_has_records",
                 detail: error.to_string(),
             },
+            ref error @ ObjectsError::RecordsDenied { ref records, .. } => {
+                ApiError::RecordsDenied {
+                    detail: error.to_string(),
+                    records: records.clone(),
+                }
+            }
+            ObjectsError::Authz(error) => error.into(),
             ObjectsError::Render(error) => ApiError::Internal(error.into()),
             ObjectsError::Store(error) => error.into(),
         }
@@ -212,7 +225,7 @@ impl From<StoreError> for ApiError {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Problem {
+struct Problem<'a> {
     r#type: &'static str,
     title: &'static str,
     status: u16,
@@ -226,6 +239,8 @@ struct Problem {
     action: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     missing_permission: Option<&'static str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    denied_records: &'a [DeniedRecord],
 }
 
 fn humantime(duration: std::time::Duration) -> String {
@@ -259,7 +274,7 @@ impl ApiError {
             ApiError::Auth(AuthError::ConflictingCredentials) => StatusCode::BAD_REQUEST,
             ApiError::Auth(AuthError::WorkspaceMismatch { .. }) => StatusCode::FORBIDDEN,
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Denied(_) => StatusCode::FORBIDDEN,
+            ApiError::Denied(_) | ApiError::RecordsDenied { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -280,6 +295,7 @@ impl ApiError {
         match self {
             ApiError::Auth(error) => auth_code(error),
             ApiError::Denied(_) => "insufficient_scope",
+            ApiError::RecordsDenied { .. } => "records_denied",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } | ApiError::BadRequest { code, .. } => code,
             ApiError::Validation(_) => "validation_failed",
@@ -344,6 +360,10 @@ impl IntoResponse for ApiError {
             issues,
             action,
             missing_permission,
+            denied_records: match &self {
+                ApiError::RecordsDenied { records, .. } => records,
+                _ => &[],
+            },
         };
         let mut response = (status, Json(problem)).into_response();
         let headers = response.headers_mut();
@@ -381,6 +401,7 @@ mod tests {
         match error {
             ApiError::Auth(_) => "Auth",
             ApiError::Denied(_) => "Denied",
+            ApiError::RecordsDenied { .. } => "RecordsDenied",
             ApiError::NotFound(_) => "NotFound",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Validation(_) => "Validation",
@@ -397,7 +418,7 @@ mod tests {
             ApiError::Internal(_) => "Internal",
         }
     }
-    const VARIANTS: usize = 16;
+    const VARIANTS: usize = 17;
 
     fn auth_variant(error: &AuthError) -> &'static str {
         match error {
@@ -503,6 +524,20 @@ mod tests {
                 ObjectsError::RecordsBlockChange("2 record(s)".to_owned()).into(),
                 S::CONFLICT,
                 "records_block_change",
+            ),
+            (
+                ObjectsError::RecordsDenied {
+                    action: "upsertRecords",
+                    records: vec![],
+                }
+                .into(),
+                S::FORBIDDEN,
+                "records_denied",
+            ),
+            (
+                ObjectsError::Authz(AuthzError::Internal("entities".to_owned())).into(),
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
             ),
             (
                 ObjectsError::Store(store_error()).into(),

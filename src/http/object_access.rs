@@ -27,25 +27,18 @@ pub async fn authorized_object(
         Err(_) => None,
     };
     let resource = match &found {
-        Some(definition) => object_resource(definition),
+        Some(definition) => Resource::object(definition),
         None => Resource::ObjectDefinition {
             id: placeholder_id(handle),
             handle: handle.to_owned(),
             workspace_id: workspace_id.clone(),
+            attribute_keys: None,
         },
     };
     state
         .authz
         .authorize(&auth.principal, action, &resource, &auth.context)?;
     found.ok_or_else(|| object_not_found(handle))
-}
-
-pub fn object_resource(definition: &ObjectDefinition) -> Resource {
-    Resource::ObjectDefinition {
-        id: definition.id.clone(),
-        handle: definition.handle.to_string(),
-        workspace_id: definition.workspace_id.clone(),
-    }
 }
 
 /// The entity id Cedar sees for an object that does not exist.

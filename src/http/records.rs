@@ -14,9 +14,11 @@ use super::extract::{Authenticated, JsonBody};
 use super::object_access::{authorized_object, object_not_found, placeholder_id, relock};
 use super::state::AppState;
 use crate::authz::{Action, Resource};
+use crate::issue::Issues;
 use crate::objects::attribute_value::is_record_id;
-use crate::objects::batch;
+use crate::objects::batch::{self, BatchContext, Change, Decide};
 use crate::objects::definition::ObjectDefinition;
+use crate::objects::error::{DeniedRecord, ObjectsError};
 use crate::objects::handle::ObjectHandle;
 use crate::objects::query::RecordQuery;
 use crate::objects::query::parse::{parse_query_body, parse_query_params};
@@ -88,12 +90,12 @@ pub async fn records_upsert_many(
     let body = body.parse()?;
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
+    let decide = record_decisions(&state, &auth, &definition, Action::UpsertRecords);
     let upserted = batch::upsert_many(
         &txn,
         &definition,
         &body,
-        state.limits.max_batch_records,
-        now(),
+        batch_context(&state, &auth, &decide),
     )
     .await?;
     txn.commit().await.map_err(StoreError::from)?;
@@ -131,12 +133,12 @@ pub async fn records_patch_many(
     let body = body.parse()?;
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
+    let decide = record_decisions(&state, &auth, &definition, Action::PatchRecords);
     let records = batch::patch_many(
         &txn,
         &definition,
         &body,
-        state.limits.max_batch_records,
-        now(),
+        batch_context(&state, &auth, &decide),
     )
     .await?;
     txn.commit().await.map_err(StoreError::from)?;
@@ -171,16 +173,95 @@ pub async fn records_delete_many(
     let body = body.parse()?;
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
+    let decide = record_decisions(&state, &auth, &definition, Action::DeleteRecords);
     let deleted = batch::delete_many(
         &txn,
         &definition,
         &body,
-        state.limits.max_batch_records,
-        now(),
+        batch_context(&state, &auth, &decide),
     )
     .await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(Json(DeleteResult { deleted }))
+}
+
+fn batch_context<'a>(
+    state: &AppState,
+    auth: &'a Authenticated,
+    decide: Decide<'a>,
+) -> BatchContext<'a> {
+    BatchContext {
+        max_records: state.limits.max_batch_records,
+        now: now(),
+        author: &auth.principal.key_id,
+        decide,
+    }
+}
+
+/// Decides each record a batch changes with `action`: as it is, when it exists, and as
+/// the batch would leave it, so a key can neither change a record it may not write nor
+/// produce one it could not write. Values the policies could not read as the schema
+/// declares are refused first, by JSON path.
+fn record_decisions<'a>(
+    state: &'a AppState,
+    auth: &'a Authenticated,
+    definition: &'a ObjectDefinition,
+    action: Action,
+) -> impl Fn(&[Change<'_>]) -> Result<(), ObjectsError> + Sync + 'a {
+    move |changes| {
+        let bundle = state.authz.snapshot();
+        let mut issues = Issues::new();
+        for change in changes {
+            let Some(after) = change.after else { continue };
+            for (key, message) in bundle.record_attributes.check_values(&after.attributes) {
+                issues.push(
+                    &[
+                        "records".into(),
+                        change.index.into(),
+                        "attributes".into(),
+                        key.as_str().into(),
+                    ],
+                    message,
+                );
+            }
+        }
+        if !issues.is_empty() {
+            return Err(ObjectsError::Invalid(issues.into_vec()));
+        }
+        let mut asked = Vec::new();
+        let mut resources = Vec::new();
+        for change in changes {
+            for (state, record) in [("before", change.before), ("after", change.after)] {
+                if let Some(record) = record {
+                    asked.push((change.index, record.id.as_str(), state));
+                    resources.push(Resource::record(definition, &record.id, Some(record)));
+                }
+            }
+        }
+        let denied =
+            state
+                .authz
+                .authorize_each(&auth.principal, action, &resources, &auth.context)?;
+        if denied.is_empty() {
+            return Ok(());
+        }
+        Err(ObjectsError::RecordsDenied {
+            action: action.as_str(),
+            records: denied
+                .into_iter()
+                .map(|d| {
+                    let (index, id, state) = asked[d.position];
+                    DeniedRecord {
+                        index,
+                        id: id.to_owned(),
+                        state,
+                        policies: d.policies,
+                        errors: d.errors,
+                    }
+                })
+                .collect(),
+        })
+    }
 }
 
 /// Finds the object and record a single-record route names and asks Cedar about the
@@ -203,13 +284,15 @@ async fn authorized_record(
         }
         _ => None,
     };
-    let resource = Resource::Record {
-        id: id.to_owned(),
-        object_id: definition
-            .as_ref()
-            .map_or_else(|| placeholder_id(handle), |d| d.id.clone()),
-        object_handle: handle.to_owned(),
-        workspace_id: workspace_id.clone(),
+    let resource = match &definition {
+        Some(definition) => Resource::record(definition, id, record.as_ref()),
+        None => Resource::Record {
+            id: id.to_owned(),
+            object_id: placeholder_id(handle),
+            object_handle: handle.to_owned(),
+            workspace_id: workspace_id.clone(),
+            data: None,
+        },
     };
     state
         .authz

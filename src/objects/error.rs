@@ -1,6 +1,7 @@
 //! Why an operation on definitions or records did not happen, in the objects' own terms;
 //! `http::error` decides what each answers.
 
+use crate::authz::AuthzError;
 use crate::issue::Issue;
 use crate::store::StoreError;
 
@@ -33,6 +34,14 @@ pub enum ObjectsError {
         "`{handle}` has {live} live record(s); delete them first, or send `?cascade=true` to delete them with the object"
     )]
     HasRecords { handle: String, live: u64 },
+    /// Policies deny the change of some records of a batch; nothing was written.
+    #[error("{}", records_denied_detail(.action, .records))]
+    RecordsDenied {
+        action: &'static str,
+        records: Vec<DeniedRecord>,
+    },
+    #[error(transparent)]
+    Authz(#[from] AuthzError),
     #[error("a response could not be rendered: {0}")]
     Render(#[from] serde_json::Error),
     #[error(transparent)]
@@ -48,6 +57,41 @@ impl ObjectsError {
             ObjectsError::Store(error)
         }
     }
+}
+
+/// A record of a batch that policies do not let the key change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeniedRecord {
+    /// Its position in the batch.
+    pub index: usize,
+    pub id: String,
+    /// Which state of the record was denied: `before` (as it is) or `after` (as the batch
+    /// would leave it).
+    pub state: &'static str,
+    /// The forbids that denied it; empty when no permit applied.
+    pub policies: Vec<String>,
+    /// Why a policy could not be evaluated on it, if one could not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+fn records_denied_detail(action: &str, records: &[DeniedRecord]) -> String {
+    let first: Vec<String> = records
+        .iter()
+        .take(3)
+        .map(|r| format!("#{} `{}` ({})", r.index, r.id, r.state))
+        .collect();
+    let more = records.len().saturating_sub(first.len());
+    format!(
+        "policies deny `{action}` on {} record(s) of this batch: {}{}; nothing was written (`deniedRecords` lists each with the policies that denied it)",
+        records.len(),
+        first.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+    )
 }
 
 fn quoted(handles: &[String]) -> String {

@@ -13,6 +13,10 @@ pub struct Record {
     pub attributes: Map<String, Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The key that created it; none for records written before Andi recorded it.
+    pub created_by: Option<String>,
+    /// The key that last changed it.
+    pub updated_by: Option<String>,
 }
 
 /// A record as the API shows it.
@@ -26,6 +30,12 @@ pub struct RecordView {
     pub attributes: Map<String, Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The id of the key that created it (absent for records older than this field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// The id of the key that last changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
 }
 
 impl From<&Record> for RecordView {
@@ -36,6 +46,8 @@ impl From<&Record> for RecordView {
             attributes: r.attributes.clone(),
             created_at: r.created_at,
             updated_at: r.updated_at,
+            created_by: r.created_by.clone(),
+            updated_by: r.updated_by.clone(),
         }
     }
 }

@@ -242,8 +242,8 @@ mod tests {
         CompareOp, Condition, Field, Filter, RecordQuery, Scalar, SortKey,
     };
 
-    const SQLITE_LIVE: &str = r#"SELECT "id", "name", "attributes", "created_at", "updated_at" FROM "records" WHERE "workspace_id" = ? AND "object_id" = ? AND "deleted_at" IS NULL"#;
-    const POSTGRES_LIVE: &str = r#"SELECT "id", "name", "attributes", "created_at", "updated_at" FROM "records" WHERE "workspace_id" = $1 AND "object_id" = $2 AND "deleted_at" IS NULL"#;
+    const SQLITE_LIVE: &str = r#"SELECT "id", "name", "attributes", "created_at", "updated_at", "created_by", "updated_by" FROM "records" WHERE "workspace_id" = ? AND "object_id" = ? AND "deleted_at" IS NULL"#;
+    const POSTGRES_LIVE: &str = r#"SELECT "id", "name", "attributes", "created_at", "updated_at", "created_by", "updated_by" FROM "records" WHERE "workspace_id" = $1 AND "object_id" = $2 AND "deleted_at" IS NULL"#;
     const DEFAULT_ORDER: &str = r#"ORDER BY "created_at" ASC, "id" ASC"#;
 
     fn attribute(key: &str, kind: AttributeKind) -> Field {

@@ -25,15 +25,19 @@ pub(super) enum Records {
     CreatedAt,
     UpdatedAt,
     DeletedAt,
+    CreatedBy,
+    UpdatedBy,
 }
 
 /// The columns [`to_record`] reads.
-const COLUMNS: [Records; 5] = [
+const COLUMNS: [Records; 7] = [
     Records::Id,
     Records::Name,
     Records::Attributes,
     Records::CreatedAt,
     Records::UpdatedAt,
+    Records::CreatedBy,
+    Records::UpdatedBy,
 ];
 
 /// Every row of one object, soft-deleted ones included.
@@ -82,6 +86,8 @@ pub(super) fn to_record(row: &QueryResult) -> Result<Record, StoreError> {
         attributes,
         created_at: row.try_get("", "created_at")?,
         updated_at: row.try_get("", "updated_at")?,
+        created_by: row.try_get("", "created_by")?,
+        updated_by: row.try_get("", "updated_by")?,
     })
 }
 
@@ -150,6 +156,8 @@ pub async fn insert_records(
             Records::Attributes,
             Records::CreatedAt,
             Records::UpdatedAt,
+            Records::CreatedBy,
+            Records::UpdatedBy,
         ]);
         for record in chunk {
             insert.values([
@@ -160,6 +168,8 @@ pub async fn insert_records(
                 Json::Object(record.attributes.clone()).into(),
                 record.created_at.into(),
                 record.updated_at.into(),
+                record.created_by.clone().into(),
+                record.updated_by.clone().into(),
             ])?;
         }
         db.execute(&insert).await?;
@@ -183,6 +193,7 @@ pub async fn update_record(
                 Json::Object(record.attributes.clone()).into(),
             ),
             (Records::UpdatedAt, record.updated_at.into()),
+            (Records::UpdatedBy, record.updated_by.clone().into()),
         ])
         .cond_where(live(workspace_id, object_id))
         .and_where(Expr::col(Records::Id).eq(record.id.as_str()))

@@ -26,6 +26,7 @@ mod policy_cli;
 mod policy_files;
 mod policy_reload;
 mod query;
+mod record_policies;
 mod records;
 mod revocation;
 mod revocation_race;

@@ -97,12 +97,14 @@ async fn each_decision_is_an_authz_span_under_its_request_and_its_log_line_names
         spans.iter().map(|s| &s.name).collect::<Vec<_>>()
     );
 
-    let resource = format!("Andi::Workspace::\"{}\"", acme.id);
+    let workspace = format!("Andi::Workspace::\"{}\"", acme.id);
+    // A new definition is asked about before it has an id, as a placeholder.
+    let new_object = "Andi::ObjectDefinition::\"missing:invoices\"".to_owned();
     let expected = [
-        ("listObjects", "allow", "objects-read"),
-        ("createObject", "deny", ""),
+        ("listObjects", workspace, "allow", "objects-read"),
+        ("createObject", new_object, "deny", ""),
     ];
-    for (span, (action, decision, policies)) in authz_spans.iter().zip(expected) {
+    for (span, (action, resource, decision, policies)) in authz_spans.iter().zip(expected) {
         assert_eq!(attribute(span, "andi.principal"), key_id, "{action}");
         assert_eq!(attribute(span, "andi.workspace"), acme.id, "{action}");
         assert_eq!(attribute(span, "andi.action"), action);

@@ -84,7 +84,7 @@ pub(super) async fn check_unique(
 ) -> Result<(), StoreError> {
     let rewritten: HashSet<&str> = outgoing
         .iter()
-        .filter(|o| o.existing)
+        .filter(|o| o.replaces())
         .map(|o| o.record.id.as_str())
         .collect();
     for (key, attribute) in &definition.attributes {

@@ -1,16 +1,17 @@
 //! Delete-many: a list of ids, each of a live record of the object, soft-deleted together.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde_json::Value;
 
 use super::checks::duplicate_ids;
 use super::parse::{batch_items, parse_ids};
+use super::{BatchContext, Change};
 use crate::issue::Issues;
 use crate::objects::definition::ObjectDefinition;
 use crate::objects::error::ObjectsError;
+use crate::objects::record::Record;
 use crate::store::records;
 
 /// `POST /data/delete-many`: soft-deletes every listed record, or none.
@@ -18,10 +19,9 @@ pub async fn delete_many(
     txn: &DatabaseTransaction,
     definition: &ObjectDefinition,
     body: &Value,
-    max_batch: usize,
-    now: DateTime<Utc>,
+    batch: BatchContext<'_>,
 ) -> Result<u64, ObjectsError> {
-    let items = batch_items(body, "ids", &["ids"], max_batch)?;
+    let items = batch_items(body, "ids", &["ids"], batch.max_records)?;
     let mut issues = Issues::new();
     let ids = parse_ids(items, &mut issues);
     duplicate_ids(
@@ -30,13 +30,14 @@ pub async fn delete_many(
         &mut issues,
     );
     let wanted: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
-    let found: HashSet<String> =
-        records::find_existing_ids(txn, &definition.workspace_id, &definition.id, &wanted)
+    let found: HashMap<String, Record> =
+        records::find_live_by_ids(txn, &definition.workspace_id, &definition.id, &wanted)
             .await?
             .into_iter()
+            .map(|r| (r.id.clone(), r))
             .collect();
     for (i, id) in &ids {
-        if !found.contains(id) {
+        if !found.contains_key(id) {
             issues.push(
                 &["ids".into(), (*i).into()],
                 format!("there is no `{}` record `{id}`", definition.handle),
@@ -46,5 +47,21 @@ pub async fn delete_many(
     if !issues.is_empty() {
         return Err(ObjectsError::Invalid(issues.into_vec()));
     }
-    Ok(records::soft_delete(txn, &definition.workspace_id, &definition.id, &wanted, now).await?)
+    let changes: Vec<Change<'_>> = ids
+        .iter()
+        .map(|(index, id)| Change {
+            index: *index,
+            before: found.get(id),
+            after: None,
+        })
+        .collect();
+    (batch.decide)(&changes)?;
+    Ok(records::soft_delete(
+        txn,
+        &definition.workspace_id,
+        &definition.id,
+        &wanted,
+        batch.now,
+    )
+    .await?)
 }

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
+use super::BatchContext;
 use super::checks::{check_relationships, check_unique, duplicate_ids, merge_attributes};
 use super::parse::{Incoming, batch_items, parse_incoming, record_id_path};
-use super::write::{Outgoing, write_unique_values};
+use super::write::{Outgoing, decide_writes, write_unique_values};
 use crate::issue::Issues;
 use crate::objects::definition::ObjectDefinition;
 use crate::objects::error::ObjectsError;
@@ -21,10 +21,9 @@ pub async fn patch_many(
     txn: &DatabaseTransaction,
     definition: &ObjectDefinition,
     body: &Value,
-    max_batch: usize,
-    now: DateTime<Utc>,
+    batch: BatchContext<'_>,
 ) -> Result<Vec<Record>, ObjectsError> {
-    let items = batch_items(body, "records", &["records"], max_batch)?;
+    let items = batch_items(body, "records", &["records"], batch.max_records)?;
     let mut issues = Issues::new();
     let incoming: Vec<Incoming> = items
         .iter()
@@ -69,9 +68,11 @@ pub async fn patch_many(
                 name: r.name.clone().unwrap_or_else(|| current.name.clone()),
                 attributes,
                 created_at: current.created_at,
-                updated_at: now,
+                updated_at: batch.now,
+                created_by: current.created_by.clone(),
+                updated_by: Some(batch.author.to_owned()),
             },
-            existing: true,
+            before: Some(current.clone()),
         });
     }
     check_unique(txn, definition, &outgoing, &mut issues).await?;
@@ -81,6 +82,7 @@ pub async fn patch_many(
     if !issues.is_empty() {
         return Err(ObjectsError::Invalid(issues.into_vec()));
     }
+    decide_writes(batch.decide, &outgoing)?;
     for o in &outgoing {
         records::update_record(txn, &definition.workspace_id, &definition.id, &o.record)
             .await

@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
+use super::BatchContext;
 use super::checks::{check_relationships, check_unique, duplicate_ids, merge_attributes};
 use super::parse::{
     Incoming, attribute_path, batch_items, parse_incoming, record_id_path, record_path,
 };
-use super::write::{Outgoing, write_unique_values};
+use super::write::{Outgoing, decide_writes, write_unique_values};
 use crate::id::new_id;
 use crate::issue::Issues;
 use crate::objects::attribute::Attribute;
@@ -59,10 +60,9 @@ pub async fn upsert_many(
     txn: &DatabaseTransaction,
     definition: &ObjectDefinition,
     body: &Value,
-    max_batch: usize,
-    now: DateTime<Utc>,
+    batch: BatchContext<'_>,
 ) -> Result<Upserted, ObjectsError> {
-    let items = batch_items(body, "records", &["records", "matchOn"], max_batch)?;
+    let items = batch_items(body, "records", &["records", "matchOn"], batch.max_records)?;
     let mut issues = Issues::new();
     let match_on = parse_match_on(body.get("matchOn"), definition, &mut issues);
     let candidates = parse_candidates(definition, items, &mut issues);
@@ -74,12 +74,12 @@ pub async fn upsert_many(
         &mut issues,
     );
     let matched = resolve_matches(txn, definition, &match_on, &candidates, &mut issues).await?;
-    let outgoing = to_outgoing(candidates, matched, now);
+    let outgoing = to_outgoing(candidates, matched, batch.now, batch.author);
     // Two records of the batch that match the same live record would both replace it.
     duplicate_ids(
         outgoing
             .iter()
-            .filter(|o| o.existing)
+            .filter(|o| o.replaces())
             .map(|o| (o.index, o.record.id.as_str())),
         record_path,
         &mut issues,
@@ -93,16 +93,17 @@ pub async fn upsert_many(
     if !issues.is_empty() {
         return Err(ObjectsError::Invalid(issues.into_vec()));
     }
+    decide_writes(batch.decide, &outgoing)?;
 
     let new: Vec<&Record> = outgoing
         .iter()
-        .filter(|o| !o.existing)
+        .filter(|o| !o.replaces())
         .map(|o| &o.record)
         .collect();
     records::insert_records(txn, &definition.workspace_id, &definition.id, &new)
         .await
         .map_err(ObjectsError::from_write)?;
-    for o in outgoing.iter().filter(|o| o.existing) {
+    for o in outgoing.iter().filter(|o| o.replaces()) {
         records::update_record(txn, &definition.workspace_id, &definition.id, &o.record)
             .await
             .map_err(ObjectsError::from_write)?;
@@ -310,32 +311,37 @@ fn check_given_ids(
     }
 }
 
-/// The records to write: a matched candidate keeps the id and creation time of the live
-/// record it replaces; an unmatched one keeps its given id or gets a new one.
+/// The records to write: a matched candidate keeps the id, creation time and creator of
+/// the live record it replaces; an unmatched one keeps its given id or gets a new one.
 fn to_outgoing(
     candidates: Vec<Candidate>,
     mut matched: HashMap<usize, Record>,
     now: DateTime<Utc>,
+    author: &str,
 ) -> Vec<Outgoing> {
     candidates
         .into_iter()
         .map(|c| {
-            let existing = matched.remove(&c.index);
+            let before = matched.remove(&c.index);
             let record = Record {
-                id: existing
+                id: before
                     .as_ref()
                     .map(|r| r.id.clone())
                     .or(c.id)
                     .unwrap_or_else(|| new_id("rec")),
                 name: c.name,
                 attributes: c.attributes,
-                created_at: existing.as_ref().map_or(now, |r| r.created_at),
+                created_at: before.as_ref().map_or(now, |r| r.created_at),
                 updated_at: now,
+                created_by: before
+                    .as_ref()
+                    .map_or_else(|| Some(author.to_owned()), |r| r.created_by.clone()),
+                updated_by: Some(author.to_owned()),
             };
             Outgoing {
                 index: c.index,
                 record,
-                existing: existing.is_some(),
+                before,
             }
         })
         .collect()
@@ -379,6 +385,8 @@ mod tests {
             attributes: Map::new(),
             created_at: DateTime::<Utc>::UNIX_EPOCH,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
+            created_by: None,
+            updated_by: None,
         }
     }
 
@@ -510,10 +518,10 @@ mod tests {
             candidate(2, None, json!({})),
         ];
         let matched = HashMap::from([(0, live("rec_live"))]);
-        let outgoing = to_outgoing(candidates, matched, now);
+        let outgoing = to_outgoing(candidates, matched, now, "key_writer");
         let summary: Vec<(usize, bool, DateTime<Utc>)> = outgoing
             .iter()
-            .map(|o| (o.index, o.existing, o.record.created_at))
+            .map(|o| (o.index, o.replaces(), o.record.created_at))
             .collect();
         assert_eq!(
             summary,

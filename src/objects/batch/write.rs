@@ -2,17 +2,38 @@
 
 use sea_orm::DatabaseTransaction;
 
+use super::{Change, Decide};
 use crate::objects::attribute_value::unique_key;
 use crate::objects::definition::ObjectDefinition;
+use crate::objects::error::ObjectsError;
 use crate::objects::record::Record;
 use crate::store::StoreError;
 use crate::store::unique_values::{self, UniqueValue};
 
-/// A record about to be written, and whether it replaces a live one.
+/// A record about to be written, and the live one it replaces.
 pub(super) struct Outgoing {
     pub index: usize,
     pub record: Record,
-    pub existing: bool,
+    pub before: Option<Record>,
+}
+
+impl Outgoing {
+    pub fn replaces(&self) -> bool {
+        self.before.is_some()
+    }
+}
+
+/// Asks `decide` about every record `outgoing` writes, before and after.
+pub(super) fn decide_writes(decide: Decide<'_>, outgoing: &[Outgoing]) -> Result<(), ObjectsError> {
+    let changes: Vec<Change<'_>> = outgoing
+        .iter()
+        .map(|o| Change {
+            index: o.index,
+            before: o.before.as_ref(),
+            after: Some(&o.record),
+        })
+        .collect();
+    decide(&changes)
 }
 
 /// Claims the unique values of the written records, after releasing those they held.
@@ -23,7 +44,7 @@ pub(super) async fn write_unique_values(
 ) -> Result<(), StoreError> {
     let rewritten: Vec<String> = outgoing
         .iter()
-        .filter(|o| o.existing)
+        .filter(|o| o.replaces())
         .map(|o| o.record.id.clone())
         .collect();
     unique_values::delete_unique_values(txn, &definition.workspace_id, &definition.id, &rewritten)

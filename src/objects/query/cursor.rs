@@ -138,6 +138,8 @@ mod tests {
                 .expect("a time")
                 .with_timezone(&Utc),
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
+            created_by: None,
+            updated_by: None,
         }
     }
 

@@ -771,6 +771,8 @@ mod tests {
             attributes: Map::from_iter([("amount".to_owned(), json!(250))]),
             created_at: DateTime::<Utc>::UNIX_EPOCH,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
+            created_by: None,
+            updated_by: None,
         };
         let first = from_params(&[("sort", "-amount")]).expect("a sort");
         let cursor = first.cursor_after(&record);

@@ -1,0 +1,423 @@
+//! Policies that read records: every route that reads or writes one record decides on that
+//! record with its attributes and authors, batches decide on each record before and after
+//! the change (atomically: one denial writes nothing), and `createObject` sees the new
+//! definition. The schema's `RecordAttributes` decides what policies may read, and an
+//! attribute that cannot be read as declared is refused where it is defined or written.
+
+use andi::authz::load;
+use andi::keys::grant::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::policy_files::copy_of_shipped_policies;
+
+struct Fixture {
+    app: TestApp,
+    admin: String,
+    editor: String,
+    other_editor: String,
+    viewer: String,
+    _policies: tempfile::TempDir,
+}
+
+/// A server on the shipped policies plus `extra.cedar` (the schema changed by `schema`),
+/// with a `customers` object holding `region` and `confidential`, and keys of each role.
+async fn fixture_with_schema(extra: &str, schema: impl Fn(String) -> String) -> Fixture {
+    let policies = copy_of_shipped_policies();
+    std::fs::write(policies.path().join("extra.cedar"), extra).unwrap();
+    let schema_path = policies.path().join("schema.cedarschema");
+    let changed = schema(std::fs::read_to_string(&schema_path).unwrap());
+    std::fs::write(&schema_path, changed).unwrap();
+    let app = TestApp::builder().policies(policies.path()).spawn().await;
+    let workspace = app.create_workspace("acme").await;
+    let (admin, _) = app.create_key(&workspace, Some(Role::Admin), &[]).await;
+    let (editor, _) = app.create_key(&workspace, Some(Role::Editor), &[]).await;
+    let (other_editor, _) = app.create_key(&workspace, Some(Role::Editor), &[]).await;
+    let (viewer, _) = app.create_key(&workspace, Some(Role::Viewer), &[]).await;
+    let created = app
+        .post_json(
+            "/api/objects",
+            &admin,
+            &json!({"name": "Customers", "attributes": {
+                "region": {"type": "select", "options": [{"value": "EU"}, {"value": "US"}]},
+                "confidential": {"type": "boolean"},
+                "amount": {"type": "number"},
+            }}),
+        )
+        .await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    Fixture {
+        app,
+        admin,
+        editor,
+        other_editor,
+        viewer,
+        _policies: policies,
+    }
+}
+
+async fn fixture(extra: &str) -> Fixture {
+    fixture_with_schema(extra, |schema| schema).await
+}
+
+const CONFIDENTIAL: &str = r#"@id("confidential")
+forbid (principal is Andi::ApiKey, action, resource is Andi::Record)
+when { resource.attributes has confidential && resource.attributes.confidential }
+unless { principal in Andi::Role::"admin" };
+"#;
+
+impl Fixture {
+    async fn upsert(&self, key: &str, records: Value) -> reqwest::Response {
+        self.app
+            .post_json(
+                "/api/objects/customers/data/upsert-many",
+                key,
+                &json!({ "records": records }),
+            )
+            .await
+    }
+
+    async fn patch(&self, key: &str, records: Value) -> reqwest::Response {
+        self.app
+            .client
+            .patch(self.app.url("/api/objects/customers/data/patch-many"))
+            .bearer_auth(key)
+            .json(&json!({ "records": records }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The record as an admin reads it, or None when it is missing.
+    async fn record(&self, id: &str) -> Option<Value> {
+        let response = self
+            .app
+            .get(&format!("/api/objects/customers/data/{id}"), &self.admin)
+            .await;
+        match response.status().as_u16() {
+            200 => Some(response.json().await.unwrap()),
+            404 => None,
+            other => panic!("reading {id} answered {other}"),
+        }
+    }
+}
+
+async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn get_record_is_decided_on_the_record_attributes() {
+    let f = fixture(
+        r#"@id("viewers-read-eu")
+forbid (principal in Andi::Role::"viewer", action == Andi::Action::"getRecord", resource is Andi::Record)
+unless { resource.attributes has region && resource.attributes.region == "EU" };
+"#,
+    )
+    .await;
+    let written = f
+        .upsert(
+            &f.admin,
+            json!([
+                {"id": "cus_eu", "attributes": {"region": "EU"}},
+                {"id": "cus_us", "attributes": {"region": "US"}},
+                {"id": "cus_none", "attributes": {}},
+            ]),
+        )
+        .await;
+    assert_eq!(written.status(), 200);
+    let read = |id: &'static str| {
+        let app = &f.app;
+        let viewer = &f.viewer;
+        async move {
+            app.get(&format!("/api/objects/customers/data/{id}"), viewer)
+                .await
+                .status()
+        }
+    };
+    assert_eq!(read("cus_eu").await, 200);
+    assert_eq!(read("cus_us").await, 403);
+    assert_eq!(
+        read("cus_none").await,
+        403,
+        "a record without region is not EU"
+    );
+    let admin = f
+        .app
+        .get("/api/objects/customers/data/cus_us", &f.admin)
+        .await;
+    assert_eq!(admin.status(), 200, "the forbid is for viewers only");
+}
+
+#[tokio::test]
+async fn one_denied_record_fails_the_whole_batch_and_names_it() {
+    let f = fixture(CONFIDENTIAL).await;
+    let response = f
+        .upsert(
+            &f.editor,
+            json!([
+                {"id": "cus_1", "attributes": {"region": "EU"}},
+                {"id": "cus_2", "attributes": {"region": "US", "confidential": true}},
+            ]),
+        )
+        .await;
+    let body = problem(response, 403).await;
+    assert_eq!(body["code"], "records_denied");
+    assert_eq!(
+        body["deniedRecords"],
+        json!([{"index": 1, "id": "cus_2", "state": "after", "policies": ["confidential"]}])
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("`cus_2`"),
+        "{body}"
+    );
+    assert_eq!(
+        f.record("cus_1").await,
+        None,
+        "nothing of the batch is written"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_is_decided_on_each_record_as_it_is_and_as_it_would_be() {
+    let f = fixture(CONFIDENTIAL).await;
+    let seeded = f
+        .upsert(
+            &f.admin,
+            json!([
+                {"id": "cus_secret", "attributes": {"confidential": true}},
+                {"id": "cus_open", "attributes": {"confidential": false}},
+            ]),
+        )
+        .await;
+    assert_eq!(seeded.status(), 200);
+
+    // Unmarking a confidential record: denied on the record as it is.
+    let unmark = f
+        .patch(
+            &f.editor,
+            json!([{"id": "cus_secret", "attributes": {"confidential": false}}]),
+        )
+        .await;
+    let body = problem(unmark, 403).await;
+    assert_eq!(body["deniedRecords"][0]["state"], "before");
+    // Marking an open record: denied on the record as the patch would leave it.
+    let mark = f
+        .patch(
+            &f.editor,
+            json!([{"id": "cus_open", "attributes": {"confidential": true}}]),
+        )
+        .await;
+    let body = problem(mark, 403).await;
+    assert_eq!(body["deniedRecords"][0]["state"], "after");
+    assert_eq!(
+        f.record("cus_open").await.unwrap()["attributes"]["confidential"],
+        false
+    );
+
+    // Deleting many: decided on each record deleted; nothing is deleted.
+    let deleted = f
+        .app
+        .post_json(
+            "/api/objects/customers/data/delete-many",
+            &f.editor,
+            &json!({"ids": ["cus_open", "cus_secret"]}),
+        )
+        .await;
+    let body = problem(deleted, 403).await;
+    assert_eq!(
+        body["deniedRecords"],
+        json!([{"index": 1, "id": "cus_secret", "state": "before", "policies": ["confidential"]}])
+    );
+    assert!(f.record("cus_open").await.is_some());
+    // Deleting one.
+    let one = f
+        .app
+        .client
+        .delete(f.app.url("/api/objects/customers/data/cus_secret"))
+        .bearer_auth(&f.editor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 403);
+    // A patch the policies allow still works.
+    let allowed = f
+        .patch(
+            &f.editor,
+            json!([{"id": "cus_open", "attributes": {"region": "EU"}}]),
+        )
+        .await;
+    assert_eq!(allowed.status(), 200);
+}
+
+#[tokio::test]
+async fn records_carry_their_authors_and_only_the_creator_changes_one() {
+    let f = fixture(
+        r#"@id("creator-changes-record")
+forbid (principal is Andi::ApiKey, action in Andi::Action::"objects.write", resource is Andi::Record)
+unless { resource has createdBy && resource.createdBy == principal };
+"#,
+    )
+    .await;
+    let created = f
+        .upsert(
+            &f.editor,
+            json!([{"id": "cus_1", "attributes": {"region": "EU"}}]),
+        )
+        .await;
+    assert_eq!(created.status(), 200);
+    let body: Value = created.json().await.unwrap();
+    let creator = body["records"][0]["createdBy"].as_str().unwrap().to_owned();
+    assert!(creator.starts_with("key_"), "{body}");
+    assert_eq!(body["records"][0]["updatedBy"], creator.as_str());
+
+    let by_other = f
+        .patch(
+            &f.other_editor,
+            json!([{"id": "cus_1", "attributes": {"region": "US"}}]),
+        )
+        .await;
+    assert_eq!(by_other.status(), 403);
+    let by_creator = f
+        .patch(
+            &f.editor,
+            json!([{"id": "cus_1", "attributes": {"region": "US"}}]),
+        )
+        .await;
+    assert_eq!(by_creator.status(), 200);
+    let record = f.record("cus_1").await.unwrap();
+    assert_eq!(record["attributes"]["region"], "US");
+    assert_eq!(record["createdBy"], creator.as_str());
+}
+
+#[tokio::test]
+async fn create_object_is_decided_on_the_new_definition() {
+    let f = fixture(
+        r#"@id("no-scratch-objects")
+forbid (principal, action == Andi::Action::"createObject", resource is Andi::ObjectDefinition)
+when { resource.handle like "scratch*" || (resource has attributeKeys && resource.attributeKeys.contains("ssn")) };
+"#,
+    )
+    .await;
+    let create = |handle: &'static str, attribute: &'static str| {
+        let app = &f.app;
+        let admin = &f.admin;
+        async move {
+            app.post_json(
+                "/api/objects",
+                admin,
+                &json!({"name": handle, "handle": handle, "attributes": {attribute: {"type": "string"}}}),
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(create("scratchpad", "note").await, 403);
+    assert_eq!(create("people", "ssn").await, 403);
+    assert_eq!(create("people", "email").await, 201);
+}
+
+#[tokio::test]
+async fn an_attribute_the_policies_read_as_another_type_is_refused_naming_both_sides() {
+    let f = fixture("").await;
+    let response = f
+        .app
+        .post_json(
+            "/api/objects",
+            &f.admin,
+            &json!({"name": "Orders", "attributes": {"region": {"type": "integer"}}}),
+        )
+        .await;
+    let body = problem(response, 400).await;
+    let issue = &body["issues"][0];
+    assert_eq!(issue["path"], json!(["attributes", "region", "type"]));
+    let message = issue["message"].as_str().unwrap();
+    assert!(
+        message.contains("`integer`") && message.contains("String"),
+        "{message}"
+    );
+
+    let patch = f
+        .app
+        .client
+        .patch(f.app.url("/api/objects/customers"))
+        .bearer_auth(&f.admin)
+        .json(&json!({"attributes": {"confidential": {"type": "text"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), 400);
+}
+
+#[tokio::test]
+async fn a_value_the_declared_type_cannot_hold_is_refused_when_written() {
+    let f = fixture_with_schema(
+        r#"@id("small-amounts")
+forbid (principal, action == Andi::Action::"getRecord", resource is Andi::Record)
+when { resource.attributes has amount && resource.attributes.amount.greaterThan(decimal("1000.0")) };
+"#,
+        |schema| schema.replace("confidential?: Bool,", "confidential?: Bool,\n    amount?: decimal,"),
+    )
+    .await;
+    let response = f
+        .upsert(
+            &f.admin,
+            json!([{"id": "cus_1", "attributes": {"amount": 1.23456}}]),
+        )
+        .await;
+    let body = problem(response, 400).await;
+    assert_eq!(
+        body["issues"][0]["path"],
+        json!(["records", 0, "attributes", "amount"])
+    );
+    let written = f
+        .upsert(
+            &f.admin,
+            json!([
+                {"id": "cus_small", "attributes": {"amount": 999.5}},
+                {"id": "cus_big", "attributes": {"amount": 1000.25}},
+            ]),
+        )
+        .await;
+    assert_eq!(written.status(), 200);
+    let read = |id: &'static str| {
+        let app = &f.app;
+        let viewer = &f.viewer;
+        async move {
+            app.get(&format!("/api/objects/customers/data/{id}"), viewer)
+                .await
+                .status()
+        }
+    };
+    assert_eq!(read("cus_small").await, 200);
+    assert_eq!(
+        read("cus_big").await,
+        403,
+        "numbers are compared as decimals"
+    );
+}
+
+#[test]
+fn a_record_attribute_declared_as_an_entity_or_required_is_refused_at_load() {
+    let policies = copy_of_shipped_policies();
+    let schema_path = policies.path().join("schema.cedarschema");
+    let schema = std::fs::read_to_string(&schema_path).unwrap();
+    let line = schema
+        .lines()
+        .position(|l| l.contains("entity Record"))
+        .unwrap()
+        + 1;
+    std::fs::write(
+        &schema_path,
+        schema.replace("region?: String,", "region: String,\n    owner?: ApiKey,"),
+    )
+    .unwrap();
+    let errors = load(policies.path()).unwrap_err().to_string();
+    assert!(
+        errors.contains(&format!("schema.cedarschema:{}", line + 1)),
+        "{errors}"
+    );
+    assert!(errors.contains("`region?`"), "{errors}");
+    assert!(errors.contains("`owner`"), "{errors}");
+}
