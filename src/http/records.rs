@@ -74,7 +74,7 @@ pub struct QueryPage {
     responses(
         (status = 200, body = UpsertResult),
         (status = 400, description = "Invalid batch; `issues` lists every bad record and field by JSON path"),
-        (status = 403, description = "The key lacks `objects.write`"),
+        (status = 403, description = "The key lacks `objects.write`, or policies deny some records (`records_denied`: `deniedRecords` names each; nothing is written)"),
         (status = 404, description = "No such object"),
         (status = 409, description = "A concurrent writer took a unique value; retry"),
     ),
@@ -118,7 +118,7 @@ pub async fn records_upsert_many(
     responses(
         (status = 200, body = PatchResult),
         (status = 400, description = "Invalid batch; `issues` lists every problem"),
-        (status = 403, description = "The key lacks `objects.write`"),
+        (status = 403, description = "The key lacks `objects.write`, or policies deny some records (`records_denied`: `deniedRecords` names each; nothing is written)"),
         (status = 404, description = "No such object"),
     ),
     security(("bearer" = []), ("apiKey" = []))
@@ -158,7 +158,7 @@ pub async fn records_patch_many(
     responses(
         (status = 200, body = DeleteResult),
         (status = 400, description = "Invalid ids; `issues` lists each"),
-        (status = 403, description = "The key lacks `objects.write`, or a policy forbids it"),
+        (status = 403, description = "The key lacks `objects.write`, or policies deny the object or some records (`records_denied`: `deniedRecords` names each; nothing is deleted)"),
         (status = 404, description = "No such object"),
     ),
     security(("bearer" = []), ("apiKey" = []))
@@ -316,7 +316,7 @@ fn record_not_found(handle: &str, id: &str) -> ApiError {
     ),
     responses(
         (status = 200, body = RecordView),
-        (status = 403, description = "The key lacks `objects.read`"),
+        (status = 403, description = "The key lacks `objects.read`, or a policy denies this record"),
         (status = 404, description = "No such object or record"),
     ),
     security(("bearer" = []), ("apiKey" = []))
