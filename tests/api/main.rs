@@ -8,6 +8,7 @@
 mod auth;
 mod auth_flood;
 mod body_shape;
+mod cedar_differential;
 mod cedar_equivalence;
 mod cli;
 mod cli_busy;
