@@ -132,6 +132,55 @@ impl Authz {
         }
         Ok(denied)
     }
+
+    /// Which of `resources` (rows a query read) the API key `principal` may take `action`
+    /// on, against one snapshot of the policies. When no policy can tell them apart they
+    /// share one evaluation, recorded once, and [`Visible::alike`] says so: the caller
+    /// then knows every other row of the object gets the same answer.
+    pub fn visible(
+        &self,
+        principal: &KeyPrincipal,
+        action: Action,
+        resources: &[Resource],
+        context: &RequestContext,
+    ) -> Result<Visible, AuthzError> {
+        let bundle = self.current.load();
+        let key = Principal::Key(principal);
+        let Some(first) = resources.first() else {
+            return Ok(Visible {
+                each: Vec::new(),
+                alike: false,
+            });
+        };
+        let alike = bundle.index.decides_alike(
+            action,
+            &bundle.types.api_key,
+            resource_uid(&bundle, first).type_name(),
+        );
+        let mut each = Vec::with_capacity(resources.len());
+        for resource in resources {
+            if alike && !each.is_empty() {
+                each.push(each[0]);
+                continue;
+            }
+            let evaluation = self
+                .record(&bundle, key, action, resource, || {
+                    evaluate(&bundle, key, action, resource, context)
+                })
+                .map_err(AuthzError::Internal)?;
+            each.push(evaluation.allowed);
+        }
+        Ok(Visible { each, alike })
+    }
+}
+
+/// What [`Authz::visible`] found.
+#[derive(Debug)]
+pub struct Visible {
+    /// Whether each resource is allowed, in order.
+    pub each: Vec<bool>,
+    /// Whether every resource of that kind and parent gets the same answer.
+    pub alike: bool,
 }
 
 /// Why `principal` was denied `action`: the permission it lacks, when that is the cause.

@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::extract::{Authenticated, JsonBody};
 use super::object_access::{authorized_object, object_not_found, placeholder_id, relock};
 use super::state::AppState;
-use crate::authz::{Action, Resource};
+use crate::authz::{Action, AuthzError, Resource};
 use crate::issue::Issues;
 use crate::objects::attribute_value::is_record_id;
 use crate::objects::batch::{self, BatchContext, Change, Decide};
@@ -22,7 +22,7 @@ use crate::objects::error::{DeniedRecord, ObjectsError};
 use crate::objects::handle::ObjectHandle;
 use crate::objects::query::RecordQuery;
 use crate::objects::query::parse::{parse_query_body, parse_query_params};
-use crate::objects::record::RecordView;
+use crate::objects::record::{Record, RecordView};
 use crate::store::{self, StoreError};
 
 /// Record times are kept to the microsecond, the precision both databases store, so a
@@ -294,9 +294,24 @@ async fn authorized_record(
             data: None,
         },
     };
-    state
+    match state
         .authz
-        .authorize(&auth.principal, action, &resource, &auth.context)?;
+        .authorize(&auth.principal, action, &resource, &auth.context)
+    {
+        // A record the key may not read is answered as a missing one would be, so a
+        // denial never tells that it exists (and queries leave it out alike).
+        Err(AuthzError::Denied(_))
+            if action == Action::GetRecord
+                && let (Some(definition), Some(_)) = (&definition, &record) =>
+        {
+            let missing = Resource::record(definition, id, None);
+            state
+                .authz
+                .authorize(&auth.principal, action, &missing, &auth.context)?;
+            return Err(record_not_found(handle, id));
+        }
+        denied_or_allowed => denied_or_allowed?,
+    }
     let definition = definition.ok_or_else(|| object_not_found(handle))?;
     Ok((definition, record))
 }
@@ -309,7 +324,7 @@ fn record_not_found(handle: &str, id: &str) -> ApiError {
     get,
     path = "/api/objects/{handle}/data/{id}",
     tag = "records",
-    description = "One live record. Needs `objects.read` (action `getRecord`).",
+    description = "One live record. Needs `objects.read` (action `getRecord`, decided on the record with its attributes). A record the policies hide from this key is answered 404, as a missing one would be (403 when a missing one would be denied too).",
     params(
         ("handle" = String, Path, description = "The object's handle"),
         ("id" = String, Path, description = "The record's id"),
@@ -374,22 +389,75 @@ pub async fn record_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// How many pages' worth of rows one query request examines at most when the policies
+/// hide some: past it, the page is returned short, with a cursor after the last row
+/// examined, so a query over records a key mostly may not see stays bounded.
+const EXAMINED_PAGES: usize = 10;
+
+/// One page of the records `query` matches that the key may read: rows are read in the
+/// query's order a page at a time, each decided as `getRecord` would decide it, until the
+/// page is full, the object ends, or [`EXAMINED_PAGES`] pages were examined. The cursor
+/// resumes strictly after the last row examined, so no row is skipped or returned twice.
 async fn run_query(
     state: &AppState,
+    auth: &Authenticated,
     definition: &ObjectDefinition,
     query: &RecordQuery,
 ) -> Result<Json<QueryPage>, ApiError> {
-    let mut records =
-        store::record_query::query(&state.db, &definition.workspace_id, &definition.id, query)
-            .await?;
-    let next_cursor = if records.len() > query.limit {
-        records.truncate(query.limit);
-        records.last().map(|last| query.cursor_after(last))
-    } else {
-        None
+    let budget = query.limit.saturating_mul(EXAMINED_PAGES);
+    let mut items: Vec<Record> = Vec::new();
+    let mut examined = 0;
+    let mut chunk = query.clone();
+    let next_cursor = loop {
+        let mut rows =
+            store::record_query::query(&state.db, &definition.workspace_id, &definition.id, &chunk)
+                .await?;
+        let more_after_chunk = rows.len() > chunk.limit;
+        rows.truncate(chunk.limit);
+        let resources: Vec<Resource> = rows
+            .iter()
+            .map(|row| Resource::record(definition, &row.id, Some(row)))
+            .collect();
+        let visible = state.authz.visible(
+            &auth.principal,
+            Action::GetRecord,
+            &resources,
+            &auth.context,
+        )?;
+        if visible.alike && visible.each.first() == Some(&false) {
+            // No row of this object is visible to this key.
+            break None;
+        }
+        let row_count = rows.len();
+        let mut last_examined = None;
+        let mut unexamined_in_chunk = false;
+        for (position, (row, allowed)) in rows.into_iter().zip(visible.each).enumerate() {
+            examined += 1;
+            if allowed {
+                items.push(row.clone());
+            }
+            last_examined = Some(row);
+            if items.len() == query.limit {
+                unexamined_in_chunk = position + 1 < row_count;
+                break;
+            }
+        }
+        let Some(last) = last_examined else {
+            break None;
+        };
+        if items.len() == query.limit {
+            break (unexamined_in_chunk || more_after_chunk).then(|| query.cursor_after(&last));
+        }
+        if !more_after_chunk {
+            break None;
+        }
+        if examined >= budget {
+            break Some(query.cursor_after(&last));
+        }
+        chunk = query.continuing_after(&last);
     };
     Ok(Json(QueryPage {
-        items: records.iter().map(RecordView::from).collect(),
+        items: items.iter().map(RecordView::from).collect(),
         next_cursor,
     }))
 }
@@ -398,7 +466,7 @@ async fn run_query(
     get,
     path = "/api/objects/{handle}/query",
     tag = "records",
-    description = "Live records that match every filter, sorted, one page at a time (keyset: stable while records are inserted). Fields: any attribute key, `id`, `name`, `createdAt`, `updatedAt`. Operators: eq, ne, gt, gte, lt, lte, contains (case-insensitive substring; for a multiselect, holds the option), in (comma-separated), exists (true/false). Needs `objects.read` (action `queryRecords`).",
+    description = "Live records that match every filter, sorted, one page at a time (keyset: stable while records are inserted). Fields: any attribute key, `id`, `name`, `createdAt`, `updatedAt`. Operators: eq, ne, gt, gte, lt, lte, contains (case-insensitive substring; for a multiselect, holds the option), in (comma-separated), exists (true/false). Needs `objects.read` (action `queryRecords`); returns only the records `getRecord` would let this key read. When policies hide some, a page may come back short with a `nextCursor` (at most ten pages of rows are examined per request); follow it to the end.",
     params(
         ("handle" = String, Path, description = "The object's handle"),
         ("filter" = Option<Vec<String>>, Query, description = "`<field>:<op>:<value>`, repeatable; all must hold. E.g. `status:eq:open`, `amount:gte:100`"),
@@ -427,7 +495,7 @@ pub async fn records_query_get(
             .collect();
     let query = parse_query_params(&params, &definition, state.limits.query())
         .map_err(ApiError::Validation)?;
-    run_query(&state, &definition, &query).await
+    run_query(&state, &auth, &definition, &query).await
 }
 
 #[utoipa::path(
@@ -458,5 +526,5 @@ pub async fn records_query_post(
     let definition = authorized_object(&state, &auth, &handle, Action::QueryRecords).await?;
     let query = parse_query_body(&body.parse()?, &definition, state.limits.query())
         .map_err(ApiError::Validation)?;
-    run_query(&state, &definition, &query).await
+    run_query(&state, &auth, &definition, &query).await
 }

@@ -12,6 +12,20 @@ use crate::objects::record::Record;
 
 impl RecordQuery {
     /// The cursor that continues after `last`.
+    /// The same query, continuing strictly after `last` in its order, as the cursor of
+    /// `last` would.
+    pub fn continuing_after(&self, last: &Record) -> RecordQuery {
+        RecordQuery {
+            after: Some(
+                self.sort
+                    .iter()
+                    .map(|k| sort_value(&k.field, last))
+                    .collect(),
+            ),
+            ..self.clone()
+        }
+    }
+
     pub fn cursor_after(&self, last: &Record) -> String {
         let values: Vec<Value> = self
             .sort
