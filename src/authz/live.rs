@@ -26,7 +26,14 @@ pub struct Authz {
     current: ArcSwap<PolicyBundle>,
     reloads: ReloadState,
     decision_log: Option<Arc<DecisionLog>>,
+    /// What the stored data requires of a reloaded set (see [`StoredDataCheck`]).
+    stored_data: Option<StoredDataCheck>,
 }
+
+/// Refuses a policy set the stored data contradicts: a record attribute the schema declares
+/// as a type some object's attribute of that key cannot be read as. Run on every reload,
+/// off the request workers.
+pub type StoredDataCheck = Box<dyn Fn(&PolicyBundle) -> Result<(), PolicyErrors> + Send + Sync>;
 
 impl Authz {
     pub fn load(dir: &Path) -> Result<Authz, PolicyErrors> {
@@ -38,7 +45,14 @@ impl Authz {
             current: ArcSwap::from_pointee(bundle),
             reloads: ReloadState::default(),
             decision_log: None,
+            stored_data: None,
         }
+    }
+
+    /// Also refuses every reloaded set that `check` refuses.
+    pub fn with_stored_data_check(mut self, check: StoredDataCheck) -> Authz {
+        self.stored_data = Some(check);
+        self
     }
 
     /// Also writes every decision to `log`.
@@ -316,7 +330,11 @@ impl Authz {
     /// remembers the failure for `/readyz`.
     pub fn reload(&self, dir: &Path) -> Result<Arc<PolicyBundle>, PolicyErrors> {
         self.reloads.attempts.fetch_add(1, Ordering::Relaxed);
-        match load(dir) {
+        let loaded = load(dir).and_then(|bundle| match &self.stored_data {
+            Some(check) => check(&bundle).map(|()| bundle),
+            None => Ok(bundle),
+        });
+        match loaded {
             Ok(bundle) => {
                 let bundle = Arc::new(bundle);
                 let previous = self.current.swap(bundle.clone());

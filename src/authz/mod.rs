@@ -38,7 +38,7 @@ pub use decision_log::{DecisionLog, DecisionLogTarget};
 pub use evaluate::evaluate;
 pub use explain::{Explanation, explain};
 
-pub use live::{Authz, ReloadFailure, Visible};
+pub use live::{Authz, ReloadFailure, StoredDataCheck, Visible};
 pub use load::{load, load_with};
 pub use record_attributes::{CedarType, RecordAttributeTypes};
 pub use reload::{ReloadTask, reload_on_hangup, watch};

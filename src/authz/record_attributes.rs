@@ -20,6 +20,7 @@ use cedar_policy::RestrictedExpression;
 use serde_json::{Map, Value};
 
 use crate::objects::attribute::{Attribute, AttributeKind};
+use crate::objects::definition::ObjectDefinition;
 use crate::objects::handle::AttributeKey;
 
 /// The attribute of `entity Record` that holds the record's attribute values.
@@ -242,6 +243,24 @@ impl RecordAttributeTypes {
                         kind = attribute.kind.type_name(),
                     ),
                 ))
+            })
+            .collect()
+    }
+
+    /// Every attribute of the stored `definitions` that cannot be read as declared, one
+    /// message each, naming the object, its workspace and both types.
+    pub fn conflicts_with(&self, definitions: &[ObjectDefinition]) -> Vec<String> {
+        definitions
+            .iter()
+            .flat_map(|definition| {
+                self.check_definition(&definition.attributes)
+                    .into_iter()
+                    .map(move |(_, message)| {
+                        format!(
+                            "object `{}` (workspace {}): {message}",
+                            definition.handle, definition.workspace_id
+                        )
+                    })
             })
             .collect()
     }

@@ -47,12 +47,22 @@ impl Application {
             config.database.database_pool_size,
         )
         .await?;
-        let mut authz = Authz::load(&config.policy_dir).map_err(|errors| {
+        let invalid = |errors: authz::PolicyErrors| {
             anyhow::anyhow!(
                 "the policies in {} are invalid:\n{errors}",
                 config.policy_dir.display()
             )
-        })?;
+        };
+        let mut authz = Authz::load(&config.policy_dir).map_err(invalid)?;
+        stored_data_conflicts(&db, &authz.snapshot(), &config.policy_dir)
+            .await
+            .map_err(invalid)?;
+        let (check_db, check_dir) = (db.clone(), config.policy_dir.clone());
+        let runtime = tokio::runtime::Handle::current();
+        // Reloads run on a blocking thread, where waiting on the runtime is allowed.
+        authz = authz.with_stored_data_check(Box::new(move |bundle| {
+            runtime.block_on(stored_data_conflicts(&check_db, bundle, &check_dir))
+        }));
         let decision_log = match &config.decision_log {
             Some(target) => {
                 let log = Arc::new(DecisionLog::open(target)?);
@@ -146,6 +156,38 @@ impl Application {
 
 /// Hot reload: on changes to the policy directory and on SIGHUP. A watch that cannot start
 /// (e.g. the inotify limit is reached) is logged, and SIGHUP still reloads.
+/// Refuses `bundle` when a stored definition has an attribute its schema declares as a
+/// record attribute of a type that attribute cannot be read as (or when the definitions
+/// cannot be read, since the set could then not be checked).
+async fn stored_data_conflicts(
+    db: &sea_orm::DatabaseConnection,
+    bundle: &authz::PolicyBundle,
+    dir: &std::path::Path,
+) -> Result<(), authz::PolicyErrors> {
+    let schema = dir.join("schema.cedarschema");
+    let problem = |message: String| authz::PolicyError {
+        file: schema.clone(),
+        line: None,
+        column: None,
+        message,
+    };
+    let definitions = store::objects::find_every_definition(db)
+        .await
+        .map_err(|e| {
+            authz::PolicyErrors(vec![problem(format!(
+                "cannot read the object definitions to check the declared record attributes against: {e}"
+            ))])
+        })?;
+    let conflicts = bundle.record_attributes.conflicts_with(&definitions);
+    if conflicts.is_empty() {
+        Ok(())
+    } else {
+        Err(authz::PolicyErrors(
+            conflicts.into_iter().map(problem).collect(),
+        ))
+    }
+}
+
 fn start_policy_reload(authz: &Arc<Authz>, config: &ServeConfig) -> Vec<authz::ReloadTask> {
     let mut tasks = Vec::new();
     match authz::watch(

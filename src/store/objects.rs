@@ -62,6 +62,21 @@ pub async fn find_definitions(
         .collect()
 }
 
+/// Every definition of every workspace, for checks that span them all (a policy schema
+/// against the attributes it declares).
+pub async fn find_every_definition(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<ObjectDefinition>, StoreError> {
+    object_definition::Entity::find()
+        .order_by_asc(object_definition::Column::WorkspaceId)
+        .order_by_asc(object_definition::Column::Handle)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
 pub async fn find_definition_by_handle(
     db: &impl ConnectionTrait,
     workspace_id: &str,

@@ -504,3 +504,49 @@ async fn a_query_over_mostly_hidden_records_returns_short_pages_that_still_reach
     let body = problem(missing, 404).await;
     assert_eq!(body["code"], "not_found");
 }
+
+#[tokio::test]
+async fn a_schema_the_stored_definitions_contradict_is_refused_on_reload() {
+    let f = fixture("").await;
+    let schema_path = f._policies.path().join("schema.cedarschema");
+    let schema = std::fs::read_to_string(&schema_path).unwrap();
+    std::fs::write(
+        &schema_path,
+        schema.replace("region?: String,", "region?: Long,"),
+    )
+    .unwrap();
+    let mut body = Value::Null;
+    for _ in 0..400 {
+        body = f
+            .app
+            .client
+            .get(f.app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !body["lastReloadError"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let errors = body["lastReloadError"]["errors"].to_string();
+    assert!(
+        errors.contains("object `customers`")
+            && errors.contains("`select`")
+            && errors.contains("Long"),
+        "{body}"
+    );
+    // The last good set keeps serving: region is still read as a String.
+    let created = f
+        .app
+        .post_json(
+            "/api/objects",
+            &f.admin,
+            &json!({"name": "Orders", "attributes": {"region": {"type": "integer"}}}),
+        )
+        .await;
+    assert_eq!(created.status(), 400);
+}
