@@ -2,13 +2,14 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::object_access::{authorized_object, placeholder_id, relock};
 use crate::authz::{Action, Resource};
 use crate::http::error::ApiError;
+use crate::http::etag::ETag;
 use crate::http::extract::Authenticated;
 use crate::http::extract::JsonBody;
 use crate::http::state::AppState;
@@ -79,7 +80,7 @@ pub async fn objects_create(
         principal, context, ..
     }: Authenticated,
     body: JsonBody,
-) -> Result<(StatusCode, Json<ObjectDefinitionView>), ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let definition = parse_new_definition(&body.parse()?, state.limits.max_attributes)
         .map_err(ApiError::Validation)?;
     // The new definition is asked about as a placeholder: it has no id until it is stored.
@@ -104,10 +105,8 @@ pub async fn objects_create(
         define::create_definition(&state.db, &principal.workspace.id, definition, Utc::now())
             .await?;
     state.definitions.changed(&principal.workspace.id);
-    Ok((
-        StatusCode::CREATED,
-        Json(ObjectDefinitionView::from(&created)),
-    ))
+    let view = ObjectDefinitionView::from(&created);
+    Ok((StatusCode::CREATED, [ETag::of(&view)?.header()], Json(view)))
 }
 
 /// Refuses attributes whose type cannot be read as the policy schema declares that
@@ -142,9 +141,13 @@ fn readable_by_policies<'a>(
     path = "/api/objects/{handle}",
     tag = "objects",
     description = "One object definition. Needs `objects.read` (action `getObject`).",
-    params(("handle" = String, Path, description = "The object's handle, e.g. `invoices`")),
+    params(
+        ("handle" = String, Path, description = "The object's handle, e.g. `invoices`"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag read before; 304 when the version is still the same"),
+    ),
     responses(
-        (status = 200, body = ObjectDefinitionView),
+        (status = 200, body = ObjectDefinitionView, headers(("ETag" = String, description = "The version read; send it as If-Match to change exactly this version"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 403, description = "The key lacks `objects.read`"),
         (status = 404, description = "No such object in the key's workspace"),
     ),
@@ -154,9 +157,15 @@ pub async fn object_get(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(handle): Path<String>,
-) -> Result<Json<ObjectDefinitionView>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let definition = authorized_object(&state, &auth, &handle, Action::GetObject).await?;
-    Ok(Json(ObjectDefinitionView::from(&definition)))
+    let view = ObjectDefinitionView::from(&definition);
+    let etag = ETag::of(&view)?;
+    if etag.not_modified(&headers) {
+        return Ok((StatusCode::NOT_MODIFIED, [etag.header()]).into_response());
+    }
+    Ok(([etag.header()], Json(view)).into_response())
 }
 
 #[utoipa::path(
@@ -164,13 +173,17 @@ pub async fn object_get(
     path = "/api/objects/{handle}",
     tag = "objects",
     description = "Changes the name or description, adds or replaces attributes, and removes one with `null`. A change that live records do not satisfy is 409 and names how many block it. Needs `objects.write` (action `updateObject`).",
-    params(("handle" = String, Path, description = "The object's handle")),
+    params(
+        ("handle" = String, Path, description = "The object's handle"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the current version has this ETag (or `*`); 412 otherwise"),
+    ),
     request_body(content = Object, example = json!({
         "description": "Customer invoices",
         "attributes": {"dueOn": {"type": "date"}, "legacyCode": null}
     })),
     responses(
         (status = 200, body = ObjectDefinitionView),
+        (status = 412, description = "If-Match names another version: it changed since it was read (`precondition_failed`)"),
         (status = 400, description = "Invalid change; `issues` lists each problem"),
         (status = 403, description = "The key lacks `objects.write`"),
         (status = 404, description = "No such object"),
@@ -182,8 +195,9 @@ pub async fn object_patch(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(handle): Path<String>,
+    headers: HeaderMap,
     body: JsonBody,
-) -> Result<Json<ObjectDefinitionView>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let definition = authorized_object(&state, &auth, &handle, Action::UpdateObject).await?;
     let patch = parse_definition_patch(&body.parse()?).map_err(ApiError::Validation)?;
     readable_by_policies(
@@ -195,6 +209,7 @@ pub async fn object_patch(
     )?;
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
+    ETag::of(&ObjectDefinitionView::from(&definition))?.check_if_match(&headers)?;
     let updated = evolve::apply_patch(
         &txn,
         &definition,
@@ -205,7 +220,8 @@ pub async fn object_patch(
     .await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.definitions.changed(&definition.workspace_id);
-    Ok(Json(ObjectDefinitionView::from(&updated)))
+    let view = ObjectDefinitionView::from(&updated);
+    Ok(([ETag::of(&view)?.header()], Json(view)))
 }
 
 #[utoipa::path(
@@ -216,9 +232,11 @@ pub async fn object_patch(
     params(
         ("handle" = String, Path, description = "The object's handle"),
         ("cascade" = Option<bool>, Query, description = "Also delete the object's records"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the current version has this ETag (or `*`); 412 otherwise"),
     ),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 412, description = "If-Match names another version: it changed since it was read (`precondition_failed`)"),
         (status = 403, description = "The key lacks `objects.write`"),
         (status = 404, description = "No such object"),
         (status = 409, description = "Live records exist, or another object's relationship points here"),
@@ -230,6 +248,7 @@ pub async fn object_delete(
     auth: Authenticated,
     Path(handle): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let definition = authorized_object(&state, &auth, &handle, Action::DeleteObject).await?;
     let mut cascade = false;
@@ -253,6 +272,7 @@ pub async fn object_delete(
     }
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
+    ETag::of(&ObjectDefinitionView::from(&definition))?.check_if_match(&headers)?;
     define::delete_definition(&txn, &definition, cascade).await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.definitions.changed(&definition.workspace_id);

@@ -38,6 +38,9 @@ pub enum ApiError {
     },
     #[error("{0}")]
     NotFound(String),
+    /// `If-Match` names another version than the current one.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
     #[error("the request body is invalid")]
@@ -276,6 +279,7 @@ impl ApiError {
             ApiError::Auth(_) => StatusCode::UNAUTHORIZED,
             ApiError::Denied(_) | ApiError::RecordsDenied { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -297,6 +301,7 @@ impl ApiError {
             ApiError::Denied(_) => "insufficient_scope",
             ApiError::RecordsDenied { .. } => "records_denied",
             ApiError::NotFound(_) => "not_found",
+            ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::Conflict { code, .. } | ApiError::BadRequest { code, .. } => code,
             ApiError::Validation(_) => "validation_failed",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -403,6 +408,7 @@ mod tests {
             ApiError::Denied(_) => "Denied",
             ApiError::RecordsDenied { .. } => "RecordsDenied",
             ApiError::NotFound(_) => "NotFound",
+            ApiError::PreconditionFailed(_) => "PreconditionFailed",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Validation(_) => "Validation",
             ApiError::BadRequest { .. } => "BadRequest",
@@ -418,7 +424,7 @@ mod tests {
             ApiError::Internal(_) => "Internal",
         }
     }
-    const VARIANTS: usize = 17;
+    const VARIANTS: usize = 18;
 
     fn auth_variant(error: &AuthError) -> &'static str {
         match error {
@@ -644,6 +650,11 @@ mod tests {
                 ApiError::NotFound("no route".to_owned()),
                 S::NOT_FOUND,
                 "not_found",
+            ),
+            (
+                ApiError::PreconditionFailed("stale".to_owned()),
+                S::PRECONDITION_FAILED,
+                "precondition_failed",
             ),
             (
                 ApiError::Conflict {

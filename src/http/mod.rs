@@ -7,6 +7,7 @@ pub mod caller;
 pub mod connections;
 pub mod definitions;
 pub mod error;
+pub mod etag;
 pub mod extract;
 pub mod health;
 pub mod limits;

@@ -4,12 +4,14 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{SubsecRound, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
+use super::etag::ETag;
 use super::extract::{Authenticated, JsonBody};
 use super::object_access::{authorized_object, object_not_found, placeholder_id, relock};
 use super::state::AppState;
@@ -328,9 +330,11 @@ fn record_not_found(handle: &str, id: &str) -> ApiError {
     params(
         ("handle" = String, Path, description = "The object's handle"),
         ("id" = String, Path, description = "The record's id"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag read before; 304 when the version is still the same"),
     ),
     responses(
-        (status = 200, body = RecordView),
+        (status = 200, body = RecordView, headers(("ETag" = String, description = "The version read; send it as If-Match to change exactly this version"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 403, description = "The key lacks `objects.read`, or a policy denies this record"),
         (status = 404, description = "No such object or record"),
     ),
@@ -340,10 +344,16 @@ pub async fn record_get(
     State(state): State<AppState>,
     auth: Authenticated,
     Path((handle, id)): Path<(String, String)>,
-) -> Result<Json<RecordView>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let (_, record) = authorized_record(&state, &auth, &handle, &id, Action::GetRecord).await?;
     let record = record.ok_or_else(|| record_not_found(&handle, &id))?;
-    Ok(Json(RecordView::from(&record)))
+    let view = RecordView::from(&record);
+    let etag = ETag::of(&view)?;
+    if etag.not_modified(&headers) {
+        return Ok((StatusCode::NOT_MODIFIED, [etag.header()]).into_response());
+    }
+    Ok(([etag.header()], Json(view)).into_response())
 }
 
 #[utoipa::path(
@@ -354,9 +364,11 @@ pub async fn record_get(
     params(
         ("handle" = String, Path, description = "The object's handle"),
         ("id" = String, Path, description = "The record's id"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the current version has this ETag (or `*`); 412 otherwise"),
     ),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 412, description = "If-Match names another version: it changed since it was read (`precondition_failed`)"),
         (status = 403, description = "The key lacks `objects.write`, or a policy forbids it"),
         (status = 404, description = "No such object or record"),
     ),
@@ -366,6 +378,7 @@ pub async fn record_delete(
     State(state): State<AppState>,
     auth: Authenticated,
     Path((handle, id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let (definition, record) =
         authorized_record(&state, &auth, &handle, &id, Action::DeleteRecords).await?;
@@ -374,6 +387,14 @@ pub async fn record_delete(
     }
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
+    if headers.contains_key(header::IF_MATCH) {
+        // The version the client read is compared with the one this transaction deletes.
+        let current =
+            store::records::find_live(&txn, &definition.workspace_id, &definition.id, &id)
+                .await?
+                .ok_or_else(|| record_not_found(&handle, &id))?;
+        ETag::of(&RecordView::from(&current))?.check_if_match(&headers)?;
+    }
     let deleted = store::records::soft_delete(
         &txn,
         &definition.workspace_id,

@@ -18,6 +18,7 @@ mod console_api;
 mod create_object;
 mod decision_log;
 mod definition_cache;
+mod etags;
 mod helpers;
 mod lockout;
 mod object_support;

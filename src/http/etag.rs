@@ -1,0 +1,100 @@
+//! Entity tags for definitions and records (RFC 9110 §8.8.3, §13).
+//!
+//! A representation's `ETag` is a digest of its JSON, so any change to it (name,
+//! attributes, description, update time) changes the tag. `If-Match` on a change is
+//! compared with the tag of the state the change's transaction holds locked, so of two
+//! clients that read the same version, only the first to write wins and the other gets
+//! `412`: no lost update. `If-None-Match` on a read answers `304` when nothing changed.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+
+/// A strong entity tag, quoted as it travels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ETag(String);
+
+impl ETag {
+    /// The tag of `representation` as the API shows it.
+    pub fn of(representation: &impl Serialize) -> Result<ETag, ApiError> {
+        let json = serde_json::to_vec(representation)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("render for an ETag: {e}")))?;
+        let digest = Sha256::digest(&json);
+        Ok(ETag(format!("\"{}\"", hex::encode(&digest[..16]))))
+    }
+
+    pub fn header(&self) -> (header::HeaderName, HeaderValue) {
+        // Quotes and hex digits only, always a valid header value.
+        let value = HeaderValue::from_str(&self.0).unwrap_or(HeaderValue::from_static("\"\""));
+        (header::ETAG, value)
+    }
+
+    /// Refuses a change unless `If-Match` (when sent) names this tag or is `*`.
+    pub fn check_if_match(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(wanted) = headers.get(header::IF_MATCH) else {
+            return Ok(());
+        };
+        if self.listed_in(wanted, false) {
+            Ok(())
+        } else {
+            Err(ApiError::PreconditionFailed(format!(
+                "If-Match does not name the current version (ETag {}); it changed since it was read: read it again, then retry the change",
+                self.0
+            )))
+        }
+    }
+
+    /// Whether `If-None-Match` names this tag (or is `*`), so a read can answer 304.
+    pub fn not_modified(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|wanted| self.listed_in(wanted, true))
+    }
+
+    /// Whether a comma-separated list of tags names this one. `If-Match` compares strongly
+    /// (a weak tag never matches); `If-None-Match` weakly.
+    fn listed_in(&self, list: &HeaderValue, weak: bool) -> bool {
+        let Ok(list) = list.to_str() else {
+            return false;
+        };
+        list.split(',').map(str::trim).any(|tag| {
+            tag == "*"
+                || tag == self.0
+                || (weak && tag.strip_prefix("W/").is_some_and(|t| t == self.0))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: header::HeaderName, value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn if_match_compares_strongly_and_if_none_match_weakly() {
+        let tag = ETag::of(&serde_json::json!({"a": 1})).unwrap();
+        let quoted = tag.0.clone();
+        assert!(tag.check_if_match(&HeaderMap::new()).is_ok());
+        assert!(tag.check_if_match(&headers(header::IF_MATCH, "*")).is_ok());
+        let listed = format!("\"other\", {quoted}");
+        assert!(
+            tag.check_if_match(&headers(header::IF_MATCH, &listed))
+                .is_ok()
+        );
+        let weak = format!("W/{quoted}");
+        assert!(
+            tag.check_if_match(&headers(header::IF_MATCH, &weak))
+                .is_err()
+        );
+        assert!(tag.not_modified(&headers(header::IF_NONE_MATCH, &weak)));
+        assert!(!tag.not_modified(&headers(header::IF_NONE_MATCH, "\"other\"")));
+        assert_ne!(tag, ETag::of(&serde_json::json!({"a": 2})).unwrap());
+    }
+}
