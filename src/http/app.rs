@@ -29,7 +29,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Layers run outside-in from the last added: request id, sensitive headers, trace,
-        // panic guard, timeout, body limit, then the route.
+        // panic guard, timeout, body limit, idempotency keys, then the route.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::idempotency::middleware,
+        ))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             state.limits.request_timeout,

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 
 use super::object_access::{authorized_object, placeholder_id, relock};
 use crate::authz::{Action, Resource};
@@ -20,6 +20,12 @@ use crate::objects::handle::AttributeKey;
 use crate::objects::view::{ObjectDefinitionView, ObjectList};
 use crate::objects::{define, evolve};
 use crate::store::{self, StoreError};
+
+/// Definition times are kept to the microsecond, the precision both databases store, so an
+/// answer's ETag and times equal those of the stored definition read back.
+fn now() -> chrono::DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
 
 #[utoipa::path(
     get,
@@ -102,8 +108,7 @@ pub async fn objects_create(
     readable_by_policies(&state, &definition.attributes)?;
 
     let created =
-        define::create_definition(&state.db, &principal.workspace.id, definition, Utc::now())
-            .await?;
+        define::create_definition(&state.db, &principal.workspace.id, definition, now()).await?;
     state.definitions.changed(&principal.workspace.id);
     let view = ObjectDefinitionView::from(&created);
     Ok((StatusCode::CREATED, [ETag::of(&view)?.header()], Json(view)))
@@ -210,14 +215,8 @@ pub async fn object_patch(
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     ETag::of(&ObjectDefinitionView::from(&definition))?.check_if_match(&headers)?;
-    let updated = evolve::apply_patch(
-        &txn,
-        &definition,
-        patch,
-        state.limits.max_attributes,
-        Utc::now(),
-    )
-    .await?;
+    let updated =
+        evolve::apply_patch(&txn, &definition, patch, state.limits.max_attributes, now()).await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.definitions.changed(&definition.workspace_id);
     let view = ObjectDefinitionView::from(&updated);

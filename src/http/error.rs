@@ -38,6 +38,9 @@ pub enum ApiError {
     },
     #[error("{0}")]
     NotFound(String),
+    /// A well-formed request that cannot be processed as sent.
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
     /// `If-Match` names another version than the current one.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -280,6 +283,7 @@ impl ApiError {
             ApiError::Denied(_) | ApiError::RecordsDenied { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -302,6 +306,7 @@ impl ApiError {
             ApiError::RecordsDenied { .. } => "records_denied",
             ApiError::NotFound(_) => "not_found",
             ApiError::PreconditionFailed(_) => "precondition_failed",
+            ApiError::Unprocessable { code, .. } => code,
             ApiError::Conflict { code, .. } | ApiError::BadRequest { code, .. } => code,
             ApiError::Validation(_) => "validation_failed",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -409,6 +414,7 @@ mod tests {
             ApiError::RecordsDenied { .. } => "RecordsDenied",
             ApiError::NotFound(_) => "NotFound",
             ApiError::PreconditionFailed(_) => "PreconditionFailed",
+            ApiError::Unprocessable { .. } => "Unprocessable",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Validation(_) => "Validation",
             ApiError::BadRequest { .. } => "BadRequest",
@@ -424,7 +430,7 @@ mod tests {
             ApiError::Internal(_) => "Internal",
         }
     }
-    const VARIANTS: usize = 18;
+    const VARIANTS: usize = 19;
 
     fn auth_variant(error: &AuthError) -> &'static str {
         match error {
@@ -655,6 +661,14 @@ mod tests {
                 ApiError::PreconditionFailed("stale".to_owned()),
                 S::PRECONDITION_FAILED,
                 "precondition_failed",
+            ),
+            (
+                ApiError::Unprocessable {
+                    code: "idempotency_key_reused",
+                    detail: "another body".to_owned(),
+                },
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
             ),
             (
                 ApiError::Conflict {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod etag;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod limits;
 pub mod object_access;
 pub mod openapi;

@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod entity;
+pub mod idempotency;
 pub mod key_events;
 pub mod objects;
 pub mod record_query;

@@ -20,6 +20,7 @@ mod decision_log;
 mod definition_cache;
 mod etags;
 mod helpers;
+mod idempotency;
 mod lockout;
 mod object_support;
 mod objects;
