@@ -79,6 +79,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &JsonBody) -> Result<T, ApiError>
 #[utoipa::path(
     get,
     path = "/api/v1/workspaces",
+    operation_id = "listWorkspaces",
     tag = "console",
     description = "The workspaces the signed-in user belongs to, with their role in each. Session only: an API key gets 401 `session_required`.",
     responses(
@@ -111,6 +112,7 @@ pub async fn workspaces_list(
 #[utoipa::path(
     post,
     path = "/api/v1/workspaces",
+    operation_id = "createWorkspace",
     tag = "console",
     description = "Creates a workspace; the signed-in user becomes its admin. Needs `X-CSRF-Token`.",
     request_body(content = Object, example = json!({"handle": "acme", "name": "Acme Inc."})),
@@ -191,6 +193,7 @@ async fn open_key(
 #[utoipa::path(
     get,
     path = "/api/v1/workspaces/{handle}/api-keys",
+    operation_id = "listApiKeys",
     tag = "console",
     description = "The workspace's keys (never their secrets). Any member may list them.",
     params(("handle" = String, Path, description = "The workspace's handle")),
@@ -218,6 +221,7 @@ pub async fn api_keys_list(
 #[utoipa::path(
     post,
     path = "/api/v1/workspaces/{handle}/api-keys",
+    operation_id = "createApiKey",
     tag = "console",
     description = "Creates a key and returns its secret, once. Admins only; needs `X-CSRF-Token`. Give at least one permission or a role.",
     params(("handle" = String, Path, description = "The workspace's handle")),
@@ -263,6 +267,7 @@ pub async fn api_keys_create(
 #[utoipa::path(
     delete,
     path = "/api/v1/workspaces/{handle}/api-keys/{id}",
+    operation_id = "revokeApiKey",
     tag = "console",
     description = "Revokes a key at once. Admins only; needs `X-CSRF-Token`.",
     params(
@@ -290,6 +295,7 @@ pub async fn api_keys_revoke(
 #[utoipa::path(
     post,
     path = "/api/v1/workspaces/{handle}/api-keys/{id}/rotate",
+    operation_id = "rotateApiKey",
     tag = "console",
     description = "Issues a new secret with the same grants and returns it once; the old one works for `grace` (e.g. `24h`), by default not at all. Admins only; needs `X-CSRF-Token`.",
     params(

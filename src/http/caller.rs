@@ -16,6 +16,7 @@ use crate::workspace::WorkspaceView;
 #[utoipa::path(
     get,
     path = "/api/workspace",
+    operation_id = "readWorkspace",
     tag = "identity",
     description = "The key's workspace: `id`, `handle`, `name`, `createdAt`. Needs `workspaces.read` (action `readWorkspace`).",
     responses(
@@ -55,6 +56,7 @@ pub struct SelfView {
 #[utoipa::path(
     get,
     path = "/api/key",
+    operation_id = "readSelf",
     tag = "identity",
     description = "The calling key's metadata (never its secret) and its effective permissions; `lastUsedAt` is this request's time. Any valid key (action `readSelf`).",
     responses(

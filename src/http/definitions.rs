@@ -30,6 +30,7 @@ fn now() -> chrono::DateTime<Utc> {
 #[utoipa::path(
     get,
     path = "/api/objects",
+    operation_id = "listObjects",
     tag = "objects",
     description = "The workspace's object definitions. Needs `objects.read` (action `listObjects`).",
     responses(
@@ -61,6 +62,7 @@ pub async fn objects_list(
 #[utoipa::path(
     post,
     path = "/api/objects",
+    operation_id = "createObject",
     tag = "objects",
     description = "Creates an object definition. `handle` defaults to the name in kebab case; `fields` is an alias of `attributes`. Needs `objects.write` (action `createObject`).",
     request_body(content = Object, example = json!({
@@ -68,8 +70,7 @@ pub async fn objects_list(
         "attributes": {
             "number": {"type": "string", "required": true, "unique": true},
             "amount": {"type": "number", "required": true},
-            "status": {"type": "select", "options": [{"value": "open"}, {"value": "paid", "color": "green"}]},
-            "customer": {"type": "relationship", "object": "customers"}
+            "status": {"type": "select", "options": [{"value": "open"}, {"value": "paid", "color": "green"}]}
         }
     })),
     responses(
@@ -144,6 +145,7 @@ fn readable_by_policies<'a>(
 #[utoipa::path(
     get,
     path = "/api/objects/{handle}",
+    operation_id = "getObject",
     tag = "objects",
     description = "One object definition. Needs `objects.read` (action `getObject`).",
     params(
@@ -176,6 +178,7 @@ pub async fn object_get(
 #[utoipa::path(
     patch,
     path = "/api/objects/{handle}",
+    operation_id = "updateObject",
     tag = "objects",
     description = "Changes the name or description, adds or replaces attributes, and removes one with `null`. A change that live records do not satisfy is 409 and names how many block it. Needs `objects.write` (action `updateObject`).",
     params(
@@ -184,7 +187,7 @@ pub async fn object_get(
     ),
     request_body(content = Object, example = json!({
         "description": "Customer invoices",
-        "attributes": {"dueOn": {"type": "date"}, "legacyCode": null}
+        "attributes": {"dueOn": {"type": "date"}}
     })),
     responses(
         (status = 200, body = ObjectDefinitionView),
@@ -226,6 +229,7 @@ pub async fn object_patch(
 #[utoipa::path(
     delete,
     path = "/api/objects/{handle}",
+    operation_id = "deleteObject",
     tag = "objects",
     description = "Deletes an object definition. While it has live records the answer is 409, unless `?cascade=true`, which deletes them with it. Needs `objects.write` (action `deleteObject`).",
     params(

@@ -17,6 +17,7 @@ pub struct Health {
 #[utoipa::path(
     get,
     path = "/healthz",
+    operation_id = "healthz",
     tag = "operations",
     description = "The process is up. No key needed.",
     responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object))
@@ -43,6 +44,7 @@ pub struct Readiness {
 #[utoipa::path(
     get,
     path = "/readyz",
+    operation_id = "readyz",
     tag = "operations",
     description = "The database answers and a valid policy set is loaded; reports the policy-set version. No key needed.",
     responses(

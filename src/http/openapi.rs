@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 
 use axum::Json;
+use serde_json::{Value, json};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -84,15 +85,134 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(console::api::api_keys_rotate))
 }
 
-static DOCUMENT: LazyLock<Document> = LazyLock::new(|| routes().split_for_parts().1);
+static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    let mut document = serde_json::to_value(routes().split_for_parts().1).unwrap_or_default();
+    complete(&mut document);
+    document
+});
+
+/// The answers every operation can give whatever its handler, described once here rather
+/// than on each route: the problem+json body of every error, 401 on every route that takes
+/// a key, the body limits on every route that takes a body, the time limit and the
+/// internal error everywhere; `security: []` on the public routes, the session cookie on
+/// the console's; and the server the document is served from.
+fn complete(document: &mut Value) {
+    document["servers"] =
+        json!([{"url": "/", "description": "the server that serves this document"}]);
+    let components = &mut document["components"];
+    components["schemas"]["Problem"] = json!({
+        "type": "object",
+        "description": "An error (RFC 9457). Branch on `code`; quote `requestId` when asking for help.",
+        "required": ["type", "title", "status", "detail", "code"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string", "description": "What went wrong and how to fix the request"},
+            "code": {"type": "string", "description": "Stable machine-readable code, e.g. `validation_failed`, `insufficient_scope`, `records_denied`"},
+            "requestId": {"type": "string"},
+            "issues": {"type": "array", "description": "Every problem of an invalid body, by JSON path", "items": {
+                "type": "object", "required": ["path", "message"],
+                "properties": {"path": {"type": "array", "items": {"type": ["string", "integer"]}}, "message": {"type": "string"}}
+            }},
+            "action": {"type": "string", "description": "The Cedar action that was denied"},
+            "missingPermission": {"type": "string"},
+            "deniedRecords": {"type": "array", "items": {
+                "type": "object", "required": ["index", "id", "state", "policies"],
+                "properties": {
+                    "index": {"type": "integer"}, "id": {"type": "string"},
+                    "state": {"type": "string", "enum": ["before", "after"]},
+                    "policies": {"type": "array", "items": {"type": "string"}},
+                    "errors": {"type": "array", "items": {"type": "string"}}
+                }
+            }}
+        }
+    });
+    components["securitySchemes"]["session"] = json!({
+        "type": "apiKey", "in": "cookie", "name": console::session::SESSION_COOKIE,
+        "description": "A signed-in console session; changes also need the `X-CSRF-Token` header"
+    });
+    let problem = |description: &str| json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut().filter_map(Value::as_object_mut) {
+            let console = path.starts_with("/api/v1/");
+            if console {
+                operation.insert("security".into(), json!([{"session": []}]));
+            }
+            let public = operation
+                .get("security")
+                .is_none_or(|s| s.as_array().is_some_and(Vec::is_empty));
+            if public {
+                operation.insert("security".into(), json!([]));
+            }
+            let takes_body = operation.contains_key("requestBody");
+            let responses = operation.entry("responses").or_insert_with(|| json!({}));
+            let Some(responses) = responses.as_object_mut() else {
+                continue;
+            };
+            let mut standard = vec![
+                (
+                    "408",
+                    "The request took longer than the server's limit (`request_timeout`)",
+                ),
+                (
+                    "500",
+                    "Internal error; the body names the request id (`internal_error`)",
+                ),
+            ];
+            if !public {
+                standard.push((
+                    "401",
+                    "No, a malformed, unknown, expired or revoked credential",
+                ));
+            }
+            if takes_body {
+                standard.push((
+                    "400",
+                    "The body is not valid JSON of the expected shape; `issues` lists each problem",
+                ));
+                standard.push((
+                    "413",
+                    "The body is larger than the server's limit (`payload_too_large`)",
+                ));
+                standard.push((
+                    "415",
+                    "The body is not `application/json` (`unsupported_media_type`)",
+                ));
+            }
+            for (status, description) in standard {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| problem(description));
+            }
+            for (status, response) in responses.iter_mut() {
+                let error = status.starts_with('4') || status.starts_with('5');
+                if error && response.get("content").is_none() && status != "304" {
+                    let description = response["description"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    *response = problem(&description);
+                }
+            }
+        }
+    }
+}
 
 #[utoipa::path(
     get,
     path = "/api/openapi.json",
+    operation_id = "openApiDocument",
     tag = "operations",
     description = "This document (OpenAPI 3.1). No key needed.",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
 )]
-pub async fn openapi_json() -> Json<&'static Document> {
+pub async fn openapi_json() -> Json<&'static Value> {
     Json(&DOCUMENT)
 }

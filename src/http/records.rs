@@ -63,6 +63,7 @@ pub struct QueryPage {
 #[utoipa::path(
     post,
     path = "/api/objects/{handle}/data/upsert-many",
+    operation_id = "upsertRecords",
     tag = "records",
     description = "Creates the records that match no live record and replaces `name` and `attributes` of those that do, matching on `id` (default) or on a unique attribute (`matchOn`). Atomic: one invalid record is a 400 listing every problem, and nothing is written. Needs `objects.write` (action `upsertRecords`).",
     params(("handle" = String, Path, description = "The object's handle")),
@@ -111,11 +112,12 @@ pub async fn records_upsert_many(
 #[utoipa::path(
     patch,
     path = "/api/objects/{handle}/data/patch-many",
+    operation_id = "patchRecords",
     tag = "records",
     description = "Merges changes into existing records: given attributes are set, `null` removes an optional one, others are kept. Every id must exist. Atomic. Needs `objects.write` (action `patchRecords`).",
     params(("handle" = String, Path, description = "The object's handle")),
     request_body(content = Object, example = json!({
-        "records": [{"id": "inv_2", "attributes": {"status": "open", "note": null}}]
+        "records": [{"id": "inv_2", "attributes": {"status": "open", "dueOn": null}}]
     })),
     responses(
         (status = 200, body = PatchResult),
@@ -153,10 +155,11 @@ pub async fn records_patch_many(
 #[utoipa::path(
     post,
     path = "/api/objects/{handle}/data/delete-many",
+    operation_id = "deleteRecords",
     tag = "records",
     description = "Soft-deletes the listed records: they are kept with a deletion time and hidden from every read. Every id must exist; atomic. Needs `objects.write` (action `deleteRecords` on the object).",
     params(("handle" = String, Path, description = "The object's handle")),
-    request_body(content = Object, example = json!({"ids": ["inv_1", "inv_2"]})),
+    request_body(content = Object, example = json!({"ids": ["inv_2"]})),
     responses(
         (status = 200, body = DeleteResult),
         (status = 400, description = "Invalid ids; `issues` lists each"),
@@ -325,6 +328,7 @@ fn record_not_found(handle: &str, id: &str) -> ApiError {
 #[utoipa::path(
     get,
     path = "/api/objects/{handle}/data/{id}",
+    operation_id = "getRecord",
     tag = "records",
     description = "One live record. Needs `objects.read` (action `getRecord`, decided on the record with its attributes). A record the policies hide from this key is answered 404, as a missing one would be (403 when a missing one would be denied too).",
     params(
@@ -359,6 +363,7 @@ pub async fn record_get(
 #[utoipa::path(
     delete,
     path = "/api/objects/{handle}/data/{id}",
+    operation_id = "deleteRecord",
     tag = "records",
     description = "Soft-deletes one record. Needs `objects.write` (action `deleteRecords` on the record).",
     params(
@@ -486,13 +491,14 @@ async fn run_query(
 #[utoipa::path(
     get,
     path = "/api/objects/{handle}/query",
+    operation_id = "queryRecords",
     tag = "records",
     description = "Live records that match every filter, sorted, one page at a time (keyset: stable while records are inserted). Fields: any attribute key, `id`, `name`, `createdAt`, `updatedAt`. Operators: eq, ne, gt, gte, lt, lte, contains (case-insensitive substring; for a multiselect, holds the option), in (comma-separated), exists (true/false). Needs `objects.read` (action `queryRecords`); returns only the records `getRecord` would let this key read. When policies hide some, a page may come back short with a `nextCursor` (at most ten pages of rows are examined per request); follow it to the end.",
     params(
         ("handle" = String, Path, description = "The object's handle"),
         ("filter" = Option<Vec<String>>, Query, description = "`<field>:<op>:<value>`, repeatable; all must hold. E.g. `status:eq:open`, `amount:gte:100`"),
         ("sort" = Option<String>, Query, description = "Comma-separated fields, `-` for descending; default `createdAt`, then `id`"),
-        ("limit" = Option<usize>, Query, description = "Page size, 1-1000 (configurable); default 50"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (the server's ANDI_MAX_PAGE_SIZE, 1000 by default); default 50"),
         ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
     ),
     responses(
@@ -522,6 +528,7 @@ pub async fn records_query_get(
 #[utoipa::path(
     post,
     path = "/api/objects/{handle}/query",
+    operation_id = "queryRecordsWithBody",
     tag = "records",
     description = "The same query as GET, as a JSON body: `{ where: { <field>: { <op>: value } }, sort: [\"-amount\"], limit, cursor }`. Values must have the field's JSON type; `in` takes a list. Needs `objects.read` (action `queryRecords`).",
     params(("handle" = String, Path, description = "The object's handle")),

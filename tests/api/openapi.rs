@@ -99,3 +99,107 @@ async fn the_router_serves_exactly_the_methods_the_document_lists() {
         assert!(paths.contains_key(path), "{path}");
     }
 }
+
+#[tokio::test]
+async fn every_operation_states_its_id_its_security_and_its_error_bodies() {
+    let s = setup().await;
+    let doc = document(&s).await;
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: no operationId"));
+            assert!(
+                id.chars().next().is_some_and(char::is_lowercase) && !id.contains('_'),
+                "{name}: `{id}` is not camelCase"
+            );
+            assert!(ids.insert(id.to_owned()), "{name}: `{id}` is used twice");
+            let security = operation["security"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name}: no security"));
+            let responses = operation["responses"].as_object().unwrap();
+            if !security.is_empty() {
+                assert!(responses.contains_key("401"), "{name}: no 401");
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        response["content"]["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{name} {status}"
+                    );
+                }
+            }
+        }
+    }
+    for action in [
+        "listObjects",
+        "createObject",
+        "getRecord",
+        "upsertRecords",
+        "queryRecords",
+    ] {
+        assert!(
+            ids.contains(action),
+            "the Cedar action `{action}` names its operation"
+        );
+    }
+    assert_eq!(
+        doc["paths"]["/healthz"]["get"]["security"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn the_documented_examples_succeed_in_order_on_a_fresh_server() {
+    let s = setup().await;
+    let doc = document(&s).await;
+    let example = |path: &str, method: &str| {
+        doc["paths"][path][method]["requestBody"]["content"]["application/json"]["example"].clone()
+    };
+    let steps = [
+        ("post", "/api/objects", "/api/objects"),
+        ("patch", "/api/objects/{handle}", "/api/objects/invoices"),
+        (
+            "post",
+            "/api/objects/{handle}/data/upsert-many",
+            "/api/objects/invoices/data/upsert-many",
+        ),
+        (
+            "patch",
+            "/api/objects/{handle}/data/patch-many",
+            "/api/objects/invoices/data/patch-many",
+        ),
+        (
+            "post",
+            "/api/objects/{handle}/query",
+            "/api/objects/invoices/query",
+        ),
+        (
+            "post",
+            "/api/objects/{handle}/data/delete-many",
+            "/api/objects/invoices/data/delete-many",
+        ),
+    ];
+    for (method, documented, concrete) in steps {
+        let body = example(documented, method);
+        assert!(body.is_object(), "{method} {documented} has an example");
+        let response = s
+            .app
+            .client
+            .request(method.to_uppercase().parse().unwrap(), s.app.url(concrete))
+            .bearer_auth(&s.key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "{method} {concrete} with its example answered {status}: {}",
+            response.text().await.unwrap()
+        );
+    }
+}
