@@ -171,6 +171,14 @@ fn complete(document: &mut Value) {
                     "401",
                     "No, a malformed, unknown, expired or revoked credential",
                 ));
+                standard.push((
+                    "400",
+                    "`Authorization` and `x-api-key` carry different keys (`conflicting_credentials`)",
+                ));
+                standard.push((
+                    "429",
+                    "Too many failed authentications from this address; `Retry-After` says when to retry (`too_many_requests`)",
+                ));
             }
             if takes_body {
                 standard.push((
