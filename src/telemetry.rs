@@ -1,5 +1,6 @@
 //! Logs and traces: a `tracing` subscriber that writes logs to stderr (filtered by
-//! `RUST_LOG`) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, exports spans over OTLP.
+//! `RUST_LOG`) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, exports spans over OTLP, and
+//! the metrics with them (see [`crate::metrics`]).
 //! Per-request events are at `debug`, so the default `info` level logs nothing per request,
 //! and what is logged is written off the request path by a non-blocking writer.
 
@@ -10,7 +11,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-/// Flushes and shuts down the trace exporter when dropped, so the last spans are not lost.
+/// Flushes and shuts down the trace and metric exporters when dropped, so the last spans
+/// and measurements are not lost.
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
     /// Writes the log lines still queued when dropped.
@@ -19,6 +21,7 @@ pub struct TelemetryGuard {
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
+        crate::metrics::shutdown();
         if let Some(provider) = self.provider.take()
             && let Err(error) = provider.shutdown()
         {
@@ -42,6 +45,11 @@ pub fn init(default_filter: &str) -> anyhow::Result<TelemetryGuard> {
 
     let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
+            crate::metrics::init_with_otlp(
+                opentelemetry_otlp::MetricExporter::builder()
+                    .with_tonic()
+                    .build()?,
+            )?;
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .build()?;

@@ -108,6 +108,7 @@ impl DecisionLog {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::get().decision_log_lines("dropped", 1);
             }
         }
     }
@@ -139,6 +140,7 @@ impl Drop for DecisionLog {
 
 fn write_lines(receiver: Receiver<Message>, mut out: Box<dyn Write + Send>, dropped: &AtomicU64) {
     let mut batch: Vec<u8> = Vec::new();
+    let mut lines: u64 = 0;
     let mut acks = Vec::new();
     let mut reported_drops = 0;
     while let Ok(first) = receiver.recv() {
@@ -148,6 +150,7 @@ fn write_lines(receiver: Receiver<Message>, mut out: Box<dyn Write + Send>, drop
                 Message::Line(line) => {
                     batch.extend_from_slice(line.as_bytes());
                     batch.push(b'\n');
+                    lines += 1;
                 }
                 Message::Flush(ack) => acks.push(ack),
             }
@@ -158,10 +161,15 @@ fn write_lines(receiver: Receiver<Message>, mut out: Box<dyn Write + Send>, drop
         if !batch.is_empty() {
             // One write of whole lines: with O_APPEND the kernel places it at the end of
             // the file as a unit.
-            if let Err(error) = out.write_all(&batch).and_then(|()| out.flush()) {
-                tracing::error!(%error, "cannot write the decision log");
+            match out.write_all(&batch).and_then(|()| out.flush()) {
+                Ok(()) => crate::metrics::get().decision_log_lines("written", lines),
+                Err(error) => {
+                    crate::metrics::get().decision_log_lines("failed", lines);
+                    tracing::error!(%error, "cannot write the decision log");
+                }
             }
             batch.clear();
+            lines = 0;
         }
         let drops = dropped.load(Ordering::Relaxed);
         if drops > reported_drops {

@@ -34,6 +34,7 @@ impl Authz {
     }
 
     pub fn new(bundle: PolicyBundle) -> Authz {
+        crate::metrics::get().policy_live(&bundle.version);
         Authz {
             current: ArcSwap::from_pointee(bundle),
             reloads: ReloadState::default(),
@@ -148,6 +149,10 @@ impl Authz {
                 Err(message) => (false, Vec::new(), vec![message.clone()], Err(message)),
             };
         let decision = if allowed { "allow" } else { "deny" };
+        crate::metrics::get().decision(
+            action.as_str(),
+            if outcome.is_err() { "error" } else { decision },
+        );
         span.record("andi.decision", decision);
         span.record("andi.policies", policies.join(","));
         span.record("andi.errors", errors.join("; "));
@@ -199,6 +204,8 @@ impl Authz {
                 let bundle = Arc::new(bundle);
                 let previous = self.current.swap(bundle.clone());
                 self.reloads.failure.store(None);
+                crate::metrics::get().policy_live(&bundle.version);
+                crate::metrics::get().policy_reload(true);
                 tracing::info!(
                     version = %bundle.version,
                     previous_version = %previous.version,
@@ -218,6 +225,7 @@ impl Authz {
                     version = %self.version(),
                     "policy reload refused; still serving the last good set"
                 );
+                crate::metrics::get().policy_reload(false);
                 self.reloads.failure.store(Some(Arc::new(ReloadFailure {
                     at: Utc::now(),
                     errors: errors.0.iter().map(ToString::to_string).collect(),

@@ -14,8 +14,8 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
-use super::openapi;
 use super::state::AppState;
+use super::{metrics, openapi};
 use crate::{console, request_id};
 
 /// The whole HTTP surface.
@@ -29,7 +29,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Layers run outside-in from the last added: request id, sensitive headers, trace,
-        // panic guard, timeout, body limit, then the route.
+        // metrics, panic guard, timeout, body limit, then the route.
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             state.limits.request_timeout,
@@ -38,6 +38,9 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!("handler panicked")))
         }))
+        // Inside the trace, outside the panic guard and the time limit, so a panic's 500
+        // and a timeout's 408 are counted like any answer.
+        .layer(axum::middleware::from_fn(metrics::record_request))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<Body>| {

@@ -19,6 +19,7 @@ mod decision_log;
 mod definition_cache;
 mod helpers;
 mod lockout;
+mod metrics;
 mod object_support;
 mod objects;
 mod openapi;
