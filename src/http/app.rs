@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{metrics, openapi};
+use super::{metrics, openapi, trace};
 use crate::{console, request_id};
 
 /// The whole HTTP surface.
@@ -41,35 +41,14 @@ pub fn router(state: AppState) -> Router {
         // Inside the trace, outside the panic guard and the time limit, so a panic's 500
         // and a timeout's 408 are counted like any answer.
         .layer(axum::middleware::from_fn(metrics::record_request))
-        .layer(
+        .layer({
+            let proxies = state.trusted_proxies.clone();
             TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<Body>| {
-                    let id = request
-                        .headers()
-                        .get(request_id::HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id = %id,
-                        status = tracing::field::Empty,
-                    )
+                .make_span_with(move |request: &Request<Body>| {
+                    trace::request_span(request, &proxies)
                 })
-                .on_response(
-                    |response: &axum::http::Response<Body>,
-                     latency: std::time::Duration,
-                     span: &tracing::Span| {
-                        span.record("status", response.status().as_u16());
-                        tracing::debug!(
-                            status = response.status().as_u16(),
-                            latency_ms = latency.as_millis() as u64,
-                            "response"
-                        );
-                    },
-                ),
-        )
+                .on_response(trace::record_response)
+        })
         // Before tracing sees the request, so no layer can record a credential.
         .layer(SetSensitiveRequestHeadersLayer::from_shared(Arc::new([
             header::AUTHORIZATION,

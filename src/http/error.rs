@@ -210,6 +210,10 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The stable code of an error response, kept on the response for the layers outside it.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Problem {
@@ -346,6 +350,8 @@ impl IntoResponse for ApiError {
             missing_permission,
         };
         let mut response = (status, Json(problem)).into_response();
+        // For the request span (`error.type`), which sees the response, not this error.
+        response.extensions_mut().insert(ErrorCode(self.code()));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

@@ -16,3 +16,4 @@ pub mod openapi;
 pub mod records;
 pub mod request_context;
 pub mod state;
+pub mod trace;
