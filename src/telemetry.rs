@@ -1,8 +1,11 @@
 //! Logs and traces: a `tracing` subscriber that writes logs to stderr (filtered by
 //! `RUST_LOG`) and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, exports spans over OTLP, and
 //! the metrics with them (see [`crate::metrics`]).
-//! Per-request events are at `debug`, so the default `info` level logs nothing per request,
+//! Lines are text (coloured only on a terminal) or, with `ANDI_LOG_FORMAT=json`, one JSON
+//! object per line. Per-request events are at `debug`, so the default `info` level logs nothing per request,
 //! and what is logged is written off the request path by a non-blocking writer.
+
+use std::io::IsTerminal as _;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
@@ -30,6 +33,38 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// How log lines are written (`ANDI_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogFormat {
+    /// One readable line per event (the default).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    fn from_env() -> anyhow::Result<LogFormat> {
+        match std::env::var("ANDI_LOG_FORMAT") {
+            Err(_) => Ok(LogFormat::Text),
+            Ok(format) => format.parse(),
+        }
+    }
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = anyhow::Error;
+
+    fn from_str(format: &str) -> anyhow::Result<LogFormat> {
+        match format {
+            "" | "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(anyhow::anyhow!(
+                "ANDI_LOG_FORMAT is `{other}`; set `text` (the default) or `json`"
+            )),
+        }
+    }
+}
+
 /// Installs the global subscriber, with `default_filter` unless `RUST_LOG` is set. Call once,
 /// inside the tokio runtime.
 pub fn init(default_filter: &str) -> anyhow::Result<TelemetryGuard> {
@@ -41,7 +76,18 @@ pub fn init(default_filter: &str) -> anyhow::Result<TelemetryGuard> {
     let (log_writer, log_writer_guard) = tracing_appender::non_blocking(std::io::stderr());
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(log_writer)
-        .with_target(false);
+        .with_target(false)
+        // Colour codes only for a person at a terminal; a file or a pipe gets plain text.
+        .with_ansi(std::io::stderr().is_terminal());
+    let fmt = match LogFormat::from_env()? {
+        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+    };
 
     let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
@@ -78,4 +124,20 @@ pub fn init(default_filter: &str) -> anyhow::Result<TelemetryGuard> {
         provider,
         _log_writer: log_writer_guard,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogFormat;
+
+    #[test]
+    fn the_log_format_is_text_or_json_and_anything_else_is_named() {
+        assert_eq!("json".parse::<LogFormat>().unwrap(), LogFormat::Json);
+        assert_eq!("text".parse::<LogFormat>().unwrap(), LogFormat::Text);
+        let error = "yaml".parse::<LogFormat>().unwrap_err().to_string();
+        assert!(
+            error.contains("`yaml`") && error.contains("json"),
+            "{error}"
+        );
+    }
 }
