@@ -78,7 +78,8 @@ impl Application {
         let state = AppState::new(db.clone(), authz, config.limits.clone(), &config.key_cache)
             .with_definition_cache(config.definition_cache_ttl)
             .with_console(config.console.clone())
-            .with_trusted_proxies(config.trusted_proxies.clone());
+            .with_trusted_proxies(config.trusted_proxies.clone())
+            .with_cors_origins(config.cors_origins.clone());
 
         // Read once before serving, so the key cache is trusted from the first request
         // rather than from the watcher's first read.

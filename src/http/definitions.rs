@@ -76,7 +76,14 @@ pub async fn objects_create(
         principal, context, ..
     }: Authenticated,
     body: JsonBody,
-) -> Result<(StatusCode, Json<ObjectDefinitionView>), ApiError> {
+) -> Result<
+    (
+        StatusCode,
+        [(header::HeaderName, String); 1],
+        Json<ObjectDefinitionView>,
+    ),
+    ApiError,
+> {
     let workspace = Resource::Workspace {
         id: principal.workspace.id.clone(),
     };
@@ -92,6 +99,7 @@ pub async fn objects_create(
     state.definitions.changed(&principal.workspace.id);
     Ok((
         StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/objects/{}", created.handle))],
         Json(ObjectDefinitionView::from(&created)),
     ))
 }

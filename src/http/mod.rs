@@ -5,6 +5,7 @@
 pub mod app;
 pub mod caller;
 pub mod connections;
+pub mod cors;
 pub mod definitions;
 pub mod error;
 pub mod extract;

@@ -18,6 +18,7 @@ mod create_object;
 mod decision_log;
 mod definition_cache;
 mod helpers;
+mod http_habits;
 mod lockout;
 mod metrics;
 mod object_support;

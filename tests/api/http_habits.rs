@@ -1,0 +1,131 @@
+//! What HTTP clients expect: no caching of a key's data, `Location` on a 201, and CORS only
+//! for the origins an operator lists.
+
+use andi::keys::grant::Role;
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+
+#[tokio::test]
+async fn the_calling_keys_metadata_is_never_stored_by_a_cache() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("acme").await;
+    let (key, _) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
+
+    let response = app.get("/api/key", &key).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let refused = app.get("/api/key", "andi_live_not-a-key").await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["cache-control"],
+        "no-store",
+        "a refusal of the route too"
+    );
+}
+
+#[tokio::test]
+async fn a_created_object_answers_201_with_its_location() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("acme").await;
+    let (key, _) = app.create_key(&acme, Some(Role::Admin), &[]).await;
+
+    let created = app
+        .post_json(
+            "/api/objects",
+            &key,
+            &json!({"name": "Invoices", "handle": "invoices", "fields": {"total": {"type": "integer"}}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, "/api/objects/invoices");
+    assert_eq!(
+        app.get(&location, &key).await.status(),
+        200,
+        "it names the object"
+    );
+}
+
+async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .request(reqwest::Method::OPTIONS, app.url("/api/objects"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn cors_is_off_unless_origins_are_listed() {
+    let app = spawn_app().await;
+    let response = preflight(&app, "https://app.example.com").await;
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "no origin is allowed by default"
+    );
+}
+
+#[tokio::test]
+async fn a_listed_origin_gets_its_preflight_answered_and_can_read_answers() {
+    let app = TestApp::builder()
+        .cors_origins("https://app.example.com")
+        .spawn()
+        .await;
+    let acme = app.create_workspace("acme").await;
+    let (key, _) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
+
+    let allowed = preflight(&app, "https://app.example.com").await;
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let headers = allowed.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let methods = headers["access-control-allow-methods"].to_str().unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let allowed_headers = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        allowed_headers.contains("authorization"),
+        "{allowed_headers}"
+    );
+    assert!(
+        !headers.contains_key("access-control-allow-credentials"),
+        "cookies never cross origins"
+    );
+
+    let other = preflight(&app, "https://evil.example.org").await;
+    assert!(
+        !other.headers().contains_key("access-control-allow-origin"),
+        "an unlisted origin is not allowed"
+    );
+
+    let read = app
+        .client
+        .get(app.url("/api/objects"))
+        .bearer_auth(&key)
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    assert_eq!(
+        read.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let exposed = read.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id"), "{exposed}");
+}
