@@ -157,8 +157,9 @@ impl Authz {
         span.record("andi.policies", policies.join(","));
         span.record("andi.errors", errors.join("; "));
         tracing::debug!(decision, "authorization decision");
-        if let Some(log) = &self.decision_log {
-            log.write_decision(
+        if let Some(log) = &self.decision_log
+            // No decision is acted on without its record.
+            && let Err(not_recorded) = log.write_decision(
                 &span,
                 Decided {
                     principal: principal.id(),
@@ -170,7 +171,9 @@ impl Authz {
                     policies: &policies,
                     errors: &errors,
                 },
-            );
+            )
+        {
+            return Err(not_recorded.to_string());
         }
         outcome
     }
