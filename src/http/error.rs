@@ -36,6 +36,9 @@ pub enum ApiError {
     Conflict { code: &'static str, detail: String },
     #[error("the request body is invalid")]
     Validation(Vec<Issue>),
+    /// Like [`ApiError::Validation`], for the parameters of the query string.
+    #[error("the query string is invalid")]
+    InvalidQuery(Vec<Issue>),
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
     #[error("{0}")]
@@ -266,7 +269,9 @@ impl ApiError {
             ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) | ApiError::InvalidQuery(_) | ApiError::BadRequest { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -286,7 +291,7 @@ impl ApiError {
             ApiError::Denied(_) => "insufficient_scope",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } | ApiError::BadRequest { code, .. } => code,
-            ApiError::Validation(_) => "validation_failed",
+            ApiError::Validation(_) | ApiError::InvalidQuery(_) => "validation_failed",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -330,7 +335,9 @@ impl IntoResponse for ApiError {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
         let (issues, action, missing_permission) = match &self {
-            ApiError::Validation(issues) => (issues.clone(), None, None),
+            ApiError::Validation(issues) | ApiError::InvalidQuery(issues) => {
+                (issues.clone(), None, None)
+            }
             ApiError::Denied(denial) => (
                 Vec::new(),
                 Some(denial.action.as_str()),
@@ -390,6 +397,7 @@ mod tests {
             ApiError::NotFound(_) => "NotFound",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Validation(_) => "Validation",
+            ApiError::InvalidQuery(_) => "InvalidQuery",
             ApiError::BadRequest { .. } => "BadRequest",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
@@ -403,7 +411,7 @@ mod tests {
             ApiError::Internal(_) => "Internal",
         }
     }
-    const VARIANTS: usize = 16;
+    const VARIANTS: usize = 17;
 
     fn auth_variant(error: &AuthError) -> &'static str {
         match error {
@@ -626,6 +634,11 @@ mod tests {
             ),
             (
                 ApiError::Validation(vec![]),
+                S::BAD_REQUEST,
+                "validation_failed",
+            ),
+            (
+                ApiError::InvalidQuery(vec![]),
                 S::BAD_REQUEST,
                 "validation_failed",
             ),

@@ -129,3 +129,41 @@ async fn a_listed_origin_gets_its_preflight_answered_and_can_read_answers() {
         .to_ascii_lowercase();
     assert!(exposed.contains("x-request-id"), "{exposed}");
 }
+
+#[tokio::test]
+async fn a_bad_query_string_is_named_as_such_and_an_unknown_route_points_at_the_shipped_document() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("acme").await;
+    let (key, _) = app.create_key(&acme, Some(Role::Admin), &[]).await;
+    let created = app
+        .post_json(
+            "/api/objects",
+            &key,
+            &json!({"name": "Invoices", "handle": "invoices", "fields": {"total": {"type": "integer"}}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+
+    let bad = app.get("/api/objects/invoices/query?limit=0", &key).await;
+    let body = crate::helpers::assert_problem(bad, 400, "validation_failed", "limit=0").await;
+    assert_eq!(body["detail"], "the query string is invalid");
+
+    let missing = app.get("/api/nothing-here", &key).await;
+    let body = crate::helpers::assert_problem(missing, 404, "not_found", "unknown route").await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("/api/openapi.json") && !detail.contains("API.md"),
+        "{detail}"
+    );
+    let document = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        document.status(),
+        200,
+        "the document it points at is served"
+    );
+}
