@@ -15,7 +15,7 @@
 //! auth, authz                      authentication and authorization (neither imports the other)
 //! store                            sea-orm entities and queries
 //! principal, issue, keys, workspace, account::user, objects::{definition, …}     the model
-//! id, duration, ttl_cache, request_id, telemetry, metrics                        the kernel
+//! id, duration, ttl_cache, request_id, telemetry, metrics, timestamp             the kernel
 //! ```
 //!
 //! `tests/layers.rs` holds this table against the `use crate::` lines of every file.
@@ -37,5 +37,6 @@ pub mod principal;
 pub mod request_id;
 pub mod store;
 pub mod telemetry;
+pub mod timestamp;
 pub mod ttl_cache;
 pub mod workspace;

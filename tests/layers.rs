@@ -51,6 +51,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("request_id.rs", 1, "kernel"),
     ("telemetry.rs", 1, "kernel"),
     ("metrics.rs", 1, "kernel"),
+    ("timestamp.rs", 1, "kernel"),
     ("lib.rs", 1, "kernel"),
 ];
 

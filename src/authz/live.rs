@@ -183,6 +183,7 @@ impl Authz {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReloadFailure {
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
     /// Each problem as `file:line:column: message`.
     pub errors: Vec<String>,

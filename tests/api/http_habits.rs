@@ -167,3 +167,52 @@ async fn a_bad_query_string_is_named_as_such_and_an_unknown_route_points_at_the_
         "the document it points at is served"
     );
 }
+
+/// Whether `text` is an RFC 3339 UTC time with exactly six fractional digits.
+fn has_microsecond_precision(text: &str) -> bool {
+    text.strip_suffix('Z')
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(_, fraction)| {
+            fraction.len() == 6 && fraction.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+#[tokio::test]
+async fn definitions_keys_and_records_write_times_with_one_precision() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("acme").await;
+    let (key, _) = app.create_key(&acme, Some(Role::Admin), &[]).await;
+    let definition: serde_json::Value = app
+        .post_json(
+            "/api/objects",
+            &key,
+            &json!({"name": "Invoices", "handle": "invoices", "fields": {"total": {"type": "integer"}}}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let records: serde_json::Value = app
+        .post_json(
+            "/api/objects/invoices/data/upsert-many",
+            &key,
+            &json!({"records": [{"attributes": {"total": 1}}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let own_key: serde_json::Value = app.get("/api/key", &key).await.json().await.unwrap();
+
+    for (what, value) in [
+        ("definition createdAt", &definition["createdAt"]),
+        ("definition updatedAt", &definition["updatedAt"]),
+        ("record createdAt", &records["records"][0]["createdAt"]),
+        ("record updatedAt", &records["records"][0]["updatedAt"]),
+        ("key createdAt", &own_key["createdAt"]),
+        ("key updatedAt", &own_key["updatedAt"]),
+    ] {
+        let text = value.as_str().unwrap_or_else(|| panic!("{what}: {value}"));
+        assert!(has_microsecond_precision(text), "{what}: {text}");
+    }
+}
