@@ -91,11 +91,15 @@ pub fn init(default_filter: &str) -> anyhow::Result<TelemetryGuard> {
 
     let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => {
-            crate::metrics::init_with_otlp(
-                opentelemetry_otlp::MetricExporter::builder()
-                    .with_tonic()
-                    .build()?,
-            )?;
+            // `OTEL_METRICS_EXPORTER=none` (the OpenTelemetry variable) keeps metrics off
+            // OTLP, for a receiver that takes traces only (Jaeger); /metrics still serves them.
+            if std::env::var("OTEL_METRICS_EXPORTER").as_deref() != Ok("none") {
+                crate::metrics::init_with_otlp(
+                    opentelemetry_otlp::MetricExporter::builder()
+                        .with_tonic()
+                        .build()?,
+                )?;
+            }
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .build()?;
