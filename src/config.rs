@@ -12,6 +12,7 @@ use crate::authz::DecisionLogTarget;
 use crate::console::settings::ConsoleConfig;
 use crate::duration::parse_std_duration;
 use crate::http::connections::ConnectionLimits;
+use crate::http::cors::CorsOrigins;
 use crate::http::limits::Limits;
 use crate::http::request_context::TrustedProxies;
 use crate::store::{DEFAULT_DATABASE_URL, DEFAULT_POOL_SIZE};
@@ -61,6 +62,11 @@ pub struct ServeConfig {
     /// client, not the proxy. Empty: the socket peer is the client, whatever it sends.
     #[arg(long, env = "ANDI_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: TrustedProxies,
+
+    /// Origins (comma-separated, like `https://app.example.com`) whose pages may call the
+    /// API from a browser with a key. Empty: CORS is off and preflights are refused.
+    #[arg(long, env = "ANDI_CORS_ORIGINS", default_value = "")]
+    pub cors_origins: CorsOrigins,
 
     #[command(flatten)]
     pub limits: Limits,

@@ -15,7 +15,7 @@
 //! auth, authz                      authentication and authorization (neither imports the other)
 //! store                            sea-orm entities and queries
 //! principal, issue, keys, workspace, account::user, objects::{definition, …}     the model
-//! id, duration, ttl_cache, request_id, telemetry                                 the kernel
+//! id, duration, ttl_cache, request_id, telemetry, metrics, timestamp             the kernel
 //! ```
 //!
 //! `tests/layers.rs` holds this table against the `use crate::` lines of every file.
@@ -31,10 +31,12 @@ pub mod http;
 pub mod id;
 pub mod issue;
 pub mod keys;
+pub mod metrics;
 pub mod objects;
 pub mod principal;
 pub mod request_id;
 pub mod store;
 pub mod telemetry;
+pub mod timestamp;
 pub mod ttl_cache;
 pub mod workspace;

@@ -52,6 +52,7 @@ pub struct WorkspaceView {
     pub id: String,
     pub handle: String,
     pub name: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
 }
 

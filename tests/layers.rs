@@ -50,6 +50,8 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("ttl_cache.rs", 1, "kernel"),
     ("request_id.rs", 1, "kernel"),
     ("telemetry.rs", 1, "kernel"),
+    ("metrics.rs", 1, "kernel"),
+    ("timestamp.rs", 1, "kernel"),
     ("lib.rs", 1, "kernel"),
 ];
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 pub struct User {
     pub id: String,
     pub email: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
 }
 

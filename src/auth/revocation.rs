@@ -66,6 +66,7 @@ impl RevocationFeed {
             },
         }
         self.cache.mark_synced(started);
+        crate::metrics::get().revocations_read(started);
         Ok(())
     }
 

@@ -67,7 +67,9 @@ impl KeyVerifier {
         now: DateTime<Utc>,
     ) -> Result<VerifiedKey, VerifyError> {
         let digest = secret.digest();
-        if let Some(cached) = self.cache.get(&digest, Instant::now()) {
+        let cached = self.cache.get(&digest, Instant::now());
+        crate::metrics::get().key_cache_lookup(cached.is_some());
+        if let Some(cached) = cached {
             // Expiry is a matter of time, not of an event: check it on every use.
             if cached.key.expires_at.is_some_and(|at| at <= now) {
                 return Err(AuthError::ExpiredKey.into());

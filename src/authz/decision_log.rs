@@ -5,29 +5,34 @@
 //! Security-sensitive: it is an audit record. Keys appear by id, never by secret. A file is
 //! opened in append mode and never truncated, and each write carries whole lines, so lines
 //! from several servers sharing a file never interleave. The request path only hands a line
-//! to a channel; a writer thread does the I/O, so a slow disk never delays a request.
+//! to a queue; a writer thread does the I/O, so a slow disk does not delay a request. A line
+//! is never dropped to keep a request fast: when the queue is full the request waits for
+//! room, up to [`MAX_WAIT`]; past that its decision fails closed (the request is refused),
+//! so nothing is done without its record.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cedar_policy::EntityUid;
 use chrono::{SecondsFormat, Utc};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 use opentelemetry::trace::TraceContextExt as _;
 use serde::Serialize;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::action::Action;
 
-/// Lines waiting for the writer before new ones are dropped (and the drop reported) rather
-/// than making a request wait.
+/// Lines waiting for the writer before a request has to wait for room.
 const CHANNEL_CAPACITY: usize = 65_536;
+/// How long a request waits for room in a full queue before its decision fails closed.
+pub const MAX_WAIT: Duration = Duration::from_secs(2);
 /// Most bytes handed to the operating system in one write.
 const MAX_BATCH_BYTES: usize = 1 << 20;
 /// How long `flush` waits for the writer, so a wedged disk cannot hang shutdown.
@@ -57,10 +62,19 @@ enum Message {
     Flush(mpsc::Sender<()>),
 }
 
-/// A non-blocking writer of decision lines.
+/// A decision line could not be queued within [`MAX_WAIT`]: the writer is stuck or gone.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the decision log is not keeping up (its writer is stalled or stopped); the decision is not acted on without its record"
+)]
+pub struct NotRecorded;
+
+/// A queued writer of decision lines.
 pub struct DecisionLog {
-    sender: SyncSender<Message>,
-    dropped: Arc<AtomicU64>,
+    sender: Sender<Message>,
+    max_wait: Duration,
+    waits: AtomicU64,
+    dropped: AtomicU64,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -83,46 +97,75 @@ impl DecisionLog {
                     })?,
             ),
         };
-        DecisionLog::start(out, CHANNEL_CAPACITY)
+        DecisionLog::start(out, CHANNEL_CAPACITY, MAX_WAIT)
     }
 
-    fn start(out: Box<dyn Write + Send>, capacity: usize) -> std::io::Result<DecisionLog> {
-        let (sender, receiver) = mpsc::sync_channel(capacity);
-        let dropped = Arc::new(AtomicU64::new(0));
+    fn start(
+        out: Box<dyn Write + Send>,
+        capacity: usize,
+        max_wait: Duration,
+    ) -> std::io::Result<DecisionLog> {
+        let (sender, receiver) = crossbeam_channel::bounded(capacity);
         let writer = std::thread::Builder::new()
             .name("decision-log".to_owned())
-            .spawn({
-                let dropped = dropped.clone();
-                move || write_lines(receiver, out, &dropped)
-            })?;
+            .spawn(move || write_lines(receiver, out))?;
         Ok(DecisionLog {
             sender,
-            dropped,
+            max_wait,
+            waits: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
             writer: Mutex::new(Some(writer)),
         })
     }
 
-    /// Queues one line; never waits. A full queue drops the line and counts it.
-    fn record(&self, line: String) {
-        match self.sender.try_send(Message::Line(line)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+    /// Queues one line, waiting up to `max_wait` for room when the queue is full. A line
+    /// that cannot be queued even then is counted as dropped and refused.
+    fn record(&self, line: String) -> Result<(), NotRecorded> {
+        let message = match self.sender.try_send(Message::Line(line)) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(message)) => message,
+            Err(TrySendError::Disconnected(_)) => return Err(self.drop_line()),
+        };
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::get().decision_log_wait();
+        match self.sender.send_timeout(message, self.max_wait) {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_) | SendTimeoutError::Disconnected(_)) => {
+                Err(self.drop_line())
             }
         }
+    }
+
+    fn drop_line(&self) -> NotRecorded {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::get().decision_log_lines("dropped", 1);
+        tracing::error!(
+            waited = ?self.max_wait,
+            "the decision log could not take a record; the request is refused"
+        );
+        NotRecorded
     }
 
     /// Waits until every line queued before this call has been written.
     pub fn flush(&self) {
         let (ack, done) = mpsc::channel();
-        if self.sender.send(Message::Flush(ack)).is_ok() {
+        if self
+            .sender
+            .send_timeout(Message::Flush(ack), FLUSH_TIMEOUT)
+            .is_ok()
+        {
             let _ = done.recv_timeout(FLUSH_TIMEOUT);
         }
     }
 
-    /// How many lines were dropped because the writer could not keep up.
+    /// How many lines were refused because the writer did not make room in time.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many lines had to wait for room in the queue.
+    pub fn waits(&self) -> u64 {
+        self.waits.load(Ordering::Relaxed)
     }
 }
 
@@ -137,10 +180,10 @@ impl Drop for DecisionLog {
     }
 }
 
-fn write_lines(receiver: Receiver<Message>, mut out: Box<dyn Write + Send>, dropped: &AtomicU64) {
+fn write_lines(receiver: Receiver<Message>, mut out: Box<dyn Write + Send>) {
     let mut batch: Vec<u8> = Vec::new();
+    let mut lines: u64 = 0;
     let mut acks = Vec::new();
-    let mut reported_drops = 0;
     while let Ok(first) = receiver.recv() {
         let mut next = Some(first);
         while let Some(message) = next.take() {
@@ -148,6 +191,7 @@ fn write_lines(receiver: Receiver<Message>, mut out: Box<dyn Write + Send>, drop
                 Message::Line(line) => {
                     batch.extend_from_slice(line.as_bytes());
                     batch.push(b'\n');
+                    lines += 1;
                 }
                 Message::Flush(ack) => acks.push(ack),
             }
@@ -158,18 +202,15 @@ fn write_lines(receiver: Receiver<Message>, mut out: Box<dyn Write + Send>, drop
         if !batch.is_empty() {
             // One write of whole lines: with O_APPEND the kernel places it at the end of
             // the file as a unit.
-            if let Err(error) = out.write_all(&batch).and_then(|()| out.flush()) {
-                tracing::error!(%error, "cannot write the decision log");
+            match out.write_all(&batch).and_then(|()| out.flush()) {
+                Ok(()) => crate::metrics::get().decision_log_lines("written", lines),
+                Err(error) => {
+                    crate::metrics::get().decision_log_lines("failed", lines);
+                    tracing::error!(%error, "cannot write the decision log");
+                }
             }
             batch.clear();
-        }
-        let drops = dropped.load(Ordering::Relaxed);
-        if drops > reported_drops {
-            tracing::warn!(
-                dropped = drops - reported_drops,
-                "the decision log could not keep up and dropped records"
-            );
-            reported_drops = drops;
+            lines = 0;
         }
         for ack in acks.drain(..) {
             let _ = ack.send(());
@@ -209,8 +250,13 @@ struct DecisionLine<'a> {
 }
 
 impl DecisionLog {
-    /// Writes one decision, with the trace of `span`.
-    pub(super) fn write_decision(&self, span: &tracing::Span, decided: Decided<'_>) {
+    /// Writes one decision, with the trace of `span`; an error means it has no record, and
+    /// the caller must not act on it.
+    pub(super) fn write_decision(
+        &self,
+        span: &tracing::Span,
+        decided: Decided<'_>,
+    ) -> Result<(), NotRecorded> {
         let span_context = span.context().span().span_context().clone();
         let line = DecisionLine {
             time: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
@@ -229,13 +275,18 @@ impl DecisionLog {
         };
         match serde_json::to_string(&line) {
             Ok(line) => self.record(line),
-            Err(error) => tracing::error!(%error, "cannot serialize a decision log line"),
+            Err(error) => {
+                tracing::error!(%error, "cannot serialize a decision log line");
+                Err(NotRecorded)
+            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -256,12 +307,12 @@ mod tests {
         let path = dir.path().join("decisions.jsonl");
         std::fs::write(&path, "{\"earlier\":true}\n").unwrap();
         let log = DecisionLog::open(&DecisionLogTarget::File(path.clone())).unwrap();
-        log.record("{\"n\":1}".to_owned());
-        log.record("{\"n\":2}".to_owned());
+        log.record("{\"n\":1}".to_owned()).unwrap();
+        log.record("{\"n\":2}".to_owned()).unwrap();
         log.flush();
         drop(log);
         let again = DecisionLog::open(&DecisionLogTarget::File(path.clone())).unwrap();
-        again.record("{\"n\":3}".to_owned());
+        again.record("{\"n\":3}".to_owned()).unwrap();
         again.flush();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
@@ -272,14 +323,15 @@ mod tests {
     /// A writer that blocks until the test lets it go, like a stalled disk.
     struct Stalled {
         entered: mpsc::Sender<()>,
-        gate: Arc<Mutex<()>>,
+        /// Each write waits for a message here; once the sender is dropped, none waits.
+        gate: mpsc::Receiver<()>,
         written: Arc<Mutex<Vec<u8>>>,
     }
 
     impl Write for Stalled {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             let _ = self.entered.send(());
-            let _open = self.gate.lock().unwrap();
+            let _ = self.gate.recv();
             self.written.lock().unwrap().extend_from_slice(buf);
             Ok(buf.len())
         }
@@ -289,35 +341,72 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_stalled_writer_never_blocks_the_caller_and_overflow_is_counted() {
-        let gate = Arc::new(Mutex::new(()));
+    /// A log whose writer is stuck writing line 0; dropping the returned sender frees it.
+    fn stalled(
+        capacity: usize,
+        max_wait: Duration,
+    ) -> (Arc<DecisionLog>, mpsc::Sender<()>, Arc<Mutex<Vec<u8>>>) {
         let written = Arc::new(Mutex::new(Vec::new()));
         let (entered, writing) = mpsc::channel();
-        let closed = gate.lock().unwrap();
+        let (release, gate) = mpsc::channel();
         let writer = Stalled {
             entered,
-            gate: gate.clone(),
+            gate,
             written: written.clone(),
         };
-        let log = DecisionLog::start(Box::new(writer), 8).unwrap();
-        log.record("{\"n\":0}".to_owned());
+        let log = DecisionLog::start(Box::new(writer), capacity, max_wait).unwrap();
+        log.record("{\"n\":0}".to_owned()).unwrap();
         writing.recv().unwrap();
+        (Arc::new(log), release, written)
+    }
 
-        // The writer is stuck on the first line: 8 lines fit in the queue, the rest are
-        // dropped, and no call waits.
-        for n in 1..=100 {
-            log.record(format!("{{\"n\":{n}}}"));
+    fn lines(written: &Mutex<Vec<u8>>) -> Vec<String> {
+        String::from_utf8(written.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_full_queue_makes_the_caller_wait_for_room_and_no_line_is_lost() {
+        let (log, release, written) = stalled(8, Duration::from_secs(600));
+        for n in 1..=8 {
+            log.record(format!("{{\"n\":{n}}}")).unwrap();
         }
-        assert_eq!(log.dropped(), 92);
+        assert_eq!(log.waits(), 0, "the queue had room for 8");
 
-        drop(closed);
+        // Free the writer once the next caller is waiting.
+        let watcher = std::thread::spawn({
+            let log = log.clone();
+            move || {
+                while log.waits() == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                drop(release);
+            }
+        });
+        log.record("{\"n\":9}".to_owned()).unwrap();
+        watcher.join().unwrap();
         log.flush();
-        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
-        let numbers: Vec<&str> = text.lines().collect();
-        assert_eq!(numbers.len(), 9, "{text}");
-        assert_eq!(numbers[0], "{\"n\":0}");
-        assert_eq!(numbers[8], "{\"n\":8}");
+
+        assert_eq!(log.waits(), 1);
+        assert_eq!(log.dropped(), 0);
+        let lines = lines(&written);
+        assert_eq!(lines.len(), 10, "{lines:?}");
+        assert_eq!(lines[9], "{\"n\":9}");
+    }
+
+    #[test]
+    fn past_the_wait_a_line_is_refused_and_counted() {
+        let (log, release, written) = stalled(1, Duration::from_millis(10));
+        log.record("{\"n\":1}".to_owned()).unwrap();
+        assert!(log.record("{\"n\":2}".to_owned()).is_err());
+        assert_eq!((log.waits(), log.dropped()), (1, 1));
+
+        drop(release);
+        log.flush();
+        assert_eq!(lines(&written), ["{\"n\":0}", "{\"n\":1}"]);
     }
 
     #[test]

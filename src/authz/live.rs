@@ -41,6 +41,7 @@ impl Authz {
     }
 
     pub fn new(bundle: PolicyBundle) -> Authz {
+        crate::metrics::get().policy_live(&bundle.version);
         Authz {
             current: ArcSwap::from_pointee(bundle),
             reloads: ReloadState::default(),
@@ -284,12 +285,17 @@ impl Authz {
             Err(message) => (false, &[][..], vec![message.clone()]),
         };
         let decision = if allowed { "allow" } else { "deny" };
+        crate::metrics::get().decision(
+            action.as_str(),
+            if outcome.is_err() { "error" } else { decision },
+        );
         span.record("andi.decision", decision);
         span.record("andi.policies", policies.join(","));
         span.record("andi.errors", errors.join("; "));
         tracing::debug!(decision, "authorization decision");
-        if let Some(log) = &self.decision_log {
-            log.write_decision(
+        if let Some(log) = &self.decision_log
+            // No decision is acted on without its record.
+            && let Err(not_recorded) = log.write_decision(
                 &span,
                 Decided {
                     principal: principal.id(),
@@ -301,7 +307,9 @@ impl Authz {
                     policies,
                     errors: &errors,
                 },
-            );
+            )
+        {
+            return Err(not_recorded.to_string());
         }
         outcome
     }
@@ -311,6 +319,7 @@ impl Authz {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReloadFailure {
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub at: DateTime<Utc>,
     /// Each problem as `file:line:column: message`.
     pub errors: Vec<String>,
@@ -339,6 +348,8 @@ impl Authz {
                 let bundle = Arc::new(bundle);
                 let previous = self.current.swap(bundle.clone());
                 self.reloads.failure.store(None);
+                crate::metrics::get().policy_live(&bundle.version);
+                crate::metrics::get().policy_reload(true);
                 tracing::info!(
                     version = %bundle.version,
                     previous_version = %previous.version,
@@ -358,6 +369,7 @@ impl Authz {
                     version = %self.version(),
                     "policy reload refused; still serving the last good set"
                 );
+                crate::metrics::get().policy_reload(false);
                 self.reloads.failure.store(Some(Arc::new(ReloadFailure {
                     at: Utc::now(),
                     errors: errors.0.iter().map(ToString::to_string).collect(),

@@ -15,6 +15,9 @@ use crate::http::connections::{self, ConnectionLimits};
 use crate::http::state::AppState;
 use crate::store;
 
+/// How often the database pool's gauges are sampled.
+const POOL_SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `andi serve`: migrate, load policies, listen, and serve until SIGINT or SIGTERM.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     Application::build(config)
@@ -85,7 +88,8 @@ impl Application {
         let state = AppState::new(db.clone(), authz, config.limits.clone(), &config.key_cache)
             .with_definition_cache(config.definition_cache_ttl)
             .with_console(config.console.clone())
-            .with_trusted_proxies(config.trusted_proxies.clone());
+            .with_trusted_proxies(config.trusted_proxies.clone())
+            .with_cors_origins(config.cors_origins.clone());
 
         // Read once before serving, so the key cache is trusted from the first request
         // rather than from the watcher's first read.
@@ -99,6 +103,7 @@ impl Application {
                 .usage()
                 .spawn_flusher(db, config.last_used_interval),
         );
+        tasks.push(spawn_pool_sampler(state.clone()));
         let reload_tasks = start_policy_reload(&state.authz, &config);
         Ok(Application {
             listener,
@@ -152,6 +157,18 @@ impl Application {
         tracing::info!("andi stopped");
         Ok(())
     }
+}
+
+/// Samples the database pool into its gauges between scrapes, for the OTLP export (a scrape
+/// of `/metrics` samples it again).
+fn spawn_pool_sampler(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(POOL_SAMPLE_INTERVAL);
+        loop {
+            ticker.tick().await;
+            crate::http::metrics::record_pool(&state);
+        }
+    })
 }
 
 /// Hot reload: on changes to the policy directory and on SIGHUP. A watch that cannot start

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode, header};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -128,7 +128,7 @@ pub async fn workspaces_create(
     State(state): State<AppState>,
     ApiUser(me): ApiUser,
     body: JsonBody,
-) -> Result<(StatusCode, Json<MemberWorkspace>), ApiError> {
+) -> Result<(StatusCode, [(HeaderName, String); 1], Json<MemberWorkspace>), ApiError> {
     access::decide(
         &state,
         &me,
@@ -147,6 +147,8 @@ pub async fn workspaces_create(
     .await?;
     Ok((
         StatusCode::CREATED,
+        // The workspace has no JSON resource of its own; its console page is where it lives.
+        [(header::LOCATION, format!("/workspaces/{}", created.handle))],
         Json(MemberWorkspace {
             workspace: (&created).into(),
             role: MemberRole::Admin,
@@ -239,7 +241,7 @@ pub async fn api_keys_create(
     ApiUser(me): ApiUser,
     Path(handle): Path<String>,
     body: JsonBody,
-) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
+) -> Result<(StatusCode, [(HeaderName, String); 1], Json<IssuedKey>), ApiError> {
     let opened = open(&state, &me, &handle, Action::CreateApiKey).await?;
     let request: CreateApiKey = parse(&body)?;
     let now = Utc::now();
@@ -257,6 +259,7 @@ pub async fn api_keys_create(
     let (secret, key) = lifecycle::create_key(&state.db, &opened.workspace, new, now).await?;
     Ok((
         StatusCode::CREATED,
+        [(header::LOCATION, key_location(&handle, &key.id))],
         Json(IssuedKey {
             key: secret.expose().to_owned(),
             api_key: ApiKeyView::new(&key, now),
@@ -316,7 +319,7 @@ pub async fn api_keys_rotate(
     ApiUser(me): ApiUser,
     Path((handle, id)): Path<(String, String)>,
     body: JsonBody,
-) -> Result<(StatusCode, Json<IssuedKey>), ApiError> {
+) -> Result<(StatusCode, [(HeaderName, String); 1], Json<IssuedKey>), ApiError> {
     let key = open_key(&state, &me, &handle, &id, Action::RotateApiKey).await?;
     let request: RotateApiKey = if body.is_empty() {
         RotateApiKey::default()
@@ -334,9 +337,15 @@ pub async fn api_keys_rotate(
     let (secret, new) = state.rotate_key(&key.id, grace, now).await?;
     Ok((
         StatusCode::CREATED,
+        [(header::LOCATION, key_location(&handle, &new.id))],
         Json(IssuedKey {
             key: secret.expose().to_owned(),
             api_key: ApiKeyView::new(&new, now),
         }),
     ))
+}
+
+/// Where a key of the session API lives (its `DELETE` revokes it).
+fn key_location(workspace: &str, key_id: &str) -> String {
+    format!("/api/v1/workspaces/{workspace}/api-keys/{key_id}")
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, Request, header};
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
+use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -14,8 +14,8 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
-use super::openapi;
 use super::state::AppState;
+use super::{metrics, openapi, trace};
 use crate::{console, request_id};
 
 /// The whole HTTP surface.
@@ -23,18 +23,19 @@ pub fn router(state: AppState) -> Router {
     // Documented routes are registered with their OpenAPI description (src/openapi.rs).
     let (documented, _) = openapi::routes().split_for_parts();
 
-    Router::new()
+    let router = Router::new()
         .merge(documented)
         .merge(console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Layers run outside-in from the last added: request id, sensitive headers, trace,
-        // panic guard, timeout, body limit, idempotency keys, then the route.
+        // metrics, panic guard, timeout, body limit, idempotency keys, then the route.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::idempotency::middleware,
         ))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(axum::middleware::from_fn(no_store_for_keys))
         .layer(axum::middleware::from_fn_with_state(
             state.limits.request_timeout,
             time_limit,
@@ -42,35 +43,17 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!("handler panicked")))
         }))
-        .layer(
+        // Inside the trace, outside the panic guard and the time limit, so a panic's 500
+        // and a timeout's 408 are counted like any answer.
+        .layer(axum::middleware::from_fn(metrics::record_request))
+        .layer({
+            let proxies = state.trusted_proxies.clone();
             TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<Body>| {
-                    let id = request
-                        .headers()
-                        .get(request_id::HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id = %id,
-                        status = tracing::field::Empty,
-                    )
+                .make_span_with(move |request: &Request<Body>| {
+                    trace::request_span(request, &proxies)
                 })
-                .on_response(
-                    |response: &axum::http::Response<Body>,
-                     latency: std::time::Duration,
-                     span: &tracing::Span| {
-                        span.record("status", response.status().as_u16());
-                        tracing::debug!(
-                            status = response.status().as_u16(),
-                            latency_ms = latency.as_millis() as u64,
-                            "response"
-                        );
-                    },
-                ),
-        )
+                .on_response(trace::record_response)
+        })
         // Before tracing sees the request, so no layer can record a credential.
         .layer(SetSensitiveRequestHeadersLayer::from_shared(Arc::new([
             header::AUTHORIZATION,
@@ -79,8 +62,41 @@ pub fn router(state: AppState) -> Router {
         ])))
         // Outermost, so every response (even a panic's or a timeout's) carries the id and
         // error bodies can quote it.
-        .layer(axum::middleware::from_fn(request_id::middleware))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(request_id::middleware));
+    // Outside everything else, so a preflight is answered before any route or key check.
+    let router = match state.cors_origins.layer() {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
+}
+
+/// The routes whose answers carry a key's data: the calling key, and key listings, creations
+/// (with the secret) and rotations in the session API and the console.
+const KEY_ROUTES: &[&str] = &[
+    "/api/key",
+    "/api/v1/workspaces/{handle}/api-keys",
+    "/api/v1/workspaces/{handle}/api-keys/{id}",
+    "/api/v1/workspaces/{handle}/api-keys/{id}/rotate",
+    "/workspaces/{handle}/api-keys",
+    "/workspaces/{handle}/api-keys/{id}/revoke",
+    "/workspaces/{handle}/api-keys/{id}/rotate",
+];
+
+/// `Cache-Control: no-store` on every answer of [`KEY_ROUTES`], so no browser or proxy keeps
+/// a key's secret or metadata on disk.
+async fn no_store_for_keys(request: Request<Body>, next: Next) -> Response {
+    let keyed = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|route| KEY_ROUTES.contains(&route.as_str()));
+    let mut response = next.run(request).await;
+    if keyed {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Answers a request that outlives `limit` with a problem+json 408, like every other error.

@@ -112,7 +112,13 @@ pub async fn objects_create(
         define::create_definition(&state.db, &principal.workspace.id, definition, now()).await?;
     state.definitions.changed(&principal.workspace.id);
     let view = ObjectDefinitionView::from(&created);
-    Ok((StatusCode::CREATED, [ETag::of(&view)?.header()], Json(view)))
+    let location = format!("/api/objects/{}", created.handle);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        [ETag::of(&view)?.header()],
+        Json(view),
+    ))
 }
 
 /// Refuses attributes whose type cannot be read as the policy schema declares that

@@ -48,6 +48,9 @@ pub enum ApiError {
     Conflict { code: &'static str, detail: String },
     #[error("the request body is invalid")]
     Validation(Vec<Issue>),
+    /// Like [`ApiError::Validation`], for the parameters of the query string.
+    #[error("the query string is invalid")]
+    InvalidQuery(Vec<Issue>),
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
     #[error("{0}")]
@@ -229,6 +232,10 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The stable code of an error response, kept on the response for the layers outside it.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Problem<'a> {
@@ -285,7 +292,9 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) | ApiError::InvalidQuery(_) | ApiError::BadRequest { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -308,7 +317,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::Unprocessable { code, .. } => code,
             ApiError::Conflict { code, .. } | ApiError::BadRequest { code, .. } => code,
-            ApiError::Validation(_) => "validation_failed",
+            ApiError::Validation(_) | ApiError::InvalidQuery(_) => "validation_failed",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -352,7 +361,9 @@ impl IntoResponse for ApiError {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
         let (issues, action, missing_permission) = match &self {
-            ApiError::Validation(issues) => (issues.clone(), None, None),
+            ApiError::Validation(issues) | ApiError::InvalidQuery(issues) => {
+                (issues.clone(), None, None)
+            }
             ApiError::Denied(denial) => (
                 Vec::new(),
                 Some(denial.action.as_str()),
@@ -376,6 +387,8 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(problem)).into_response();
+        // For the request span (`error.type`), which sees the response, not this error.
+        response.extensions_mut().insert(ErrorCode(self.code()));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -417,6 +430,7 @@ mod tests {
             ApiError::Unprocessable { .. } => "Unprocessable",
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Validation(_) => "Validation",
+            ApiError::InvalidQuery(_) => "InvalidQuery",
             ApiError::BadRequest { .. } => "BadRequest",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
@@ -430,7 +444,7 @@ mod tests {
             ApiError::Internal(_) => "Internal",
         }
     }
-    const VARIANTS: usize = 19;
+    const VARIANTS: usize = 20;
 
     fn auth_variant(error: &AuthError) -> &'static str {
         match error {
@@ -680,6 +694,11 @@ mod tests {
             ),
             (
                 ApiError::Validation(vec![]),
+                S::BAD_REQUEST,
+                "validation_failed",
+            ),
+            (
+                ApiError::InvalidQuery(vec![]),
                 S::BAD_REQUEST,
                 "validation_failed",
             ),

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod caller;
 pub mod connections;
+pub mod cors;
 pub mod definitions;
 pub mod error;
 pub mod etag;
@@ -12,8 +13,10 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod limits;
+pub mod metrics;
 pub mod object_access;
 pub mod openapi;
 pub mod records;
 pub mod request_context;
 pub mod state;
+pub mod trace;

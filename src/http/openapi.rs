@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{caller, definitions as handlers, health, records as data};
+use super::{caller, definitions as handlers, health, metrics, records as data};
 use crate::console;
 use crate::http::state::AppState;
 
@@ -72,6 +72,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(data::records_query_get, data::records_query_post))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(metrics::metrics_get))
         .routes(routes!(openapi_json))
         .routes(routes!(
             console::api::workspaces_list,

@@ -521,7 +521,7 @@ pub async fn records_query_get(
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
     let query = parse_query_params(&params, &definition, state.limits.query())
-        .map_err(ApiError::Validation)?;
+        .map_err(ApiError::InvalidQuery)?;
     run_query(&state, &auth, &definition, &query).await
 }
 

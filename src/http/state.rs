@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
+use super::cors::CorsOrigins;
 use super::limits::Limits;
 use super::request_context::TrustedProxies;
 use crate::auth::KeyCacheConfig;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub console: Arc<ConsoleConfig>,
     /// Whose forwarding headers name the client's address.
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// The origins browsers may call the API from (none by default).
+    pub cors_origins: Arc<CorsOrigins>,
 }
 
 impl AppState {
@@ -60,6 +63,7 @@ impl AppState {
             limits: Arc::new(limits),
             console: Arc::new(ConsoleConfig::default()),
             trusted_proxies: Arc::new(TrustedProxies::default()),
+            cors_origins: Arc::new(CorsOrigins::default()),
         }
     }
 
@@ -78,6 +82,12 @@ impl AppState {
     /// Believes the forwarding headers of these proxies (none by default).
     pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> AppState {
         self.trusted_proxies = Arc::new(proxies);
+        self
+    }
+
+    /// Answers cross-origin requests from these origins (none by default).
+    pub fn with_cors_origins(mut self, origins: CorsOrigins) -> AppState {
+        self.cors_origins = Arc::new(origins);
         self
     }
 

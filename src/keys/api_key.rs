@@ -58,10 +58,15 @@ pub struct ApiKeyView {
     pub permissions: Vec<Permission>,
     pub environment: Environment,
     pub status: KeyStatus,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
     pub expires_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
     pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
     pub revoked_at: Option<DateTime<Utc>>,
     pub rotated_to: Option<String>,
 }

@@ -28,7 +28,9 @@ pub struct RecordView {
     /// Attribute key → value, in each attribute type's normal form.
     #[schema(value_type = Object)]
     pub attributes: Map<String, Value>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
     /// The id of the key that created it (absent for records older than this field).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -19,7 +19,9 @@ pub struct ObjectDefinitionView {
     /// Attribute key → `{ type, name?, description?, required, unique, options?, object? }`.
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 

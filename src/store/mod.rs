@@ -121,6 +121,42 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The connection pool's state at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub used: u64,
+    pub idle: u64,
+    pub max: u64,
+}
+
+/// How many of the pool's connections are open and lent out, open and idle, and at most.
+pub fn pool_usage(db: &DatabaseConnection) -> PoolUsage {
+    let (size, idle, max) = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+    };
+    let idle = u64::try_from(idle).unwrap_or(u64::MAX);
+    PoolUsage {
+        used: u64::from(size).saturating_sub(idle),
+        idle,
+        max: u64::from(max),
+    }
+}
+
 /// A database URL without its password, for messages.
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

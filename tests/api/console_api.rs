@@ -210,3 +210,64 @@ async fn a_member_cannot_manage_keys_and_a_stranger_cannot_see_the_workspace() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn key_answers_of_the_json_api_are_never_cached_and_each_201_has_a_location() {
+    let app = spawn_app().await;
+    let ada = Person::new(&app);
+    ada.sign_up("ada@example.com", PASSWORD).await;
+
+    let created = ada
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/workspaces",
+            Some(json!({"handle": "acme", "name": "Acme"})),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(created.headers()["location"], "/workspaces/acme");
+
+    let issued = ada
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/workspaces/acme/api-keys",
+            Some(json!({"name": "ci", "permissions": ["objects.read"]})),
+        )
+        .await;
+    assert_eq!(issued.status(), StatusCode::CREATED);
+    assert_eq!(issued.headers()["cache-control"], "no-store", "created");
+    let location = issued.headers()["location"].to_str().unwrap().to_owned();
+    let issued: Value = issued.json().await.unwrap();
+    let id = issued["apiKey"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/workspaces/acme/api-keys/{id}"));
+
+    let listed = ada.get("/api/v1/workspaces/acme/api-keys").await;
+    assert_eq!(listed.headers()["cache-control"], "no-store", "listed");
+
+    let rotated = ada
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/workspaces/acme/api-keys/{id}/rotate"),
+            None,
+        )
+        .await;
+    assert_eq!(rotated.status(), StatusCode::CREATED);
+    assert_eq!(rotated.headers()["cache-control"], "no-store", "rotated");
+    let location = rotated.headers()["location"].to_str().unwrap().to_owned();
+    let rotated: Value = rotated.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!(
+            "/api/v1/workspaces/acme/api-keys/{}",
+            rotated["apiKey"]["id"].as_str().unwrap()
+        )
+    );
+
+    let page = ada.get("/workspaces/acme/api-keys").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        page.headers()["cache-control"],
+        "no-store",
+        "the console page"
+    );
+}

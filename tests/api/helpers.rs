@@ -138,6 +138,11 @@ impl TestAppBuilder {
         self
     }
 
+    pub fn cors_origins(mut self, origins: &str) -> TestAppBuilder {
+        self.config.cors_origins = origins.parse().expect("an origin list");
+        self
+    }
+
     pub fn definition_cache_ttl(mut self, ttl: Duration) -> TestAppBuilder {
         self.config.definition_cache_ttl = ttl;
         self

@@ -106,6 +106,16 @@ impl Server {
     /// Starts `andi serve` on `database_url` with the policies of `policies`, logging at
     /// trace level, with `args` added to its command line; returns once it listens.
     pub fn start(database_url: &str, policies: &Path, args: &[&str]) -> Server {
+        Server::start_with_env(database_url, policies, args, &[])
+    }
+
+    /// [`Server::start`] with these environment variables set too.
+    pub fn start_with_env(
+        database_url: &str,
+        policies: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_andi"))
             .args([
                 "serve",
@@ -119,7 +129,7 @@ impl Server {
             .args(args)
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "trace")
-            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -137,7 +147,7 @@ impl Server {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if let Some(at) = line.find("andi listening on http://") {
                         let address = line[at + "andi listening on ".len()..]
-                            .split_whitespace()
+                            .split(|c: char| c.is_whitespace() || c == '"')
                             .next()
                             .unwrap_or("")
                             .to_owned();
@@ -313,4 +323,49 @@ async fn the_seed_curl_and_fetch_examples_work_verbatim() {
         String::from_utf8_lossy(&node.stdout).trim(),
         "200 {\"items\":[]}"
     );
+}
+
+#[tokio::test]
+async fn logs_to_a_pipe_carry_no_colour_codes() {
+    let app = spawn_app().await;
+    let server = Server::start(&app.database_url, &policy_dir(), &[]);
+    let health = reqwest::get(format!("{}/healthz", server.address))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let log = server.stop();
+    assert!(log.contains("andi listening on"), "{log}");
+    assert!(!log.contains('\u{1b}'), "an escape code in:\n{log}");
+}
+
+#[tokio::test]
+async fn andi_log_format_json_writes_one_json_object_per_line() {
+    let app = spawn_app().await;
+    let server = Server::start_with_env(
+        &app.database_url,
+        &policy_dir(),
+        &[],
+        &[("ANDI_LOG_FORMAT", "json")],
+    );
+    let health = reqwest::get(format!("{}/healthz", server.address))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let log = server.stop();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
+        })
+        .collect();
+    let listening = lines
+        .iter()
+        .find(|line| {
+            line["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("andi listening on"))
+        })
+        .unwrap_or_else(|| panic!("no listening line in:\n{log}"));
+    assert_eq!(listening["level"], "INFO");
+    assert!(listening["timestamp"].is_string(), "{listening}");
 }

@@ -13,3 +13,4 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod spans;
+mod trace_context;
