@@ -91,7 +91,7 @@ impl PolicyIndex {
             .collect();
         let resource_readers: HashSet<&PolicyId> = policies
             .policies()
-            .filter(|p| mentions_var(p, "resource"))
+            .filter(|p| reads_resource_beyond_ancestry(p))
             .map(Policy::id)
             .collect();
         let mut groups = Vec::with_capacity(Action::ALL.len());
@@ -261,6 +261,41 @@ fn mentions_var(policy: &Policy, name: &str) -> bool {
         }
     }
     policy.to_json().map_or(true, |json| mentions(&json, name))
+}
+
+/// Whether a policy's conditions read anything of the resource but its type and ancestors:
+/// `resource in principal.workspace` or `resource is Andi::Record` answer the same for
+/// every record of one object (or every object of one workspace), so they do not tell such
+/// resources apart; any other use of `resource` may. A policy that cannot be written as
+/// JSON is assumed to.
+fn reads_resource_beyond_ancestry(policy: &Policy) -> bool {
+    fn reads(json: &serde_json::Value) -> bool {
+        match json {
+            serde_json::Value::Object(map) => {
+                if map.get("Var").is_some_and(|var| var == "resource") {
+                    return true;
+                }
+                map.iter().any(|(op, operands)| {
+                    let on_resource = operands
+                        .get("left")
+                        .and_then(|left| left.get("Var"))
+                        .is_some_and(|var| var == "resource");
+                    match op.as_str() {
+                        // The left side is the resource itself: only the other operands
+                        // can read it.
+                        "in" if on_resource => operands.get("right").is_some_and(reads),
+                        "is" if on_resource => operands.get("in").is_some_and(reads),
+                        _ => reads(operands),
+                    }
+                })
+            }
+            serde_json::Value::Array(items) => items.iter().any(reads),
+            _ => false,
+        }
+    }
+    policy
+        .to_json()
+        .map_or(true, |json| json.get("conditions").is_some_and(reads))
 }
 
 /// Whether an `action` scope can match an action whose uid or group uids are `matching`.
@@ -886,6 +921,35 @@ mod tests {
                 ("none".to_owned(), false),
                 ("reads".to_owned(), true),
                 ("word".to_owned(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_reads_beyond_type_and_ancestry_tell_resources_apart() {
+        let policies = policy_set(
+            r#"
+            @id("ancestry") permit (principal, action, resource) when { resource in principal.workspace };
+            @id("type") forbid (principal, action, resource) when { resource is Andi::Record in principal.workspace };
+            @id("attribute") forbid (principal, action, resource is Andi::Record) when { resource.objectHandle == "x" };
+            @id("inside-in") forbid (principal, action, resource) when { principal in resource };
+            @id("scope-only") forbid (principal, action, resource in Andi::Workspace::"ws_1");
+            "#,
+        );
+        let reads: Vec<(String, bool)> = policies
+            .policies()
+            .map(|p| (p.id().to_string(), reads_resource_beyond_ancestry(p)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        assert_eq!(
+            reads,
+            [
+                ("ancestry".to_owned(), false),
+                ("attribute".to_owned(), true),
+                ("inside-in".to_owned(), true),
+                ("scope-only".to_owned(), false),
+                ("type".to_owned(), false),
             ]
         );
     }

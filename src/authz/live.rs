@@ -18,6 +18,8 @@ use super::source::PolicyErrors;
 use crate::principal::{KeyPrincipal, Principal, UserPrincipal};
 use arc_swap::ArcSwapOption;
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The live policy set. Each decision takes one snapshot, so a request never sees a
@@ -31,9 +33,13 @@ pub struct Authz {
 }
 
 /// Refuses a policy set the stored data contradicts: a record attribute the schema declares
-/// as a type some object's attribute of that key cannot be read as. Run on every reload,
-/// off the request workers.
-pub type StoredDataCheck = Box<dyn Fn(&PolicyBundle) -> Result<(), PolicyErrors> + Send + Sync>;
+/// as a type some object's attribute of that key cannot be read as. The watcher and SIGHUP
+/// reloads run it before a set is swapped in.
+pub type StoredDataCheck = Arc<
+    dyn Fn(Arc<PolicyBundle>) -> Pin<Box<dyn Future<Output = Result<(), PolicyErrors>> + Send>>
+        + Send
+        + Sync,
+>;
 
 impl Authz {
     pub fn load(dir: &Path) -> Result<Authz, PolicyErrors> {
@@ -50,10 +56,14 @@ impl Authz {
         }
     }
 
-    /// Also refuses every reloaded set that `check` refuses.
+    /// Also refuses every set the watcher or SIGHUP reloads that `check` refuses.
     pub fn with_stored_data_check(mut self, check: StoredDataCheck) -> Authz {
         self.stored_data = Some(check);
         self
+    }
+
+    pub(super) fn stored_data_check(&self) -> Option<StoredDataCheck> {
+        self.stored_data.clone()
     }
 
     /// Also writes every decision to `log`.
@@ -338,14 +348,19 @@ impl Authz {
     /// Loads `dir` as a whole and swaps it in; or keeps the current set, logs why, and
     /// remembers the failure for `/readyz`.
     pub fn reload(&self, dir: &Path) -> Result<Arc<PolicyBundle>, PolicyErrors> {
+        self.install(dir, load(dir).map(Arc::new))
+    }
+
+    /// Swaps in `loaded` (read from `dir`), or keeps the current set, logs why, and
+    /// remembers the failure for `/readyz`.
+    pub(super) fn install(
+        &self,
+        dir: &Path,
+        loaded: Result<Arc<PolicyBundle>, PolicyErrors>,
+    ) -> Result<Arc<PolicyBundle>, PolicyErrors> {
         self.reloads.attempts.fetch_add(1, Ordering::Relaxed);
-        let loaded = load(dir).and_then(|bundle| match &self.stored_data {
-            Some(check) => check(&bundle).map(|()| bundle),
-            None => Ok(bundle),
-        });
         match loaded {
             Ok(bundle) => {
-                let bundle = Arc::new(bundle);
                 let previous = self.current.swap(bundle.clone());
                 self.reloads.failure.store(None);
                 crate::metrics::get().policy_live(&bundle.version);

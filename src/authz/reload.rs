@@ -14,7 +14,10 @@ use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::task::JoinHandle;
 
+use super::bundle::PolicyBundle;
 use super::live::Authz;
+use super::load::load;
+use super::source::{PolicyError, PolicyErrors};
 
 /// How often a deleted policy directory is looked for again.
 const REAPPEAR_POLL: Duration = Duration::from_secs(1);
@@ -72,14 +75,34 @@ async fn watch_loop(
                 Err(_quiet) => break,
             }
         }
-        let (authz, reload_dir) = (authz.clone(), dir.clone());
-        // Parsing and validating is CPU work; keep it off the request workers.
-        let _ = tokio::task::spawn_blocking(move || authz.reload(&reload_dir)).await;
+        let _ = reload(&authz, &dir).await;
         if !dir.is_dir() {
             watching = false;
             let _ = watcher.unwatch(&dir);
         }
     }
+}
+
+/// Loads `dir`, checks it against the stored data when the server asked for that, and
+/// swaps it in (or keeps the current set).
+async fn reload(authz: &Arc<Authz>, dir: &Path) -> Result<Arc<PolicyBundle>, PolicyErrors> {
+    let load_dir = dir.to_path_buf();
+    // Parsing and validating is CPU work; keep it off the request workers.
+    let loaded = tokio::task::spawn_blocking(move || load(&load_dir).map(Arc::new))
+        .await
+        .unwrap_or_else(|e| {
+            Err(PolicyErrors(vec![PolicyError {
+                file: dir.to_path_buf(),
+                line: None,
+                column: None,
+                message: format!("the reload stopped: {e}"),
+            }]))
+        });
+    let checked = match (loaded, authz.stored_data_check()) {
+        (Ok(bundle), Some(check)) => check(Arc::clone(&bundle)).await.map(|()| bundle),
+        (loaded, _) => loaded,
+    };
+    authz.install(dir, checked)
 }
 
 /// Whether an event may have changed what `load` reads: the directory's own files (not
@@ -112,8 +135,7 @@ pub fn reload_on_hangup(authz: Arc<Authz>, dir: &Path) -> std::io::Result<Reload
     Ok(ReloadTask(tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             tracing::info!(dir = %dir.display(), "SIGHUP: reloading the policy set");
-            let (authz, dir) = (authz.clone(), dir.clone());
-            let _ = tokio::task::spawn_blocking(move || authz.reload(&dir)).await;
+            let _ = reload(&authz, &dir).await;
         }
     })))
 }

@@ -61,10 +61,9 @@ impl Application {
             .await
             .map_err(invalid)?;
         let (check_db, check_dir) = (db.clone(), config.policy_dir.clone());
-        let runtime = tokio::runtime::Handle::current();
-        // Reloads run on a blocking thread, where waiting on the runtime is allowed.
-        authz = authz.with_stored_data_check(Box::new(move |bundle| {
-            runtime.block_on(stored_data_conflicts(&check_db, bundle, &check_dir))
+        authz = authz.with_stored_data_check(Arc::new(move |bundle| {
+            let (db, dir) = (check_db.clone(), check_dir.clone());
+            Box::pin(async move { stored_data_conflicts(&db, &bundle, &dir).await })
         }));
         let decision_log = match &config.decision_log {
             Some(target) => {

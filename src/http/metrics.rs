@@ -19,6 +19,7 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "metrics",
     tag = "operations",
     description = "Every metric in Prometheus text format (docs/operations.md lists them). No key needed: serve it only where the scraper reaches it.",
     responses((status = 200, description = "Prometheus text", content_type = "text/plain"))

@@ -34,7 +34,7 @@ async fn metrics_show_requests_decisions_keys_policies_the_decision_log_and_the_
         .post_json(
             "/api/objects",
             &key,
-            &serde_json::json!({"apiName": "invoices", "singularName": "Invoice", "pluralName": "Invoices"}),
+            &serde_json::json!({"name": "Invoices"}),
         )
         .await;
     assert_eq!(denied.status(), 403);
