@@ -56,7 +56,7 @@ pub enum KeyCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Issue a new secret with the same grants; the old one works until the grace ends.
+    /// Issue a new secret for the key (same id and grants); the previous one works until the grace ends.
     Rotate {
         key_id: String,
         /// How long the old secret keeps working, e.g. 24h; default 0 (expires at once).
@@ -199,16 +199,11 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
             let (secret, key) = lifecycle::rotate_key(&db, &key_id, grace, now).await?;
             if !json {
                 eprintln!(
-                    "the old key {key_id} works until {}",
+                    "the key's previous secret works until {}",
                     short_time(Some(now + grace))
                 );
             }
-            print_issued(
-                secret.expose(),
-                ApiKeyView::new(&key, now),
-                json,
-                "rotated into",
-            )
+            print_issued(secret.expose(), ApiKeyView::new(&key, now), json, "rotated")
         }
     }
 }

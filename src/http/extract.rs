@@ -181,7 +181,7 @@ impl FromRequestParts<AppState> for Authenticated {
             let secret = KeySecret::parse(presented).map_err(AuthError::MalformedKey)?;
             Ok::<_, ApiError>(state.keys.verify(&secret, now).await?)
         };
-        let VerifiedKey { principal, key } = match verified.await {
+        let VerifiedKey { principal, key, .. } = match verified.await {
             Ok(verified) => verified,
             Err(error) => {
                 if matches!(error, ApiError::Auth(_)) {

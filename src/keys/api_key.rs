@@ -22,7 +22,6 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
-    pub rotated_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +44,35 @@ impl ApiKey {
     }
 }
 
+/// A key as found by one of its secrets: the key, and when that secret stops working. A
+/// secret gets an expiry when the key is rotated away from it (the end of the grace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyBySecret {
+    pub key: ApiKey,
+    pub secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl KeyBySecret {
+    /// When a request with this secret stops being accepted: the key's expiry or the
+    /// secret's, whichever comes first.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        match (self.key.expires_at, self.secret_expires_at) {
+            (Some(key), Some(secret)) => Some(key.min(secret)),
+            (key, secret) => key.or(secret),
+        }
+    }
+
+    /// The key's status as this secret presents it: a secret past its grace is expired.
+    pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
+        match self.key.status(now) {
+            KeyStatus::Active if self.expires_at().is_some_and(|at| at <= now) => {
+                KeyStatus::Expired
+            }
+            status => status,
+        }
+    }
+}
+
 /// A key as the API and the CLI show it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -63,7 +91,6 @@ pub struct ApiKeyView {
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
-    pub rotated_to: Option<String>,
 }
 
 impl ApiKeyView {
@@ -83,7 +110,6 @@ impl ApiKeyView {
             expires_at: key.expires_at,
             last_used_at: key.last_used_at,
             revoked_at: key.revoked_at,
-            rotated_to: key.rotated_to.clone(),
         }
     }
 }

@@ -345,6 +345,7 @@ async fn rotating_keeps_the_grants_and_honours_the_grace() {
     ));
     let second_key = graced["key"].as_str().unwrap();
     assert_ne!(first_key, second_key);
+    assert_eq!(graced["apiKey"]["id"], first["apiKey"]["id"], "same key id");
     assert_eq!(
         graced["apiKey"]["permissions"],
         serde_json::json!(["objects.read"])

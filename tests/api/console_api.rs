@@ -140,23 +140,55 @@ async fn a_signed_in_admin_manages_keys_through_the_json_api() {
     assert_eq!(rotated.status(), StatusCode::CREATED);
     let rotated: Value = rotated.json().await.unwrap();
     let new_secret = rotated["key"].as_str().unwrap().to_owned();
-    let new_id = rotated["apiKey"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        rotated["apiKey"]["id"],
+        id.as_str(),
+        "a rotated key keeps its id"
+    );
+    assert_eq!(
+        rotated["apiKey"]["start"],
+        &new_secret[..14],
+        "the key shows its new secret's start"
+    );
     assert_eq!(
         app.get("/api/objects", &secret).await.status(),
         200,
-        "the old key works during the grace"
+        "the old secret works during the grace"
     );
+    let listed: Value = ada
+        .get("/api/v1/workspaces/acme/api-keys")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shown: Vec<&Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["id"] == id.as_str())
+        .collect();
+    assert_eq!(shown.len(), 1, "a rotated key is listed once: {listed}");
+    assert_eq!(shown[0]["start"], &new_secret[..14]);
 
     let revoked = ada
         .api(
             reqwest::Method::DELETE,
-            &format!("/api/v1/workspaces/acme/api-keys/{new_id}"),
+            &format!("/api/v1/workspaces/acme/api-keys/{id}"),
             None,
         )
         .await;
     assert_eq!(revoked.status(), StatusCode::OK);
     assert_eq!(revoked.json::<Value>().await.unwrap()["status"], "revoked");
-    assert_eq!(app.get("/api/objects", &new_secret).await.status(), 401);
+    for (description, secret) in [
+        ("the new secret", &new_secret),
+        ("the graced secret", &secret),
+    ] {
+        assert_eq!(
+            app.get("/api/objects", secret).await.status(),
+            401,
+            "revoking the key stops {description}"
+        );
+    }
 }
 
 #[tokio::test]

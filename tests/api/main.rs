@@ -18,6 +18,7 @@ mod create_object;
 mod decision_log;
 mod definition_cache;
 mod helpers;
+mod key_identity;
 mod lockout;
 mod object_support;
 mod objects;

@@ -7,8 +7,7 @@ pub struct Model {
     pub id: String,
     pub workspace_id: String,
     pub name: String,
-    #[sea_orm(unique)]
-    pub key_hash: String,
+    /// The first characters of the key's current secret, for display.
     pub start: String,
     pub role: Option<String>,
     /// Space-separated permission names.
@@ -19,7 +18,6 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub last_used_at: Option<DateTimeUtc>,
-    pub rotated_to: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

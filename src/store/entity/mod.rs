@@ -1,6 +1,7 @@
 //! sea-orm entities: the tables as the application reads and writes them.
 
 pub mod api_key;
+pub mod api_key_secret;
 pub mod invitation;
 pub mod key_event;
 pub mod login_attempt;
