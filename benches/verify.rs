@@ -137,6 +137,8 @@ fn verification(c: &mut Criterion) {
                     grants: Grants::new(None, vec![Permission::ObjectsRead]).expect("grants"),
                     environment: Environment::Live,
                     expires_in: None,
+                    metadata: Default::default(),
+                    objects: None,
                 },
                 Utc::now(),
             )

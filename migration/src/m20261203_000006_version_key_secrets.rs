@@ -1,4 +1,5 @@
-//! A key keeps its id across rotations; its secrets are versioned. Each key has one or more
+//! A key keeps its id across rotations; its secrets are versioned; and it may carry metadata
+//! and be limited to named objects, which policies read. Each key has one or more
 //! secrets (`api_key_secrets`), looked up by digest; a rotation adds one and gives the old
 //! ones an expiry, so a policy that names the key by id keeps applying to the rotated key.
 //!
@@ -46,6 +47,14 @@ fn key_columns(table: &mut TableCreateStatement) -> &mut TableCreateStatement {
         .col(timestamp_with_time_zone_null(ApiKeys::LastUsedAt))
 }
 
+/// What a key says about itself, for policies: metadata pairs (a JSON object of strings)
+/// and the object handles it is limited to (a JSON array; NULL for every object).
+fn policy_columns(table: &mut TableCreateStatement) -> &mut TableCreateStatement {
+    table
+        .col(json_binary(ApiKeys::Metadata).default("{}"))
+        .col(json_binary_null(ApiKeys::Objects))
+}
+
 fn workspace_index() -> IndexCreateStatement {
     Index::create()
         .name("idx_api_keys_workspace")
@@ -67,7 +76,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                key_columns(Table::create().table(ApiKeysNext::Table))
+                policy_columns(key_columns(Table::create().table(ApiKeysNext::Table)))
                     .foreign_key(
                         ForeignKey::create()
                             .from(ApiKeysNext::Table, ApiKeys::WorkspaceId)
@@ -244,6 +253,8 @@ enum ApiKeys {
     RevokedAt,
     LastUsedAt,
     RotatedTo,
+    Metadata,
+    Objects,
 }
 
 /// The rebuilt `api_keys`, under this name until the old one is dropped.

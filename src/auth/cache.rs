@@ -150,6 +150,8 @@ mod tests {
             start: secret.start().to_owned(),
             grants: Grants::new(None, vec![Permission::ObjectsRead]).unwrap(),
             environment: Environment::Live,
+            metadata: Default::default(),
+            objects: None,
             created_at: now,
             updated_at: now,
             expires_at: None,

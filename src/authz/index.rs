@@ -508,6 +508,8 @@ mod tests {
             } else {
                 Environment::Live
             },
+            metadata: Default::default(),
+            objects: None,
         }
     }
 
@@ -585,11 +587,7 @@ mod tests {
             workspace_id: resource_workspace.clone(),
         };
         let resource = match action {
-            Action::ReadSelf => Resource::ApiKey {
-                id: principal.key_id.clone(),
-                workspace_id: principal.workspace.id.clone(),
-                environment: principal.environment,
-            },
+            Action::ReadSelf => Resource::own_key(principal),
             Action::ReadWorkspace | Action::ListObjects | Action::CreateObject => {
                 Resource::Workspace {
                     id: resource_workspace,
@@ -618,6 +616,8 @@ mod tests {
                 } else {
                     Environment::Live
                 },
+                metadata: Default::default(),
+                objects: None,
             },
             _ => Resource::Workspace {
                 id: resource_workspace,

@@ -10,6 +10,8 @@ use crate::duration::parse_duration;
 use crate::keys::api_key::{ApiKeyView, IssuedKey, NewKey};
 use crate::keys::grant::{Grants, Permission, Role};
 use crate::keys::lifecycle;
+use crate::keys::metadata::KeyMetadata;
+use crate::keys::object_limit::ObjectLimit;
 use crate::keys::secret::Environment;
 
 #[derive(Subcommand)]
@@ -34,6 +36,13 @@ pub enum KeyCommand {
         /// live (andi_live_ keys) or test (andi_test_ keys).
         #[arg(long, default_value = "live", value_parser = parse_environment)]
         environment: Environment,
+        /// Metadata for policies, `key=value` (e.g. region=EU); repeat for several.
+        #[arg(long = "meta", value_name = "KEY=VALUE")]
+        meta: Vec<String>,
+        /// Limit the key to these objects, by handle (e.g. invoices,customers); without it
+        /// the key may use every object its grants allow.
+        #[arg(long, value_name = "HANDLES")]
+        objects: Option<String>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -91,12 +100,21 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
             role,
             expires_in,
             environment,
+            meta,
+            objects,
             json,
             database,
         } => {
             let grants = Grants::new(role, permissions).map_err(|e| {
                 anyhow!("{e}: pass --permission objects.read|objects.write|workspaces.read (repeatable) or --role admin|editor|viewer")
             })?;
+            let metadata = KeyMetadata::parse_pairs(meta.iter().map(String::as_str))
+                .map_err(|e| anyhow!("--meta: {e}"))?;
+            let objects = objects
+                .as_deref()
+                .map(ObjectLimit::parse_list)
+                .transpose()
+                .map_err(|e| anyhow!("--objects: {e}"))?;
             let db = open(&database).await?;
             let workspace = find_workspace(&db, &workspace).await?;
             let (secret, key) = lifecycle::create_key(
@@ -107,6 +125,8 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
                     grants,
                     environment,
                     expires_in,
+                    metadata,
+                    objects,
                 },
                 now,
             )

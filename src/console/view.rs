@@ -194,6 +194,10 @@ pub struct KeyRow {
     pub start: String,
     pub role: Option<&'static str>,
     pub permissions: Vec<&'static str>,
+    /// Metadata pairs, `key=value`.
+    pub metadata: Vec<String>,
+    /// The object handles the key is limited to; empty for every object.
+    pub objects: Vec<String>,
     pub environment: &'static str,
     pub created: String,
     pub last_used: String,
@@ -227,6 +231,17 @@ impl KeyRow {
                 .permissions()
                 .iter()
                 .map(|p| p.as_str())
+                .collect(),
+            metadata: key
+                .metadata
+                .pairs()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            objects: key
+                .objects
+                .iter()
+                .flat_map(|limit| limit.handles().map(|h| h.to_string()))
                 .collect(),
             environment: key.environment.as_str(),
             created: when(Some(key.created_at), now, "—"),

@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::Utc;
 
-use super::object_access::{authorized_object, relock};
+use super::object_access::{authorized_object, object_resource, relock};
 use crate::authz::{Action, Resource};
 use crate::http::error::ApiError;
 use crate::http::extract::Authenticated;
@@ -41,10 +41,31 @@ pub async fn objects_list(
     state
         .authz
         .authorize(&principal, Action::ListObjects, &workspace, &context)?;
-    let listing = state
-        .definitions
-        .listing(&state.db, &principal.workspace.id)
-        .await?;
+    let listing = if principal.objects.is_some() {
+        // A key limited to some objects sees those the policies let it get (the limit is
+        // a policy, key-object-limits.cedar); other keys get the cached listing.
+        let definitions = store::objects::find_definitions(&state.db, &principal.workspace.id)
+            .await?
+            .into_iter()
+            .filter(|definition| {
+                state
+                    .authz
+                    .authorize(
+                        &principal,
+                        Action::GetObject,
+                        &object_resource(definition),
+                        &context,
+                    )
+                    .is_ok()
+            })
+            .collect::<Vec<_>>();
+        ObjectList::render(&definitions).map_err(|e| ApiError::Internal(e.into()))?
+    } else {
+        state
+            .definitions
+            .listing(&state.db, &principal.workspace.id)
+            .await?
+    };
     Ok(([(header::CONTENT_TYPE, "application/json")], listing))
 }
 

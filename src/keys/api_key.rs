@@ -4,6 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::grant::{Grants, Permission, Role};
+use super::metadata::KeyMetadata;
+use super::object_limit::ObjectLimit;
 use super::secret::Environment;
 use crate::workspace::WorkspaceHandle;
 
@@ -22,6 +24,9 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    pub metadata: KeyMetadata,
+    /// The objects the key may act on; `None` for every object.
+    pub objects: Option<ObjectLimit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -91,6 +96,10 @@ pub struct ApiKeyView {
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub metadata: KeyMetadata,
+    /// The object handles the key is limited to; absent for a key that may use every object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<ObjectLimit>,
 }
 
 impl ApiKeyView {
@@ -110,6 +119,8 @@ impl ApiKeyView {
             expires_at: key.expires_at,
             last_used_at: key.last_used_at,
             revoked_at: key.revoked_at,
+            metadata: key.metadata.clone(),
+            objects: key.objects.clone(),
         }
     }
 }
@@ -129,4 +140,6 @@ pub struct NewKey {
     pub grants: Grants,
     pub environment: Environment,
     pub expires_in: Option<Duration>,
+    pub metadata: KeyMetadata,
+    pub objects: Option<ObjectLimit>,
 }

@@ -55,6 +55,8 @@ pub async fn create_key(
             environment: new.environment,
             created_at: now,
             expires_at: new.expires_in.map(|d| now + d),
+            metadata: &new.metadata,
+            objects: new.objects.as_ref(),
         },
     )
     .await?;

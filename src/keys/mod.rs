@@ -1,7 +1,10 @@
-//! API keys: the secret's format ([`secret`]), what a key may do ([`grant`]), the stored key
-//! ([`api_key`]) and its lifecycle ([`lifecycle`]).
+//! API keys: the secret's format ([`secret`]), what a key may do ([`grant`]), what it says
+//! about itself ([`metadata`]) and which objects it is limited to ([`object_limit`]), the
+//! stored key ([`api_key`]) and its lifecycle ([`lifecycle`]).
 
 pub mod api_key;
 pub mod grant;
 pub mod lifecycle;
+pub mod metadata;
+pub mod object_limit;
 pub mod secret;

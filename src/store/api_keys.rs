@@ -13,7 +13,10 @@ use super::StoreError;
 use super::entity::{api_key, api_key_secret, workspace};
 use crate::keys::api_key::{ApiKey, KeyBySecret};
 use crate::keys::grant::{Grants, Permission, Role};
+use crate::keys::metadata::KeyMetadata;
+use crate::keys::object_limit::ObjectLimit;
 use crate::keys::secret::{Environment, KeyDigest};
+use crate::objects::handle::ObjectHandle;
 use crate::workspace::WorkspaceHandle;
 
 /// What is stored for a new key.
@@ -27,6 +30,8 @@ pub struct NewKeyRow<'a> {
     pub environment: Environment,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub metadata: &'a KeyMetadata,
+    pub objects: Option<&'a ObjectLimit>,
 }
 
 fn to_domain(model: api_key::Model, workspace: &workspace::Model) -> Result<ApiKey, StoreError> {
@@ -42,7 +47,25 @@ fn to_domain(model: api_key::Model, workspace: &workspace::Model) -> Result<ApiK
         .map(str::parse::<Permission>)
         .collect::<Result<Vec<_>, _>>()
         .map_err(StoreError::Corrupt)?;
+    let metadata = serde_json::from_value(model.metadata)
+        .map_err(|e| e.to_string())
+        .and_then(KeyMetadata::new)
+        .map_err(|e| StoreError::Corrupt(format!("key {}: metadata: {e}", model.id)))?;
+    let objects = model
+        .objects
+        .map(|objects| {
+            serde_json::from_value::<Vec<String>>(objects)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|h| ObjectHandle::parse(h))
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(ObjectLimit::new)
+        })
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("key {}: objects: {e}", model.id)))?;
     Ok(ApiKey {
+        metadata,
+        objects,
         grants: Grants::new(role, permissions).map_err(StoreError::Corrupt)?,
         environment: model.environment.parse().map_err(StoreError::Corrupt)?,
         workspace_handle: WorkspaceHandle::parse(&workspace.handle).map_err(StoreError::Corrupt)?,
@@ -78,6 +101,8 @@ pub async fn insert_key(db: &impl ConnectionTrait, row: NewKeyRow<'_>) -> Result
         expires_at: Set(row.expires_at),
         revoked_at: Set(None),
         last_used_at: Set(None),
+        metadata: Set(serde_json::json!(row.metadata)),
+        objects: Set(row.objects.map(|objects| serde_json::json!(objects))),
     }
     .insert(db)
     .await?;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
 
-fn andi(app: &TestApp, args: &[&str]) -> Output {
+pub fn andi(app: &TestApp, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_andi"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)
@@ -29,7 +29,7 @@ async fn spawn_app_reading_every_key() -> TestApp {
         .await
 }
 
-fn json_of(output: &Output) -> Value {
+pub fn json_of(output: &Output) -> Value {
     assert!(
         output.status.success(),
         "andi failed: {}",

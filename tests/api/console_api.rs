@@ -242,3 +242,96 @@ async fn a_member_cannot_manage_keys_and_a_stranger_cannot_see_the_workspace() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn keys_created_in_the_json_api_carry_metadata_and_object_limits_and_bad_ones_are_400() {
+    let app = spawn_app().await;
+    let ada = Person::new(&app);
+    ada.sign_up("ada@example.com", PASSWORD).await;
+    let created = ada
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/workspaces",
+            Some(json!({"handle": "acme", "name": "Acme"})),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    let issued = ada
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/workspaces/acme/api-keys",
+            Some(json!({
+                "name": "eu-billing",
+                "role": "editor",
+                "metadata": {"region": "EU"},
+                "objects": ["invoices"]
+            })),
+        )
+        .await;
+    assert_eq!(issued.status(), StatusCode::CREATED);
+    let issued: Value = issued.json().await.unwrap();
+    assert_eq!(issued["apiKey"]["metadata"], json!({"region": "EU"}));
+    assert_eq!(issued["apiKey"]["objects"], json!(["invoices"]));
+    let listed: Value = ada
+        .get("/api/v1/workspaces/acme/api-keys")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["metadata"], json!({"region": "EU"}));
+    assert_eq!(listed["items"][0]["objects"], json!(["invoices"]));
+    let own: Value = app
+        .get("/api/key", issued["key"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        own["metadata"],
+        json!({"region": "EU"}),
+        "GET /api/key shows them"
+    );
+
+    let bad = [
+        (
+            "a metadata key with a space",
+            json!({"metadata": {"my region": "EU"}}),
+            "is not valid",
+        ),
+        (
+            "an empty metadata value",
+            json!({"metadata": {"region": ""}}),
+            "1 to 256 characters",
+        ),
+        (
+            "a bad object handle",
+            json!({"objects": ["Invoices"]}),
+            "not a valid handle",
+        ),
+        (
+            "an empty object list",
+            json!({"objects": []}),
+            "at least one",
+        ),
+    ];
+    for (description, extra, message) in bad {
+        let mut body = json!({"name": "bad", "role": "viewer"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let response = ada
+            .api(
+                reqwest::Method::POST,
+                "/api/v1/workspaces/acme/api-keys",
+                Some(body),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{description}");
+        let problem: Value = response.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(message),
+            "{description}: {problem}"
+        );
+    }
+}

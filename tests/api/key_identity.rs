@@ -1,9 +1,11 @@
-//! What policies match a key by: its id, which a rotation keeps.
+//! What policies match a key by: its id, which a rotation keeps; its metadata, as tags; and
+//! the objects it is limited to.
 
 use andi::keys::grant::Role;
 use chrono::{Duration, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::cli::{andi, json_of};
 use crate::helpers::{TestApp, spawn_app};
 use crate::policy_files::copy_of_shipped_policies;
 
@@ -55,4 +57,192 @@ async fn a_policy_that_names_a_key_keeps_applying_after_the_key_is_rotated() {
     }
     let unpinned = app.post_json("/api/objects", &other, &create(3)).await;
     assert_eq!(unpinned.status(), 201, "other keys are not affected");
+}
+
+/// A server on the shipped policies plus `extra` (when given), sharing `first`'s database.
+async fn server_with_policy(first: &TestApp, extra: Option<&str>) -> (TestApp, tempfile::TempDir) {
+    let policies = copy_of_shipped_policies();
+    if let Some(extra) = extra {
+        std::fs::write(policies.path().join("extra.cedar"), extra).unwrap();
+    }
+    let app = TestApp::builder()
+        .database_of(first)
+        .policies(policies.path())
+        .spawn()
+        .await;
+    (app, policies)
+}
+
+fn create_key(app: &TestApp, extra: &[&str]) -> (String, Value) {
+    let mut args = vec![
+        "key",
+        "create",
+        "--workspace",
+        "acme",
+        "--name",
+        "worker",
+        "--role",
+        "editor",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let issued = json_of(&andi(app, &args));
+    (
+        issued["key"].as_str().unwrap().to_owned(),
+        issued["apiKey"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn a_policy_reads_key_metadata_set_with_the_cli_as_tags() {
+    let first = spawn_app().await;
+    first.create_workspace("acme").await;
+    let (app, _policies) = server_with_policy(
+        &first,
+        Some(
+            r#"@id("eu-keys-only")
+forbid (principal is Andi::ApiKey, action == Andi::Action::"listObjects", resource)
+unless { principal.hasTag("region") && principal.getTag("region") == "EU" };
+"#,
+        ),
+    )
+    .await;
+    let (eu, eu_view) = create_key(&app, &["--meta", "region=EU", "--meta", "team=billing"]);
+    let (us, _) = create_key(&app, &["--meta", "region=US"]);
+    let (none, _) = create_key(&app, &[]);
+    assert_eq!(
+        eu_view["metadata"],
+        json!({"region": "EU", "team": "billing"})
+    );
+
+    assert_eq!(app.get("/api/objects", &eu).await.status(), 200);
+    for (description, key) in [("a US key", &us), ("a key without metadata", &none)] {
+        assert_eq!(
+            app.get("/api/objects", key).await.status(),
+            403,
+            "{description} is refused by the tag policy"
+        );
+    }
+    let listed = json_of(&andi(
+        &app,
+        &["key", "list", "--workspace", "acme", "--json"],
+    ));
+    let regions: Vec<&Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| &k["metadata"])
+        .collect();
+    assert_eq!(
+        regions,
+        [
+            &json!({"region": "EU", "team": "billing"}),
+            &json!({"region": "US"}),
+            &json!({})
+        ],
+        "listings show the metadata"
+    );
+    let refused = andi(
+        &app,
+        &[
+            "key",
+            "create",
+            "--workspace",
+            "acme",
+            "--name",
+            "x",
+            "--role",
+            "viewer",
+            "--meta",
+            "region",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is not `key=value`"),
+        "a bad pair says what to write"
+    );
+}
+
+#[tokio::test]
+async fn a_key_limited_to_objects_acts_on_those_objects_only_and_lists_only_them() {
+    let app = spawn_app().await;
+    let acme = app.create_workspace("acme").await;
+    let (admin, _) = app
+        .create_key(&acme, Some(andi::keys::grant::Role::Admin), &[])
+        .await;
+    for name in ["Invoices", "Customers"] {
+        let created = app
+            .post_json(
+                "/api/objects",
+                &admin,
+                &json!({"name": name, "attributes": {"number": {"type": "text"}}}),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+    }
+    let (limited, view) = create_key(&app, &["--objects", "invoices"]);
+    assert_eq!(view["objects"], json!(["invoices"]), "the limit is shown");
+
+    let listed: Value = app
+        .get("/api/objects", &limited)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let handles: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["handle"].as_str().unwrap())
+        .collect();
+    assert_eq!(handles, ["invoices"], "the listing shows only its objects");
+
+    let upsert = json!({"records": [{"id": "r1", "attributes": {"number": "1"}}]});
+    let cases = [
+        ("get its object", "GET", "/api/objects/invoices", 200),
+        (
+            "write its records",
+            "POST",
+            "/api/objects/invoices/data/upsert-many",
+            200,
+        ),
+        (
+            "read its record",
+            "GET",
+            "/api/objects/invoices/data/r1",
+            200,
+        ),
+        ("get another object", "GET", "/api/objects/customers", 403),
+        (
+            "write another object's records",
+            "POST",
+            "/api/objects/customers/data/upsert-many",
+            403,
+        ),
+        (
+            "query another object",
+            "GET",
+            "/api/objects/customers/query",
+            403,
+        ),
+    ];
+    for (description, method, path, status) in cases {
+        let request = match method {
+            "GET" => app.client.get(app.url(path)),
+            _ => app.client.post(app.url(path)).json(&upsert),
+        };
+        let response = request.bearer_auth(&limited).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            status,
+            "a limited key may {description}?"
+        );
+    }
+    let everything: Value = app.get("/api/objects", &admin).await.json().await.unwrap();
+    assert_eq!(
+        everything["items"].as_array().unwrap().len(),
+        2,
+        "an unlimited key still lists every object"
+    );
 }

@@ -18,6 +18,10 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub last_used_at: Option<DateTimeUtc>,
+    /// Metadata pairs, a JSON object of strings.
+    pub metadata: Json,
+    /// The object handles the key is limited to, a JSON array; `None` for every object.
+    pub objects: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
