@@ -139,6 +139,7 @@ fn verification(c: &mut Criterion) {
                     expires_in: None,
                     metadata: Default::default(),
                     objects: None,
+                    rate_limit: None,
                 },
                 Utc::now(),
             )

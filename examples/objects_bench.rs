@@ -81,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         expires_in: None,
         metadata: Default::default(),
         objects: None,
+        rate_limit: None,
     };
     let (secret, _) = lifecycle::create_key(&db, &workspace, new_key, Utc::now()).await?;
     let key = secret.expose().to_owned();

@@ -1,5 +1,7 @@
 //! A key keeps its id across rotations; its secrets are versioned; and it may carry metadata
-//! and be limited to named objects, which policies read. Each key has one or more
+//! and be limited to named objects, which policies read; and it may carry a rate limit,
+//! counted per fixed window in `key_rate_windows` so that servers sharing the database
+//! share the count. Each key has one or more
 //! secrets (`api_key_secrets`), looked up by digest; a rotation adds one and gives the old
 //! ones an expiry, so a policy that names the key by id keeps applying to the rotated key.
 //!
@@ -53,6 +55,9 @@ fn policy_columns(table: &mut TableCreateStatement) -> &mut TableCreateStatement
     table
         .col(json_binary(ApiKeys::Metadata).default("{}"))
         .col(json_binary_null(ApiKeys::Objects))
+        // Requests per window of so many seconds; both NULL for a key without a limit.
+        .col(integer_null(ApiKeys::RateLimitRequests))
+        .col(integer_null(ApiKeys::RateLimitWindowSecs))
 }
 
 fn workspace_index() -> IndexCreateStatement {
@@ -164,10 +169,36 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(workspace_index()).await
+        manager.create_index(workspace_index()).await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(KeyRateWindows::Table)
+                    .col(string(KeyRateWindows::KeyId))
+                    // Seconds since the epoch at which the fixed window began.
+                    .col(big_integer(KeyRateWindows::WindowStart))
+                    .col(big_integer(KeyRateWindows::Count))
+                    .primary_key(
+                        Index::create()
+                            .col(KeyRateWindows::KeyId)
+                            .col(KeyRateWindows::WindowStart),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(KeyRateWindows::Table, KeyRateWindows::KeyId)
+                            .to(ApiKeys::Table, ApiKeys::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(KeyRateWindows::Table).to_owned())
+            .await?;
         // Back to one secret per key: each key keeps its newest secret.
         manager
             .create_table(
@@ -255,6 +286,16 @@ enum ApiKeys {
     RotatedTo,
     Metadata,
     Objects,
+    RateLimitRequests,
+    RateLimitWindowSecs,
+}
+
+#[derive(DeriveIden)]
+enum KeyRateWindows {
+    Table,
+    KeyId,
+    WindowStart,
+    Count,
 }
 
 /// The rebuilt `api_keys`, under this name until the old one is dropped.

@@ -152,6 +152,7 @@ mod tests {
             environment: Environment::Live,
             metadata: Default::default(),
             objects: None,
+            rate_limit: None,
             created_at: now,
             updated_at: now,
             expires_at: None,

@@ -12,6 +12,7 @@ use crate::keys::grant::{Grants, Permission, Role};
 use crate::keys::lifecycle;
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
+use crate::keys::rate_limit::RateLimit;
 use crate::keys::secret::Environment;
 
 #[derive(Subcommand)]
@@ -43,6 +44,9 @@ pub enum KeyCommand {
         /// the key may use every object its grants allow.
         #[arg(long, value_name = "HANDLES")]
         objects: Option<String>,
+        /// At most so many requests per window, e.g. 100/1m; counted across servers.
+        #[arg(long, value_name = "REQUESTS/WINDOW", value_parser = parse_rate_limit)]
+        rate_limit: Option<RateLimit>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -102,6 +106,7 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
             environment,
             meta,
             objects,
+            rate_limit,
             json,
             database,
         } => {
@@ -127,6 +132,7 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
                     expires_in,
                     metadata,
                     objects,
+                    rate_limit,
                 },
                 now,
             )
@@ -261,4 +267,8 @@ fn short_time(time: Option<DateTime<Utc>>) -> String {
     time.map_or("-".to_owned(), |t| {
         t.format("%Y-%m-%d %H:%M:%S").to_string()
     })
+}
+
+fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
+    RateLimit::parse(text)
 }

@@ -26,6 +26,7 @@ use crate::keys::grant::{Grants, Permission, Role};
 use crate::keys::lifecycle;
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
+use crate::keys::rate_limit::RateLimit;
 use crate::keys::secret::Environment;
 use crate::objects::handle::ObjectHandle;
 use crate::store;
@@ -71,6 +72,8 @@ pub struct CreateApiKey {
     pub metadata: BTreeMap<String, String>,
     /// Object handles the key is limited to; absent for every object.
     pub objects: Option<Vec<String>>,
+    /// At most so many requests per window, e.g. `"100/1m"`.
+    pub rate_limit: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -232,10 +235,10 @@ pub async fn api_keys_list(
     tag = "console",
     description = "Creates a key and returns its secret, once. Admins only; needs `X-CSRF-Token`. Give at least one permission or a role.",
     params(("handle" = String, Path, description = "The workspace's handle")),
-    request_body(content = Object, example = json!({"name": "billing-worker", "permissions": ["objects.read"], "environment": "live", "expiresAt": "2027-01-01T00:00:00Z", "metadata": {"region": "EU"}, "objects": ["invoices"]})),
+    request_body(content = Object, example = json!({"name": "billing-worker", "permissions": ["objects.read"], "environment": "live", "expiresAt": "2027-01-01T00:00:00Z", "metadata": {"region": "EU"}, "objects": ["invoices"], "rateLimit": "100/1m"})),
     responses(
         (status = 201, description = "`{key, apiKey}`: the secret (shown once) and the key", body = Object),
-        (status = 400, description = "Invalid name, grants, expiry, metadata or object handles"),
+        (status = 400, description = "Invalid name, grants, expiry, metadata, object handles or rate limit"),
         (status = 401, description = "No signed-in session, or an API key was sent"),
         (status = 403, description = "Not an admin of the workspace, or a missing CSRF token"),
         (status = 404, description = "No such workspace among the user's"),
@@ -271,6 +274,12 @@ pub async fn api_keys_create(
         })
         .transpose()
         .map_err(invalid)?;
+    let rate_limit = request
+        .rate_limit
+        .as_deref()
+        .map(RateLimit::parse)
+        .transpose()
+        .map_err(invalid)?;
     let new = NewKey {
         name: request.name,
         grants,
@@ -278,6 +287,7 @@ pub async fn api_keys_create(
         expires_in: request.expires_at.map(|at| at - now),
         metadata,
         objects,
+        rate_limit,
     };
     let (secret, key) = lifecycle::create_key(&state.db, &opened.workspace, new, now).await?;
     Ok((

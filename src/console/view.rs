@@ -198,6 +198,8 @@ pub struct KeyRow {
     pub metadata: Vec<String>,
     /// The object handles the key is limited to; empty for every object.
     pub objects: Vec<String>,
+    /// `100/60s`, or empty for a key without a rate limit.
+    pub rate_limit: String,
     pub environment: &'static str,
     pub created: String,
     pub last_used: String,
@@ -243,6 +245,7 @@ impl KeyRow {
                 .iter()
                 .flat_map(|limit| limit.handles().map(|h| h.to_string()))
                 .collect(),
+            rate_limit: key.rate_limit.map(|l| l.to_string()).unwrap_or_default(),
             environment: key.environment.as_str(),
             created: when(Some(key.created_at), now, "—"),
             last_used: when(key.last_used_at, now, "Never"),

@@ -5,8 +5,9 @@
 use std::sync::LazyLock;
 
 use axum::Json;
-use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{HeaderBuilder, OpenApi as Document, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -84,7 +85,50 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(console::api::api_keys_rotate))
 }
 
-static DOCUMENT: LazyLock<Document> = LazyLock::new(|| routes().split_for_parts().1);
+static DOCUMENT: LazyLock<Document> = LazyLock::new(|| {
+    let mut document = routes().split_for_parts().1;
+    document_rate_limits(&mut document);
+    document
+});
+
+/// Every route that takes a key may answer 429 `rate_limited` when the key carries a rate
+/// limit; added here once rather than on each route, so no route can miss it.
+fn document_rate_limits(document: &mut Document) {
+    let seconds = |description: &str| {
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::Integer))
+            .description(Some(description))
+            .build()
+    };
+    let limited = ResponseBuilder::new()
+        .description("The key's rate limit (`rateLimit`) is used up for this window: problem+json with code `rate_limited`")
+        .header("Retry-After", seconds("Seconds until the window resets"))
+        .header("RateLimit-Limit", seconds("Requests the key may make per window"))
+        .header("RateLimit-Remaining", seconds("Requests left in this window (0)"))
+        .header("RateLimit-Reset", seconds("Seconds until the window resets"))
+        .build();
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let keyed = operation
+                .security
+                .as_ref()
+                .is_some_and(|security| !security.is_empty());
+            if keyed {
+                operation
+                    .responses
+                    .responses
+                    .insert("429".to_owned(), RefOr::T(limited.clone()));
+            }
+        }
+    }
+}
 
 #[utoipa::path(
     get,

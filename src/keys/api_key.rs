@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::grant::{Grants, Permission, Role};
 use super::metadata::KeyMetadata;
 use super::object_limit::ObjectLimit;
+use super::rate_limit::RateLimit;
 use super::secret::Environment;
 use crate::workspace::WorkspaceHandle;
 
@@ -27,6 +28,7 @@ pub struct ApiKey {
     pub metadata: KeyMetadata,
     /// The objects the key may act on; `None` for every object.
     pub objects: Option<ObjectLimit>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,6 +102,9 @@ pub struct ApiKeyView {
     /// The object handles the key is limited to; absent for a key that may use every object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub objects: Option<ObjectLimit>,
+    /// `{requests, windowSecs}`; absent for a key without a rate limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl ApiKeyView {
@@ -121,6 +126,7 @@ impl ApiKeyView {
             revoked_at: key.revoked_at,
             metadata: key.metadata.clone(),
             objects: key.objects.clone(),
+            rate_limit: key.rate_limit,
         }
     }
 }
@@ -142,4 +148,5 @@ pub struct NewKey {
     pub expires_in: Option<Duration>,
     pub metadata: KeyMetadata,
     pub objects: Option<ObjectLimit>,
+    pub rate_limit: Option<RateLimit>,
 }

@@ -57,6 +57,7 @@ pub async fn create_key(
             expires_at: new.expires_in.map(|d| now + d),
             metadata: &new.metadata,
             objects: new.objects.as_ref(),
+            rate_limit: new.rate_limit,
         },
     )
     .await?;

@@ -15,6 +15,7 @@ use crate::keys::api_key::{ApiKey, KeyBySecret};
 use crate::keys::grant::{Grants, Permission, Role};
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
+use crate::keys::rate_limit::RateLimit;
 use crate::keys::secret::{Environment, KeyDigest};
 use crate::objects::handle::ObjectHandle;
 use crate::workspace::WorkspaceHandle;
@@ -32,6 +33,7 @@ pub struct NewKeyRow<'a> {
     pub expires_at: Option<DateTime<Utc>>,
     pub metadata: &'a KeyMetadata,
     pub objects: Option<&'a ObjectLimit>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 fn to_domain(model: api_key::Model, workspace: &workspace::Model) -> Result<ApiKey, StoreError> {
@@ -63,9 +65,21 @@ fn to_domain(model: api_key::Model, workspace: &workspace::Model) -> Result<ApiK
         })
         .transpose()
         .map_err(|e| StoreError::Corrupt(format!("key {}: objects: {e}", model.id)))?;
+    let rate_limit = match (model.rate_limit_requests, model.rate_limit_window_secs) {
+        (Some(requests), Some(window)) => Some(
+            u32::try_from(requests)
+                .ok()
+                .zip(u32::try_from(window).ok())
+                .ok_or_else(|| "negative".to_owned())
+                .and_then(|(r, w)| RateLimit::new(r, w))
+                .map_err(|e| StoreError::Corrupt(format!("key {}: rate limit: {e}", model.id)))?,
+        ),
+        _ => None,
+    };
     Ok(ApiKey {
         metadata,
         objects,
+        rate_limit,
         grants: Grants::new(role, permissions).map_err(StoreError::Corrupt)?,
         environment: model.environment.parse().map_err(StoreError::Corrupt)?,
         workspace_handle: WorkspaceHandle::parse(&workspace.handle).map_err(StoreError::Corrupt)?,
@@ -103,6 +117,12 @@ pub async fn insert_key(db: &impl ConnectionTrait, row: NewKeyRow<'_>) -> Result
         last_used_at: Set(None),
         metadata: Set(serde_json::json!(row.metadata)),
         objects: Set(row.objects.map(|objects| serde_json::json!(objects))),
+        rate_limit_requests: Set(row
+            .rate_limit
+            .and_then(|l| i32::try_from(l.requests()).ok())),
+        rate_limit_window_secs: Set(row
+            .rate_limit
+            .and_then(|l| i32::try_from(l.window_secs()).ok())),
     }
     .insert(db)
     .await?;

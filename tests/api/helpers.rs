@@ -225,6 +225,7 @@ impl TestApp {
             expires_in,
             metadata: Default::default(),
             objects: None,
+            rate_limit: None,
         };
         let (secret, key) = lifecycle::create_key(&self.db, workspace, new, Utc::now())
             .await

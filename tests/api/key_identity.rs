@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::cli::{andi, json_of};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
 use crate::policy_files::copy_of_shipped_policies;
 
 #[tokio::test]
@@ -244,5 +244,99 @@ async fn a_key_limited_to_objects_acts_on_those_objects_only_and_lists_only_them
         everything["items"].as_array().unwrap().len(),
         2,
         "an unlimited key still lists every object"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_key_is_answered_429_with_rate_limit_headers_by_every_server() {
+    let first = spawn_app().await;
+    let acme = first.create_workspace("acme").await;
+    let second = TestApp::builder().database_of(&first).spawn().await;
+    // A day's window: the test cannot straddle two windows unless it runs across midnight.
+    let (limited, view) = create_key(&first, &["--rate-limit", "3/1d"]);
+    assert_eq!(
+        view["rateLimit"],
+        json!({"requests": 3, "windowSecs": 86400}),
+        "the limit is shown"
+    );
+    let (unlimited, _) = first.create_key(&acme, Some(Role::Viewer), &[]).await;
+
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let server = if n % 2 == 0 { &first } else { &second };
+        statuses.push(server.get("/api/objects", &limited).await.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 429, 429, 429],
+        "the two servers share one count"
+    );
+    let refused = second.get("/api/objects", &limited).await;
+    let headers = refused.headers().clone();
+    assert_problem(refused, 429, "rate_limited", "over the limit").await;
+    assert_eq!(headers["ratelimit-limit"], "3");
+    assert_eq!(headers["ratelimit-remaining"], "0");
+    let reset: u64 = headers["ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=86_400).contains(&reset), "reset in {reset} s");
+    assert_eq!(headers["retry-after"], headers["ratelimit-reset"]);
+    assert_eq!(
+        first.get("/api/objects", &unlimited).await.status(),
+        200,
+        "other keys are not affected"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_on_two_servers_never_pass_a_rate_limit() {
+    let first = spawn_app().await;
+    first.create_workspace("acme").await;
+    let second = TestApp::builder().database_of(&first).spawn().await;
+    let (limited, _) = create_key(&first, &["--rate-limit", "5/1d"]);
+    let mut requests = tokio::task::JoinSet::new();
+    for n in 0..24 {
+        let server = if n % 2 == 0 { &first } else { &second };
+        let request = server
+            .client
+            .get(server.url("/api/objects"))
+            .bearer_auth(&limited);
+        requests.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    let statuses: Vec<u16> = requests.join_all().await;
+    let admitted = statuses.iter().filter(|s| **s == 200).count();
+    let limited_count = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((admitted, limited_count), (5, 19), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_rate_limited_answer_on_keyed_routes() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let limited = &document["paths"]["/api/objects"]["get"]["responses"]["429"];
+    for header in [
+        "Retry-After",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+    ] {
+        assert!(
+            limited["headers"][header].is_object(),
+            "{header}: {limited}"
+        );
+    }
+    assert!(
+        document["paths"]["/healthz"]["get"]["responses"]["429"].is_null(),
+        "routes without a key are never rate limited"
     );
 }

@@ -22,6 +22,7 @@ use crate::keys::lifecycle;
 use crate::keys::lifecycle::KeyError;
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
+use crate::keys::rate_limit::RateLimit;
 use crate::keys::secret::Environment;
 use crate::store;
 
@@ -46,6 +47,7 @@ struct KeyDraft {
     expires_in: String,
     metadata: String,
     objects: String,
+    rate_limit: String,
 }
 
 /// `GET /workspaces/{handle}/api-keys`: the keys table, the create form, and a secret just
@@ -155,6 +157,10 @@ fn parse_new_key(form: &FormFields) -> Result<NewKey, String> {
         "" => None,
         list => Some(ObjectLimit::parse_list(list)?),
     };
+    let rate_limit = match form.get("rate_limit").trim() {
+        "" => None,
+        text => Some(RateLimit::parse(text)?),
+    };
     Ok(NewKey {
         name: form.get("name").to_owned(),
         grants,
@@ -162,6 +168,7 @@ fn parse_new_key(form: &FormFields) -> Result<NewKey, String> {
         expires_in,
         metadata,
         objects,
+        rate_limit,
     })
 }
 
@@ -213,6 +220,7 @@ pub async fn api_key_create(
         expires_in: fields.get("expires_in").to_owned(),
         metadata: fields.get("metadata").to_owned(),
         objects: fields.get("objects").to_owned(),
+        rate_limit: fields.get("rate_limit").to_owned(),
     };
     let created = match parse_new_key(fields) {
         Ok(new) => lifecycle::create_key(&state.db, &opened.workspace, new, Utc::now()).await,

@@ -22,6 +22,9 @@ pub struct Model {
     pub metadata: Json,
     /// The object handles the key is limited to, a JSON array; `None` for every object.
     pub objects: Option<Json>,
+    /// Requests per window; both `None` for a key without a rate limit.
+    pub rate_limit_requests: Option<i32>,
+    pub rate_limit_window_secs: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
