@@ -6,6 +6,8 @@
 # ROUNDS rounds of, in turn:
 #   healthz   GET /healthz                    the ceiling: same server, no key, no database
 #   key       GET /api/key, valid key
+#   limited   GET /api/key, a key with a rate limit it never reaches (the cost of counting:
+#             one upsert per request)
 #   objects   GET /api/objects, valid key
 #   forbidden GET /api/objects, key without objects.read (403)
 #   unknown   GET /api/objects, well-formed unknown key (401)
@@ -29,7 +31,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-18080}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 BASE="http://127.0.0.1:${PORT}"
-ROUTES="healthz key objects forbidden unknown"
+ROUTES=${ROUTES:-healthz key limited objects forbidden unknown}
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk" >&2
@@ -99,6 +101,7 @@ run_backend() { # NAME DATABASE_URL
   writer=$("$ANDI" key create --workspace load --name writer --permission objects.write "${setup[@]}" 2>/dev/null)
   reader=$("$ANDI" key create --workspace load --name reader --role viewer "${setup[@]}" 2>/dev/null)
   denied=$("$ANDI" key create --workspace load --name no-objects --permission workspaces.read "${setup[@]}" 2>/dev/null)
+  limited=$("$ANDI" key create --workspace load --name limited --role viewer --rate-limit 1000000000/1d "${setup[@]}" 2>/dev/null)
   local others=()
   for w in $(seq 1 50); do
     "$ANDI" workspace create "other-$w" --name "Other $w" "${setup[@]}" >/dev/null
@@ -123,6 +126,7 @@ run_backend() { # NAME DATABASE_URL
       case $route in
         healthz) result=$(measure "$BASE/healthz" "") ;;
         key) result=$(measure "$BASE/api/key" "$reader") ;;
+        limited) result=$(measure "$BASE/api/key" "$limited") ;;
         objects) result=$(measure "$BASE/api/objects" "$reader") ;;
         forbidden) result=$(measure "$BASE/api/objects" "$denied") ;;
         unknown) result=$(measure "$BASE/api/objects" "$UNKNOWN_KEY") ;;
@@ -155,9 +159,9 @@ echo "summary (mean of $ROUNDS rounds; ratio = route req/s / healthz req/s in th
 awk '
   { rps[$1" "$2] += $4; p50[$1" "$2] += $5; p99[$1" "$2] += $6; n[$1" "$2]++ }
   END {
-    split("sqlite postgres", backends, " "); split("healthz key objects forbidden unknown", routes, " ")
+    split("sqlite postgres", backends, " "); split("healthz key limited objects forbidden unknown", routes, " ")
     printf "%-8s %-10s %10s %10s %10s %7s\n", "backend", "route", "req/s", "p50 ms", "p99 ms", "ratio"
-    for (b = 1; b <= 2; b++) for (r = 1; r <= 5; r++) {
+    for (b = 1; b <= 2; b++) for (r = 1; r <= 6; r++) {
       k = backends[b] " " routes[r]; if (!(k in n)) continue
       h = rps[backends[b] " healthz"] / n[backends[b] " healthz"]
       printf "%-8s %-10s %10.0f %10.3f %10.3f %7.2f\n", backends[b], routes[r], rps[k]/n[k], p50[k]/n[k], p99[k]/n[k], (rps[k]/n[k])/h

@@ -53,6 +53,8 @@ fn key(id: &str) -> KeyPrincipal {
         role: Some(Role::Viewer),
         permissions: vec![],
         environment: Environment::Live,
+        metadata: Default::default(),
+        objects: None,
     }
 }
 

@@ -33,20 +33,33 @@ const ROWS_PER_INSERT: usize = 1_000;
 async fn add_filler_keys(db: &DatabaseConnection, workspace_id: &str, count: usize) {
     let txn = db.begin().await.expect("begin");
     for batch in 0..count.div_ceil(ROWS_PER_INSERT) {
-        let rows: Vec<String> = (batch * ROWS_PER_INSERT..((batch + 1) * ROWS_PER_INSERT).min(count))
+        let range = batch * ROWS_PER_INSERT..((batch + 1) * ROWS_PER_INSERT).min(count);
+        let keys: Vec<String> = range
+            .clone()
             .map(|i| {
-                let hash = hex::encode(Sha256::digest(format!("filler-{i}")));
                 format!(
-                    "('key_filler{i:017}', '{workspace_id}', 'filler', '{hash}', 'andi_live_fill', NULL, 'objects.read', 'live', '2026-11-26 00:00:00+00:00', '2026-11-26 00:00:00+00:00', NULL, NULL, NULL, NULL)"
+                    "('key_filler{i:017}', '{workspace_id}', 'filler', 'andi_live_fill', NULL, 'objects.read', 'live', '2026-11-26 00:00:00+00:00', '2026-11-26 00:00:00+00:00', NULL, NULL, NULL)"
                 )
             })
             .collect();
+        let secrets: Vec<String> = range
+            .map(|i| {
+                let hash = hex::encode(Sha256::digest(format!("filler-{i}")));
+                format!("('{hash}', 'key_filler{i:017}', '2026-11-26 00:00:00+00:00', NULL)")
+            })
+            .collect();
         txn.execute_unprepared(&format!(
-            "INSERT INTO api_keys (id, workspace_id, name, key_hash, start, role, permissions, environment, created_at, updated_at, expires_at, revoked_at, last_used_at, rotated_to) VALUES {}",
-            rows.join(",")
+            "INSERT INTO api_keys (id, workspace_id, name, start, role, permissions, environment, created_at, updated_at, expires_at, revoked_at, last_used_at) VALUES {}",
+            keys.join(",")
         ))
         .await
         .expect("insert filler keys");
+        txn.execute_unprepared(&format!(
+            "INSERT INTO api_key_secrets (key_hash, key_id, created_at, expires_at) VALUES {}",
+            secrets.join(",")
+        ))
+        .await
+        .expect("insert filler secrets");
     }
     txn.commit().await.expect("commit");
 }
@@ -124,6 +137,9 @@ fn verification(c: &mut Criterion) {
                     grants: Grants::new(None, vec![Permission::ObjectsRead]).expect("grants"),
                     environment: Environment::Live,
                     expires_in: None,
+                    metadata: Default::default(),
+                    objects: None,
+                    rate_limit: None,
                 },
                 Utc::now(),
             )

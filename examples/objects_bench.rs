@@ -79,6 +79,9 @@ async fn main() -> anyhow::Result<()> {
         grants: Grants::new(Some(Role::Admin), vec![]).map_err(anyhow::Error::msg)?,
         environment: Environment::Live,
         expires_in: None,
+        metadata: Default::default(),
+        objects: None,
+        rate_limit: None,
     };
     let (secret, _) = lifecycle::create_key(&db, &workspace, new_key, Utc::now()).await?;
     let key = secret.expose().to_owned();

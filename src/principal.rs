@@ -3,6 +3,8 @@
 
 use crate::keys::api_key::ApiKey;
 use crate::keys::grant::{Permission, Role};
+use crate::keys::metadata::KeyMetadata;
+use crate::keys::object_limit::ObjectLimit;
 use crate::keys::secret::Environment;
 
 /// The workspace a principal acts in.
@@ -20,6 +22,10 @@ pub struct KeyPrincipal {
     pub role: Option<Role>,
     pub permissions: Vec<Permission>,
     pub environment: Environment,
+    /// The key's metadata, which policies read as its tags.
+    pub metadata: KeyMetadata,
+    /// The objects the key is limited to; `None` for every object.
+    pub objects: Option<ObjectLimit>,
 }
 
 impl From<&ApiKey> for KeyPrincipal {
@@ -33,6 +39,8 @@ impl From<&ApiKey> for KeyPrincipal {
             role: key.grants.role(),
             permissions: key.grants.permissions().to_vec(),
             environment: key.environment,
+            metadata: key.metadata.clone(),
+            objects: key.objects.clone(),
         }
     }
 }

@@ -9,6 +9,7 @@ mod m20261126_000002_create_records;
 mod m20261126_000003_create_console_users;
 mod m20261126_000004_create_key_events;
 mod m20261202_000005_create_invitations;
+mod m20261203_000006_version_key_secrets;
 mod m20261203_000007_add_record_authors;
 mod m20261203_000009_create_idempotency_keys;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_console_users::Migration),
             Box::new(m20261126_000004_create_key_events::Migration),
             Box::new(m20261202_000005_create_invitations::Migration),
+            Box::new(m20261203_000006_version_key_secrets::Migration),
             Box::new(m20261203_000007_add_record_authors::Migration),
             Box::new(m20261203_000009_create_idempotency_keys::Migration),
         ]

@@ -14,24 +14,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::keys::api_key::ApiKey;
+use chrono::{DateTime, Utc};
+
+use crate::keys::api_key::{ApiKey, KeyBySecret};
 use crate::keys::secret::KeyDigest;
 use crate::principal::KeyPrincipal;
 use crate::ttl_cache::TtlCache;
 
-/// A key as verified from the database: who it is, and its row as read then (name, expiry,
-/// grants; a key's grants never change, and revoke and rotate evict it).
+/// A key as verified from the database by one of its secrets: who it is, its row as read
+/// then (name, expiry, grants; a key's grants never change, and revoke and rotate evict
+/// it), and when the presented secret stops working.
 #[derive(Debug, Clone)]
 pub struct VerifiedKey {
     pub principal: KeyPrincipal,
     pub key: Arc<ApiKey>,
+    /// The key's expiry or the secret's (the end of its grace after a rotation), whichever
+    /// comes first: checked on every use, since expiry is a matter of time, not of an event.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl VerifiedKey {
-    pub fn new(key: ApiKey) -> VerifiedKey {
+    pub fn new(found: KeyBySecret) -> VerifiedKey {
         VerifiedKey {
-            principal: KeyPrincipal::from(&key),
-            key: Arc::new(key),
+            principal: KeyPrincipal::from(&found.key),
+            expires_at: found.expires_at(),
+            key: Arc::new(found.key),
         }
     }
 }
@@ -98,12 +105,13 @@ impl KeyCache {
         self.entries.insert(digest, key, generation, now);
     }
 
-    /// Drops the keys with these digests (revoked or rotated elsewhere).
+    /// Drops the secrets with these digests (their key revoked or rotated elsewhere).
     pub fn evict(&self, digests: impl IntoIterator<Item = KeyDigest>) {
         self.entries.evict(digests);
     }
 
-    /// Drops the key with this id (revoked or rotated by this server).
+    /// Drops the key with this id, by whichever of its secrets it is held (revoked or rotated
+    /// by this server).
     pub fn evict_key_id(&self, key_id: &str) {
         self.entries
             .evict_where(|verified| verified.principal.key_id == key_id);
@@ -142,14 +150,22 @@ mod tests {
             start: secret.start().to_owned(),
             grants: Grants::new(None, vec![Permission::ObjectsRead]).unwrap(),
             environment: Environment::Live,
+            metadata: Default::default(),
+            objects: None,
+            rate_limit: None,
             created_at: now,
             updated_at: now,
             expires_at: None,
             revoked_at: None,
             last_used_at: None,
-            rotated_to: None,
         };
-        (secret.digest(), VerifiedKey::new(key))
+        (
+            secret.digest(),
+            VerifiedKey::new(KeyBySecret {
+                key,
+                secret_expires_at: None,
+            }),
+        )
     }
 
     fn synced_cache(capacity: usize) -> (KeyCache, Instant) {

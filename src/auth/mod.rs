@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod credentials;
+pub mod rate_limit;
 pub mod revocation;
 pub mod throttle;
 pub mod usage;

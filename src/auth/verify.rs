@@ -71,23 +71,23 @@ impl KeyVerifier {
         crate::metrics::get().key_cache_lookup(cached.is_some());
         if let Some(cached) = cached {
             // Expiry is a matter of time, not of an event: check it on every use.
-            if cached.key.expires_at.is_some_and(|at| at <= now) {
+            if cached.expires_at.is_some_and(|at| at <= now) {
                 return Err(AuthError::ExpiredKey.into());
             }
             self.usage.record(&cached.principal.key_id, now);
             return Ok(cached);
         }
         let generation = self.cache.generation();
-        let key = store::api_keys::find_key_by_digest(&self.db, digest)
+        let found = store::api_keys::find_key_by_digest(&self.db, digest)
             .await?
             .ok_or(AuthError::UnknownKey)?;
-        match key.status(now) {
+        match found.status(now) {
             KeyStatus::Revoked => return Err(AuthError::RevokedKey.into()),
             KeyStatus::Expired => return Err(AuthError::ExpiredKey.into()),
             KeyStatus::Active => {}
         }
-        self.usage.record(&key.id, now);
-        let verified = VerifiedKey::new(key);
+        self.usage.record(&found.key.id, now);
+        let verified = VerifiedKey::new(found);
         self.cache
             .insert(digest, verified.clone(), generation, Instant::now());
         Ok(verified)

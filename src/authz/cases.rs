@@ -12,7 +12,8 @@
 //! { "cases": [ {
 //!     "name": "a viewer key lists the objects of its workspace",
 //!     "principal": { "key": "key_viewer", "workspace": "ws_acme", "role": "viewer",
-//!                    "permissions": [], "environment": "live" },
+//!                    "permissions": [], "environment": "live",
+//!                    "metadata": { "region": "EU" }, "objects": ["invoices"] },
 //!     "action": "listObjects",
 //!     "resource": { "type": "Workspace", "id": "ws_acme" },
 //!     "context": { "ip": "203.0.113.7", "time": "2026-01-05T12:00:00Z" },
@@ -21,7 +22,7 @@
 //! } ] }
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -37,7 +38,10 @@ use super::load::{load, load_with};
 use super::request::{RecordData, RequestContext, Resource};
 use super::source::PolicyErrors;
 use crate::keys::grant::{Permission, Role};
+use crate::keys::metadata::KeyMetadata;
+use crate::keys::object_limit::ObjectLimit;
 use crate::keys::secret::Environment;
+use crate::objects::handle::ObjectHandle;
 use crate::principal::{KeyPrincipal, Principal, WorkspaceRef};
 
 /// Directory of the cases, inside the policy directory and inside `examples/`.
@@ -82,6 +86,12 @@ struct CasePrincipal {
     permissions: Vec<Permission>,
     #[serde(default = "live")]
     environment: Environment,
+    /// The key's metadata, which policies read as its tags: `{"region": "EU"}`.
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+    /// The object handles the key is limited to; absent for every object.
+    #[serde(default)]
+    objects: Option<Vec<String>>,
 }
 
 fn live() -> Environment {
@@ -293,6 +303,18 @@ fn run_case(bundle: &PolicyBundle, case: &Case, now: DateTime<Utc>) -> Result<()
         role: p.role,
         permissions: p.permissions.clone(),
         environment: p.environment,
+        metadata: KeyMetadata::new(p.metadata.clone())?,
+        objects: p
+            .objects
+            .as_ref()
+            .map(|handles| {
+                handles
+                    .iter()
+                    .map(|h| ObjectHandle::parse(h))
+                    .collect::<Result<Vec<_>, _>>()
+                    .and_then(ObjectLimit::new)
+            })
+            .transpose()?,
     };
     let resource = match &case.resource {
         CaseResource::Workspace { id } => Resource::Workspace { id: id.clone() },
@@ -300,6 +322,8 @@ fn run_case(bundle: &PolicyBundle, case: &Case, now: DateTime<Utc>) -> Result<()
             id: id.clone(),
             workspace_id: p.workspace.clone(),
             environment: p.environment,
+            metadata: principal.metadata.clone(),
+            objects: principal.objects.clone(),
         },
         CaseResource::ObjectDefinition {
             id,

@@ -23,6 +23,9 @@ use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, Restri
 use super::action::Action;
 use super::decision::Evaluation;
 use crate::keys::grant::Role;
+use crate::keys::metadata::KeyMetadata;
+use crate::keys::object_limit::ObjectLimit;
+use crate::keys::secret::Environment;
 use crate::principal::{KeyPrincipal, Principal, UserPrincipal};
 
 /// The schema's namespace.
@@ -218,6 +221,52 @@ impl DecisionEntities {
     }
 }
 
+/// What a key entity holds, as principal and as resource alike.
+pub(super) struct KeyFacts<'a> {
+    pub id: &'a str,
+    pub workspace_id: &'a str,
+    pub environment: Environment,
+    pub metadata: &'a KeyMetadata,
+    pub objects: Option<&'a ObjectLimit>,
+}
+
+/// A key entity: its workspace and environment, the handles it is limited to (`objects`,
+/// absent for a key that may use every object, so one policy covers limited keys with
+/// `principal has objects`), and its metadata as tags (`principal.getTag("region")`).
+pub(super) fn key_entity(
+    t: &EntityTypes,
+    key: KeyFacts<'_>,
+    parents: HashSet<EntityUid>,
+) -> Result<Entity, String> {
+    let mut attrs = HashMap::from([
+        (
+            "workspace".to_owned(),
+            RestrictedExpression::new_entity_uid(t.uid(&t.workspace, key.workspace_id)),
+        ),
+        (
+            "environment".to_owned(),
+            RestrictedExpression::new_string(key.environment.as_str().to_owned()),
+        ),
+    ]);
+    if let Some(objects) = key.objects {
+        attrs.insert(
+            "objects".to_owned(),
+            RestrictedExpression::new_set(
+                objects
+                    .handles()
+                    .map(|h| RestrictedExpression::new_string(h.to_string())),
+            ),
+        );
+    }
+    let tags = key
+        .metadata
+        .pairs()
+        .iter()
+        .map(|(k, v)| (k.clone(), RestrictedExpression::new_string(v.clone())));
+    Entity::new_with_tags(t.uid(&t.api_key, key.id), attrs, parents, tags)
+        .map_err(|e| e.to_string())
+}
+
 /// The key, a child of its workspace, its role and its permissions; and the workspace.
 fn key_entities(types: &EntityTypes, principal: &KeyPrincipal) -> Result<[Entity; 2], String> {
     let t = types;
@@ -232,18 +281,15 @@ fn key_entities(types: &EntityTypes, principal: &KeyPrincipal) -> Result<[Entity
             .iter()
             .map(|p| t.uid(&t.permission, p.as_str())),
     );
-    let key = Entity::new(
-        t.uid(&t.api_key, &principal.key_id),
-        HashMap::from([
-            (
-                "workspace".to_owned(),
-                RestrictedExpression::new_entity_uid(workspace_uid.clone()),
-            ),
-            (
-                "environment".to_owned(),
-                RestrictedExpression::new_string(principal.environment.as_str().to_owned()),
-            ),
-        ]),
+    let key = key_entity(
+        t,
+        KeyFacts {
+            id: &principal.key_id,
+            workspace_id: &principal.workspace.id,
+            environment: principal.environment,
+            metadata: &principal.metadata,
+            objects: principal.objects.as_ref(),
+        },
         parents,
     )
     .map_err(|e| format!("principal entity: {e}"))?;

@@ -14,7 +14,7 @@ use super::action::Action;
 use super::bundle::PolicyBundle;
 use super::context;
 use super::decision::Evaluation;
-use super::entities::EntityTypes;
+use super::entities::{EntityTypes, KeyFacts, key_entity};
 use super::record_attributes::ATTRIBUTES as RECORD_ATTRIBUTES;
 use super::request::{CONSOLE_ID, RequestContext, Resource};
 use crate::principal::Principal;
@@ -247,16 +247,18 @@ fn resource_entities(
             id,
             workspace_id,
             environment,
+            metadata,
+            objects,
         } => Ok(vec![
-            Entity::new(
-                t.uid(&t.api_key, id),
-                HashMap::from([
-                    ("workspace".to_owned(), workspace_attr(workspace_id)),
-                    (
-                        "environment".to_owned(),
-                        RestrictedExpression::new_string(environment.as_str().to_owned()),
-                    ),
-                ]),
+            key_entity(
+                t,
+                KeyFacts {
+                    id,
+                    workspace_id,
+                    environment: *environment,
+                    metadata,
+                    objects: objects.as_ref(),
+                },
                 HashSet::from([t.uid(&t.workspace, workspace_id)]),
             )
             .map_err(|e| format!("key entity: {e}"))?,
@@ -349,6 +351,8 @@ mod tests {
             role: None,
             permissions: vec![Permission::ObjectsRead],
             environment: Environment::Live,
+            metadata: Default::default(),
+            objects: None,
         }
     }
 

@@ -570,6 +570,8 @@ mod tests {
             } else {
                 Environment::Live
             },
+            metadata: Default::default(),
+            objects: None,
         }
     }
 
@@ -656,11 +658,7 @@ mod tests {
             }),
         };
         let resource = match action {
-            Action::ReadSelf => Resource::ApiKey {
-                id: principal.key_id.clone(),
-                workspace_id: principal.workspace.id.clone(),
-                environment: principal.environment,
-            },
+            Action::ReadSelf => Resource::own_key(principal),
             Action::ReadWorkspace | Action::ListObjects => Resource::Workspace {
                 id: resource_workspace,
             },
@@ -691,6 +689,8 @@ mod tests {
                 } else {
                     Environment::Live
                 },
+                metadata: Default::default(),
+                objects: None,
             },
             _ => Resource::Workspace {
                 id: resource_workspace,

@@ -5,9 +5,13 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::keys::api_key::ApiKey;
+use crate::keys::metadata::KeyMetadata;
+use crate::keys::object_limit::ObjectLimit;
 use crate::keys::secret::Environment;
 use crate::objects::definition::ObjectDefinition;
 use crate::objects::record::Record;
+use crate::principal::KeyPrincipal;
 
 /// The id of the single `Console` entity.
 pub(super) const CONSOLE_ID: &str = "andi";
@@ -25,6 +29,8 @@ pub enum Resource {
         id: String,
         workspace_id: String,
         environment: Environment,
+        metadata: KeyMetadata,
+        objects: Option<ObjectLimit>,
     },
     ObjectDefinition {
         id: String,
@@ -92,6 +98,30 @@ impl Resource {
             Resource::ApiKey { workspace_id, .. }
             | Resource::ObjectDefinition { workspace_id, .. }
             | Resource::Record { workspace_id, .. } => Some(workspace_id),
+        }
+    }
+}
+
+impl Resource {
+    /// A stored key as the resource of a decision (a console user revoking it, say).
+    pub fn api_key(key: &ApiKey) -> Resource {
+        Resource::ApiKey {
+            id: key.id.clone(),
+            workspace_id: key.workspace_id.clone(),
+            environment: key.environment,
+            metadata: key.metadata.clone(),
+            objects: key.objects.clone(),
+        }
+    }
+
+    /// The calling key as the resource of a decision about itself (`readSelf`).
+    pub fn own_key(principal: &KeyPrincipal) -> Resource {
+        Resource::ApiKey {
+            id: principal.key_id.clone(),
+            workspace_id: principal.workspace.id.clone(),
+            environment: principal.environment,
+            metadata: principal.metadata.clone(),
+            objects: principal.objects.clone(),
         }
     }
 }

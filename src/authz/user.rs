@@ -92,6 +92,8 @@ mod tests {
             id: "key_1".to_owned(),
             workspace_id: ws.to_owned(),
             environment: Environment::Live,
+            metadata: Default::default(),
+            objects: None,
         };
         let ws = |id: &str| Resource::Workspace { id: id.to_owned() };
         let person = user(&["ws_a", "ws_b"], &["ws_a"]);

@@ -10,6 +10,9 @@ use crate::duration::parse_duration;
 use crate::keys::api_key::{ApiKeyView, IssuedKey, NewKey};
 use crate::keys::grant::{Grants, Permission, Role};
 use crate::keys::lifecycle;
+use crate::keys::metadata::KeyMetadata;
+use crate::keys::object_limit::ObjectLimit;
+use crate::keys::rate_limit::RateLimit;
 use crate::keys::secret::Environment;
 
 #[derive(Subcommand)]
@@ -34,6 +37,16 @@ pub enum KeyCommand {
         /// live (andi_live_ keys) or test (andi_test_ keys).
         #[arg(long, default_value = "live", value_parser = parse_environment)]
         environment: Environment,
+        /// Metadata for policies, `key=value` (e.g. region=EU); repeat for several.
+        #[arg(long = "meta", value_name = "KEY=VALUE")]
+        meta: Vec<String>,
+        /// Limit the key to these objects, by handle (e.g. invoices,customers); without it
+        /// the key may use every object its grants allow.
+        #[arg(long, value_name = "HANDLES")]
+        objects: Option<String>,
+        /// At most so many requests per window, e.g. 100/1m; counted across servers.
+        #[arg(long, value_name = "REQUESTS/WINDOW", value_parser = parse_rate_limit)]
+        rate_limit: Option<RateLimit>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -56,7 +69,7 @@ pub enum KeyCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Issue a new secret with the same grants; the old one works until the grace ends.
+    /// Issue a new secret for the key (same id and grants); the previous one works until the grace ends.
     Rotate {
         key_id: String,
         /// How long the old secret keeps working, e.g. 24h; default 0 (expires at once).
@@ -91,12 +104,22 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
             role,
             expires_in,
             environment,
+            meta,
+            objects,
+            rate_limit,
             json,
             database,
         } => {
             let grants = Grants::new(role, permissions).map_err(|e| {
                 anyhow!("{e}: pass --permission objects.read|objects.write|workspaces.read (repeatable) or --role admin|editor|viewer")
             })?;
+            let metadata = KeyMetadata::parse_pairs(meta.iter().map(String::as_str))
+                .map_err(|e| anyhow!("--meta: {e}"))?;
+            let objects = objects
+                .as_deref()
+                .map(ObjectLimit::parse_list)
+                .transpose()
+                .map_err(|e| anyhow!("--objects: {e}"))?;
             let db = open(&database).await?;
             let workspace = find_workspace(&db, &workspace).await?;
             let (secret, key) = lifecycle::create_key(
@@ -107,6 +130,9 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
                     grants,
                     environment,
                     expires_in,
+                    metadata,
+                    objects,
+                    rate_limit,
                 },
                 now,
             )
@@ -199,16 +225,11 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
             let (secret, key) = lifecycle::rotate_key(&db, &key_id, grace, now).await?;
             if !json {
                 eprintln!(
-                    "the old key {key_id} works until {}",
+                    "the key's previous secret works until {}",
                     short_time(Some(now + grace))
                 );
             }
-            print_issued(
-                secret.expose(),
-                ApiKeyView::new(&key, now),
-                json,
-                "rotated into",
-            )
+            print_issued(secret.expose(), ApiKeyView::new(&key, now), json, "rotated")
         }
     }
 }
@@ -246,4 +267,8 @@ fn short_time(time: Option<DateTime<Utc>>) -> String {
     time.map_or("-".to_owned(), |t| {
         t.format("%Y-%m-%d %H:%M:%S").to_string()
     })
+}
+
+fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
+    RateLimit::parse(text)
 }

@@ -225,11 +225,7 @@ async fn find_resource(
                 .ok_or_else(|| anyhow!("no workspace `{id}`"))?;
             Ok(Resource::Workspace { id: id.to_owned() })
         }
-        "ApiKey" if id == principal.key_id => Ok(Resource::ApiKey {
-            id: id.to_owned(),
-            workspace_id: principal.workspace.id.clone(),
-            environment: principal.environment,
-        }),
+        "ApiKey" if id == principal.key_id => Ok(Resource::own_key(principal)),
         "ApiKey" => bail!(
             "a key can only be asked about itself: use --resource 'ApiKey::\"{}\"'",
             principal.key_id

@@ -2,6 +2,8 @@
 //! person. Session only: an API key is refused with 401, since a key must never mint keys.
 //! State-changing requests carry the session's CSRF token in `X-CSRF-Token`.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, StatusCode, header};
@@ -22,7 +24,11 @@ use crate::issue::Issue;
 use crate::keys::api_key::{ApiKey, ApiKeyView, IssuedKey, NewKey};
 use crate::keys::grant::{Grants, Permission, Role};
 use crate::keys::lifecycle;
+use crate::keys::metadata::KeyMetadata;
+use crate::keys::object_limit::ObjectLimit;
+use crate::keys::rate_limit::RateLimit;
 use crate::keys::secret::Environment;
+use crate::objects::handle::ObjectHandle;
 use crate::store;
 use crate::workspace::WorkspaceView;
 
@@ -61,6 +67,13 @@ pub struct CreateApiKey {
     pub role: Option<Role>,
     pub environment: Option<Environment>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Metadata pairs for policies, e.g. `{"region": "EU"}`.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// Object handles the key is limited to; absent for every object.
+    pub objects: Option<Vec<String>>,
+    /// At most so many requests per window, e.g. `"100/1m"`.
+    pub rate_limit: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -183,12 +196,13 @@ async fn open_key(
         Some(key) if key.workspace_id == opened.workspace.id => key,
         _ => return Err(AccessError::NotFound.into()),
     };
-    let resource = Resource::ApiKey {
-        id: key.id.clone(),
-        workspace_id: key.workspace_id.clone(),
-        environment: key.environment,
-    };
-    access::decide(state, me, &opened.principal, action, &resource)?;
+    access::decide(
+        state,
+        me,
+        &opened.principal,
+        action,
+        &Resource::api_key(&key),
+    )?;
     Ok(key)
 }
 
@@ -227,10 +241,10 @@ pub async fn api_keys_list(
     tag = "console",
     description = "Creates a key and returns its secret, once. Admins only; needs `X-CSRF-Token`. Give at least one permission or a role.",
     params(("handle" = String, Path, description = "The workspace's handle")),
-    request_body(content = Object, example = json!({"name": "billing-worker", "permissions": ["objects.read"], "environment": "live", "expiresAt": "2027-01-01T00:00:00Z"})),
+    request_body(content = Object, example = json!({"name": "billing-worker", "permissions": ["objects.read"], "environment": "live", "expiresAt": "2027-01-01T00:00:00Z", "metadata": {"region": "EU"}, "objects": ["invoices"], "rateLimit": "100/1m"})),
     responses(
         (status = 201, description = "`{key, apiKey}`: the secret (shown once) and the key", body = Object),
-        (status = 400, description = "Invalid name, grants or expiry"),
+        (status = 400, description = "Invalid name, grants, expiry, metadata, object handles or rate limit"),
         (status = 401, description = "No signed-in session, or an API key was sent"),
         (status = 403, description = "Not an admin of the workspace, or a missing CSRF token"),
         (status = 404, description = "No such workspace among the user's"),
@@ -250,11 +264,36 @@ pub async fn api_keys_create(
             code: "invalid_key_request",
             detail,
         })?;
+    let invalid = |detail| ApiError::BadRequest {
+        code: "invalid_key_request",
+        detail,
+    };
+    let metadata = KeyMetadata::new(request.metadata).map_err(invalid)?;
+    let objects = request
+        .objects
+        .map(|handles| {
+            handles
+                .iter()
+                .map(|h| ObjectHandle::parse(h))
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(ObjectLimit::new)
+        })
+        .transpose()
+        .map_err(invalid)?;
+    let rate_limit = request
+        .rate_limit
+        .as_deref()
+        .map(RateLimit::parse)
+        .transpose()
+        .map_err(invalid)?;
     let new = NewKey {
         name: request.name,
         grants,
         environment: request.environment.unwrap_or(Environment::Live),
         expires_in: request.expires_at.map(|at| at - now),
+        metadata,
+        objects,
+        rate_limit,
     };
     let (secret, key) = lifecycle::create_key(&state.db, &opened.workspace, new, now).await?;
     Ok((

@@ -194,6 +194,12 @@ pub struct KeyRow {
     pub start: String,
     pub role: Option<&'static str>,
     pub permissions: Vec<&'static str>,
+    /// Metadata pairs, `key=value`.
+    pub metadata: Vec<String>,
+    /// The object handles the key is limited to; empty for every object.
+    pub objects: Vec<String>,
+    /// `100/60s`, or empty for a key without a rate limit.
+    pub rate_limit: String,
     pub environment: &'static str,
     pub created: String,
     pub last_used: String,
@@ -228,6 +234,18 @@ impl KeyRow {
                 .iter()
                 .map(|p| p.as_str())
                 .collect(),
+            metadata: key
+                .metadata
+                .pairs()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            objects: key
+                .objects
+                .iter()
+                .flat_map(|limit| limit.handles().map(|h| h.to_string()))
+                .collect(),
+            rate_limit: key.rate_limit.map(|l| l.to_string()).unwrap_or_default(),
             environment: key.environment.as_str(),
             created: when(Some(key.created_at), now, "—"),
             last_used: when(key.last_used_at, now, "Never"),

@@ -73,11 +73,7 @@ pub async fn key_get(
         context,
     }: Authenticated,
 ) -> Result<Json<SelfView>, ApiError> {
-    let resource = Resource::ApiKey {
-        id: principal.key_id.clone(),
-        workspace_id: principal.workspace.id.clone(),
-        environment: principal.environment,
-    };
+    let resource = Resource::own_key(&principal);
     state
         .authz
         .authorize(&principal, Action::ReadSelf, &resource, &context)?;

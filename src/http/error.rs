@@ -77,6 +77,11 @@ pub enum ApiError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// The key's own rate limit (`andi key create --rate-limit`) is used up for this window.
+    #[error(
+        "this key may make {limit} requests per window and has made them; retry in {reset_secs} s, or ask for a key with a higher limit"
+    )]
+    RateLimited { limit: u64, reset_secs: u64 },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -302,7 +307,9 @@ impl ApiError {
             ApiError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::SessionRequired(_) | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -327,6 +334,7 @@ impl ApiError {
             ApiError::BadCredentials(_) => "bad_credentials",
             ApiError::Forbidden { code, .. } => code,
             ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -406,6 +414,14 @@ impl IntoResponse for ApiError {
         {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
+        if let ApiError::RateLimited { limit, reset_secs } = &self {
+            // IETF draft-ietf-httpapi-ratelimit-headers: the limit, what is left of it, and
+            // the seconds until the window resets.
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*reset_secs));
+            headers.insert("ratelimit-limit", HeaderValue::from(*limit));
+            headers.insert("ratelimit-remaining", HeaderValue::from(0));
+            headers.insert("ratelimit-reset", HeaderValue::from(*reset_secs));
+        }
         response
     }
 }
@@ -441,10 +457,11 @@ mod tests {
             ApiError::SessionRequired(_) => "SessionRequired",
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::TooManyRequests { .. } => "TooManyRequests",
+            ApiError::RateLimited { .. } => "RateLimited",
             ApiError::Internal(_) => "Internal",
         }
     }
-    const VARIANTS: usize = 20;
+    const VARIANTS: usize = 21;
 
     fn auth_variant(error: &AuthError) -> &'static str {
         match error {
@@ -760,6 +777,14 @@ mod tests {
                 },
                 S::TOO_MANY_REQUESTS,
                 "too_many_requests",
+            ),
+            (
+                ApiError::RateLimited {
+                    limit: 5,
+                    reset_secs: 1,
+                },
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
             ),
             (
                 ApiError::Internal(anyhow::anyhow!("boom")),

@@ -22,6 +22,7 @@ use super::error::ApiError;
 use super::request_context::request_context;
 use super::state::AppState;
 use crate::auth::cache::VerifiedKey;
+use crate::auth::rate_limit::{self, Admission};
 use crate::auth::{AuthError, credentials};
 use crate::authz::RequestContext;
 use crate::keys::api_key::ApiKey;
@@ -181,7 +182,7 @@ impl FromRequestParts<AppState> for Authenticated {
             let secret = KeySecret::parse(presented).map_err(AuthError::MalformedKey)?;
             Ok::<_, ApiError>(state.keys.verify(&secret, now).await?)
         };
-        let VerifiedKey { principal, key } = match verified.await {
+        let VerifiedKey { principal, key, .. } = match verified.await {
             Ok(verified) => verified,
             Err(error) => {
                 if matches!(error, ApiError::Auth(_)) {
@@ -191,6 +192,12 @@ impl FromRequestParts<AppState> for Authenticated {
             }
         };
         credentials::check_workspace_headers(&parts.headers, &principal.workspace)?;
+        if let Some(limit) = key.rate_limit
+            && let Admission::Limited { limit, reset_secs } =
+                rate_limit::admit(&state.db, &principal.key_id, limit, now).await?
+        {
+            return Err(ApiError::RateLimited { limit, reset_secs });
+        }
         Ok(Authenticated {
             principal,
             key,

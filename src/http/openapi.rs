@@ -178,7 +178,7 @@ fn complete(document: &mut Value) {
                 ));
                 standard.push((
                     "429",
-                    "Too many failed authentications from this address; `Retry-After` says when to retry (`too_many_requests`)",
+                    "The key's rate limit is used up for this window (`rate_limited`, with `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`), or too many failed authentications came from this address (`too_many_requests`); `Retry-After` says when to retry",
                 ));
             }
             if takes_body {
@@ -199,6 +199,15 @@ fn complete(document: &mut Value) {
                 responses
                     .entry(status)
                     .or_insert_with(|| problem(description));
+            }
+            if let Some(limited) = responses.get_mut("429").filter(|_| !public) {
+                let seconds = |description: &str| json!({"description": description, "schema": {"type": "integer"}});
+                limited["headers"] = json!({
+                    "Retry-After": seconds("Seconds until a retry can succeed"),
+                    "RateLimit-Limit": seconds("Requests the key may make per window (rate limits only)"),
+                    "RateLimit-Remaining": seconds("Requests left in this window (rate limits only)"),
+                    "RateLimit-Reset": seconds("Seconds until the window resets (rate limits only)"),
+                });
             }
             for (status, response) in responses.iter_mut() {
                 let error = status.starts_with('4') || status.starts_with('5');

@@ -98,8 +98,8 @@ impl AppState {
         Ok(key)
     }
 
-    /// Rotates a key and drops the old one from this server's key cache at once, so its new
-    /// expiry applies from the next request.
+    /// Rotates a key and drops it from this server's key cache at once, so its previous
+    /// secrets' new expiry applies from the next request.
     pub async fn rotate_key(
         &self,
         id: &str,

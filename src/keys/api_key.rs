@@ -4,6 +4,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::grant::{Grants, Permission, Role};
+use super::metadata::KeyMetadata;
+use super::object_limit::ObjectLimit;
+use super::rate_limit::RateLimit;
 use super::secret::Environment;
 use crate::workspace::WorkspaceHandle;
 
@@ -22,7 +25,10 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
-    pub rotated_to: Option<String>,
+    pub metadata: KeyMetadata,
+    /// The objects the key may act on; `None` for every object.
+    pub objects: Option<ObjectLimit>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,6 +47,35 @@ impl ApiKey {
             KeyStatus::Expired
         } else {
             KeyStatus::Active
+        }
+    }
+}
+
+/// A key as found by one of its secrets: the key, and when that secret stops working. A
+/// secret gets an expiry when the key is rotated away from it (the end of the grace).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyBySecret {
+    pub key: ApiKey,
+    pub secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl KeyBySecret {
+    /// When a request with this secret stops being accepted: the key's expiry or the
+    /// secret's, whichever comes first.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        match (self.key.expires_at, self.secret_expires_at) {
+            (Some(key), Some(secret)) => Some(key.min(secret)),
+            (key, secret) => key.or(secret),
+        }
+    }
+
+    /// The key's status as this secret presents it: a secret past its grace is expired.
+    pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
+        match self.key.status(now) {
+            KeyStatus::Active if self.expires_at().is_some_and(|at| at <= now) => {
+                KeyStatus::Expired
+            }
+            status => status,
         }
     }
 }
@@ -68,7 +103,13 @@ pub struct ApiKeyView {
     pub last_used_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "crate::timestamp::serialize_option")]
     pub revoked_at: Option<DateTime<Utc>>,
-    pub rotated_to: Option<String>,
+    pub metadata: KeyMetadata,
+    /// The object handles the key is limited to; absent for a key that may use every object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<ObjectLimit>,
+    /// `{requests, windowSecs}`; absent for a key without a rate limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl ApiKeyView {
@@ -88,7 +129,9 @@ impl ApiKeyView {
             expires_at: key.expires_at,
             last_used_at: key.last_used_at,
             revoked_at: key.revoked_at,
-            rotated_to: key.rotated_to.clone(),
+            metadata: key.metadata.clone(),
+            objects: key.objects.clone(),
+            rate_limit: key.rate_limit,
         }
     }
 }
@@ -108,4 +151,7 @@ pub struct NewKey {
     pub grants: Grants,
     pub environment: Environment,
     pub expires_in: Option<Duration>,
+    pub metadata: KeyMetadata,
+    pub objects: Option<ObjectLimit>,
+    pub rate_limit: Option<RateLimit>,
 }

@@ -55,6 +55,9 @@ pub async fn create_key(
             environment: new.environment,
             created_at: now,
             expires_at: new.expires_in.map(|d| now + d),
+            metadata: &new.metadata,
+            objects: new.objects.as_ref(),
+            rate_limit: new.rate_limit,
         },
     )
     .await?;
@@ -94,8 +97,9 @@ pub async fn revoke_key(
     Ok(key)
 }
 
-/// Issues a new secret with the same grants; the old key keeps working for `grace`, then
-/// expires (at once when `grace` is zero). Both changes land together or not at all.
+/// Issues a new secret for the key, which keeps its id, grants and metadata, so policies
+/// that name it keep applying. The secrets it had keep working for `grace`, then expire (at
+/// once when `grace` is zero). Both changes land together or not at all.
 pub async fn rotate_key(
     db: &DatabaseConnection,
     id: &str,
@@ -108,37 +112,28 @@ pub async fn rotate_key(
         ));
     }
     let txn = store::begin_write(db).await?;
-    let old = store::api_keys::find_key(&txn, id)
+    let key = store::api_keys::find_key(&txn, id)
         .await?
         .ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
-    match old.status(now) {
+    match key.status(now) {
         KeyStatus::Revoked => return Err(KeyError::Revoked(id.to_owned())),
         KeyStatus::Expired => return Err(KeyError::Expired(id.to_owned())),
         KeyStatus::Active => {}
     }
-    let secret = KeySecret::generate(old.environment);
-    let new_key = new_id("key");
-    store::api_keys::insert_key(
+    let secret = KeySecret::generate(key.environment);
+    store::api_keys::update_key_rotated(
         &txn,
-        NewKeyRow {
-            id: &new_key,
-            workspace_id: &old.workspace_id,
-            name: &old.name,
-            digest: secret.digest(),
-            start: secret.start(),
-            grants: &old.grants,
-            environment: old.environment,
-            created_at: now,
-            expires_at: old.expires_at,
-        },
+        id,
+        secret.digest(),
+        secret.start(),
+        now + grace,
+        now,
     )
     .await?;
-    let grace_ends = old.expires_at.map_or(now + grace, |at| at.min(now + grace));
-    store::api_keys::update_key_rotated(&txn, id, &new_key, grace_ends, now).await?;
     store::key_events::insert_key_event(&txn, id, KeyEventKind::Rotated, now).await?;
-    let new = store::api_keys::find_key(&txn, &new_key)
+    let rotated = store::api_keys::find_key(&txn, id)
         .await?
-        .ok_or_else(|| KeyError::NotFound(new_key.clone()))?;
+        .ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
     txn.commit().await.map_err(StoreError::from)?;
-    Ok((secret, new))
+    Ok((secret, rotated))
 }

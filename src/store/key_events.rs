@@ -5,12 +5,12 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::StoreError;
-use super::entity::{api_key, key_event};
+use super::entity::key_event;
 use crate::keys::secret::KeyDigest;
 
 /// The PostgreSQL channel a key event is announced on.
@@ -43,21 +43,20 @@ pub struct KeyEvent {
 const KEY_EVENTS_LOCK: i64 = 0x616e_6469_6b65_7973;
 
 /// Appends an event for key `key_id` inside `txn`, the transaction that changes the key, so
-/// the change and its announcement commit together.
+/// the change and its announcement commit together: one row for each of the key's secrets,
+/// since a server's cache holds the key by whichever secret it was presented with. Call it
+/// after the change, so a secret the change adds is announced too (harmless: it cannot be
+/// cached before the commit).
 pub async fn insert_key_event(
     txn: &DatabaseTransaction,
     key_id: &str,
     kind: KeyEventKind,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let key_hash: Option<String> = api_key::Entity::find_by_id(key_id.to_owned())
-        .select_only()
-        .column(api_key::Column::KeyHash)
-        .into_tuple()
-        .one(txn)
-        .await?;
-    let key_hash =
-        key_hash.ok_or_else(|| StoreError::Corrupt(format!("key {key_id} does not exist")))?;
+    let digests = super::api_keys::find_key_digests(txn, key_id).await?;
+    if digests.is_empty() {
+        return Err(StoreError::Corrupt(format!("key {key_id} has no secret")));
+    }
     // Readers move past the highest number they have seen, so an event must never become
     // visible after one with a higher number. A bigserial alone allows that: numbers are
     // taken at insert, and transactions commit in any order. Hence this lock, taken before
@@ -78,14 +77,14 @@ pub async fn insert_key_event(
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({KEY_EVENTS_LOCK})"))
             .await?;
     }
-    key_event::ActiveModel {
+    key_event::Entity::insert_many(digests.into_iter().map(|digest| key_event::ActiveModel {
         key_id: Set(key_id.to_owned()),
-        key_hash: Set(key_hash),
+        key_hash: Set(digest.to_hex()),
         kind: Set(kind.as_str().to_owned()),
         created_at: Set(now),
         ..Default::default()
-    }
-    .insert(txn)
+    }))
+    .exec(txn)
     .await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("NOTIFY {KEY_EVENTS_CHANNEL}"))

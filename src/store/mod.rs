@@ -7,6 +7,7 @@ pub mod entity;
 pub mod idempotency;
 pub mod key_events;
 pub mod objects;
+pub mod rate_windows;
 pub mod record_query;
 pub mod records;
 pub mod unique_values;

@@ -307,12 +307,16 @@ async fn set_expiry(app: &TestApp, secret: &str, at: chrono::DateTime<Utc>) {
     let digest = andi::keys::secret::KeySecret::parse(secret)
         .unwrap()
         .digest();
+    let found = andi::store::api_keys::find_key_by_digest(&app.db, digest)
+        .await
+        .unwrap()
+        .unwrap();
     andi::store::entity::api_key::Entity::update_many()
         .col_expr(
             andi::store::entity::api_key::Column::ExpiresAt,
             Expr::value(at),
         )
-        .filter(andi::store::entity::api_key::Column::KeyHash.eq(digest.to_hex()))
+        .filter(andi::store::entity::api_key::Column::Id.eq(found.key.id))
         .exec(&app.db)
         .await
         .unwrap();
@@ -326,17 +330,29 @@ async fn a_rotated_key_keeps_working_during_its_grace() {
         .create_key(&acme, None, &[Permission::ObjectsRead])
         .await;
 
-    let (new, new_key) = lifecycle::rotate_key(&app.db, &old_id, Duration::hours(24), Utc::now())
+    let (new, rotated) = lifecycle::rotate_key(&app.db, &old_id, Duration::hours(24), Utc::now())
         .await
         .unwrap();
 
     assert_eq!(app.get("/api/objects", &old).await.status(), 200);
     assert_eq!(app.get("/api/objects", new.expose()).await.status(), 200);
+    assert_eq!(rotated.id, old_id, "the key keeps its id");
     assert_eq!(
-        new_key.grants.permissions(),
+        rotated.grants.permissions(),
         &[Permission::ObjectsRead],
         "same grants"
     );
+    for (description, secret) in [
+        ("the previous secret", old.as_str()),
+        ("the new secret", new.expose()),
+    ] {
+        let me: Value = app.get("/api/key", secret).await.json().await.unwrap();
+        assert_eq!(
+            me["id"],
+            old_id.as_str(),
+            "{description} authenticates as the same key"
+        );
+    }
 }
 
 #[tokio::test]

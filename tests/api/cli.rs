@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, spawn_app};
 
-fn andi(app: &TestApp, args: &[&str]) -> Output {
+pub fn andi(app: &TestApp, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_andi"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)
@@ -29,7 +29,7 @@ async fn spawn_app_reading_every_key() -> TestApp {
         .await
 }
 
-fn json_of(output: &Output) -> Value {
+pub fn json_of(output: &Output) -> Value {
     assert!(
         output.status.success(),
         "andi failed: {}",
@@ -345,6 +345,7 @@ async fn rotating_keeps_the_grants_and_honours_the_grace() {
     ));
     let second_key = graced["key"].as_str().unwrap();
     assert_ne!(first_key, second_key);
+    assert_eq!(graced["apiKey"]["id"], first["apiKey"]["id"], "same key id");
     assert_eq!(
         graced["apiKey"]["permissions"],
         serde_json::json!(["objects.read"])

@@ -810,3 +810,55 @@ async fn inviting_an_email_answers_the_same_whether_or_not_it_has_an_account() {
         "no invitation is left open once both have used the console"
     );
 }
+
+#[tokio::test]
+async fn the_create_form_sets_metadata_object_limits_and_a_rate_limit_and_the_table_shows_them() {
+    let app = spawn_app().await;
+    let ada = Person::admin_of(&app, "ada@example.com", "acme").await;
+    let page = ada
+        .create_key(
+            "acme",
+            &[
+                ("name", "eu-billing"),
+                ("role", "editor"),
+                ("metadata", "region=EU\r\nteam=billing\r\n"),
+                ("objects", "invoices, payments"),
+                ("rate_limit", "100/1m"),
+            ],
+        )
+        .await;
+    let secret = shown_secret(&page).expect("the secret is shown once");
+    let own: serde_json::Value = app.get("/api/key", &secret).await.json().await.unwrap();
+    assert_eq!(
+        (&own["metadata"], &own["objects"], &own["rateLimit"]),
+        (
+            &serde_json::json!({"region": "EU", "team": "billing"}),
+            &serde_json::json!(["invoices", "payments"]),
+            &serde_json::json!({"requests": 100, "windowSecs": 60})
+        )
+    );
+    // The page escapes `/` as `&#x2f;`.
+    let page = page.replace("&#x2f;", "/");
+    for shown in [
+        "region=EU team=billing",
+        "only: invoices, payments",
+        "limit: 100/60s",
+    ] {
+        assert!(page.contains(shown), "the table shows `{shown}`");
+    }
+
+    let refused = ada
+        .submit(
+            "/workspaces/acme/api-keys",
+            "/workspaces/acme/api-keys",
+            &[("name", "bad"), ("role", "viewer"), ("metadata", "region")],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().await.unwrap();
+    assert!(
+        body.contains("is not `key=value`"),
+        "the form says what to fix"
+    );
+    assert!(body.contains("region"), "the form keeps what was typed");
+}

@@ -140,23 +140,55 @@ async fn a_signed_in_admin_manages_keys_through_the_json_api() {
     assert_eq!(rotated.status(), StatusCode::CREATED);
     let rotated: Value = rotated.json().await.unwrap();
     let new_secret = rotated["key"].as_str().unwrap().to_owned();
-    let new_id = rotated["apiKey"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        rotated["apiKey"]["id"],
+        id.as_str(),
+        "a rotated key keeps its id"
+    );
+    assert_eq!(
+        rotated["apiKey"]["start"],
+        &new_secret[..14],
+        "the key shows its new secret's start"
+    );
     assert_eq!(
         app.get("/api/objects", &secret).await.status(),
         200,
-        "the old key works during the grace"
+        "the old secret works during the grace"
     );
+    let listed: Value = ada
+        .get("/api/v1/workspaces/acme/api-keys")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shown: Vec<&Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["id"] == id.as_str())
+        .collect();
+    assert_eq!(shown.len(), 1, "a rotated key is listed once: {listed}");
+    assert_eq!(shown[0]["start"], &new_secret[..14]);
 
     let revoked = ada
         .api(
             reqwest::Method::DELETE,
-            &format!("/api/v1/workspaces/acme/api-keys/{new_id}"),
+            &format!("/api/v1/workspaces/acme/api-keys/{id}"),
             None,
         )
         .await;
     assert_eq!(revoked.status(), StatusCode::OK);
     assert_eq!(revoked.json::<Value>().await.unwrap()["status"], "revoked");
-    assert_eq!(app.get("/api/objects", &new_secret).await.status(), 401);
+    for (description, secret) in [
+        ("the new secret", &new_secret),
+        ("the graced secret", &secret),
+    ] {
+        assert_eq!(
+            app.get("/api/objects", secret).await.status(),
+            401,
+            "revoking the key stops {description}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -270,4 +302,97 @@ async fn key_answers_of_the_json_api_are_never_cached_and_each_201_has_a_locatio
         "no-store",
         "the console page"
     );
+}
+
+#[tokio::test]
+async fn keys_created_in_the_json_api_carry_metadata_and_object_limits_and_bad_ones_are_400() {
+    let app = spawn_app().await;
+    let ada = Person::new(&app);
+    ada.sign_up("ada@example.com", PASSWORD).await;
+    let created = ada
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/workspaces",
+            Some(json!({"handle": "acme", "name": "Acme"})),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    let issued = ada
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/workspaces/acme/api-keys",
+            Some(json!({
+                "name": "eu-billing",
+                "role": "editor",
+                "metadata": {"region": "EU"},
+                "objects": ["invoices"]
+            })),
+        )
+        .await;
+    assert_eq!(issued.status(), StatusCode::CREATED);
+    let issued: Value = issued.json().await.unwrap();
+    assert_eq!(issued["apiKey"]["metadata"], json!({"region": "EU"}));
+    assert_eq!(issued["apiKey"]["objects"], json!(["invoices"]));
+    let listed: Value = ada
+        .get("/api/v1/workspaces/acme/api-keys")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["metadata"], json!({"region": "EU"}));
+    assert_eq!(listed["items"][0]["objects"], json!(["invoices"]));
+    let own: Value = app
+        .get("/api/key", issued["key"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        own["metadata"],
+        json!({"region": "EU"}),
+        "GET /api/key shows them"
+    );
+
+    let bad = [
+        (
+            "a metadata key with a space",
+            json!({"metadata": {"my region": "EU"}}),
+            "is not valid",
+        ),
+        (
+            "an empty metadata value",
+            json!({"metadata": {"region": ""}}),
+            "1 to 256 characters",
+        ),
+        (
+            "a bad object handle",
+            json!({"objects": ["Invoices"]}),
+            "not a valid handle",
+        ),
+        (
+            "an empty object list",
+            json!({"objects": []}),
+            "at least one",
+        ),
+    ];
+    for (description, extra, message) in bad {
+        let mut body = json!({"name": "bad", "role": "viewer"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let response = ada
+            .api(
+                reqwest::Method::POST,
+                "/api/v1/workspaces/acme/api-keys",
+                Some(body),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{description}");
+        let problem: Value = response.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(message),
+            "{description}: {problem}"
+        );
+    }
 }

@@ -228,6 +228,9 @@ impl TestApp {
             grants: Grants::new(role, permissions.to_vec()).expect("valid grants"),
             environment,
             expires_in,
+            metadata: Default::default(),
+            objects: None,
+            rate_limit: None,
         };
         let (secret, key) = lifecycle::create_key(&self.db, workspace, new, Utc::now())
             .await

@@ -118,7 +118,7 @@ async fn last_used_at_is_recorded_off_the_request_path() {
     .unwrap()
     .unwrap();
     assert!(
-        created.last_used_at.is_none(),
+        created.key.last_used_at.is_none(),
         "a new key has never been used"
     );
 
@@ -141,6 +141,7 @@ async fn last_used_at_is_recorded_off_the_request_path() {
         .await
         .unwrap()
         .unwrap()
+        .key
         .last_used_at;
         if stored.is_some() {
             break;

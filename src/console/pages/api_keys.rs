@@ -20,6 +20,9 @@ use crate::keys::api_key::{ApiKey, NewKey};
 use crate::keys::grant::{Grants, Permission, Role};
 use crate::keys::lifecycle;
 use crate::keys::lifecycle::KeyError;
+use crate::keys::metadata::KeyMetadata;
+use crate::keys::object_limit::ObjectLimit;
+use crate::keys::rate_limit::RateLimit;
 use crate::keys::secret::Environment;
 use crate::store;
 
@@ -42,6 +45,9 @@ struct KeyDraft {
     role: String,
     environment: String,
     expires_in: String,
+    metadata: String,
+    objects: String,
+    rate_limit: String,
 }
 
 /// `GET /workspaces/{handle}/api-keys`: the keys table, the create form, and a secret just
@@ -140,11 +146,29 @@ fn parse_new_key(form: &FormFields) -> Result<NewKey, String> {
         "" | "never" => None,
         text => Some(parse_duration(text)?),
     };
+    // One `key=value` a line; blank lines are ignored.
+    let metadata = KeyMetadata::parse_pairs(
+        form.get("metadata")
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty()),
+    )?;
+    let objects = match form.get("objects").trim() {
+        "" => None,
+        list => Some(ObjectLimit::parse_list(list)?),
+    };
+    let rate_limit = match form.get("rate_limit").trim() {
+        "" => None,
+        text => Some(RateLimit::parse(text)?),
+    };
     Ok(NewKey {
         name: form.get("name").to_owned(),
         grants,
         environment,
         expires_in,
+        metadata,
+        objects,
+        rate_limit,
     })
 }
 
@@ -194,6 +218,9 @@ pub async fn api_key_create(
         role: fields.get("role").to_owned(),
         environment: fields.get("environment").to_owned(),
         expires_in: fields.get("expires_in").to_owned(),
+        metadata: fields.get("metadata").to_owned(),
+        objects: fields.get("objects").to_owned(),
+        rate_limit: fields.get("rate_limit").to_owned(),
     };
     let created = match parse_new_key(fields) {
         Ok(new) => lifecycle::create_key(&state.db, &opened.workspace, new, Utc::now()).await,
@@ -228,14 +255,6 @@ async fn key_in(state: &AppState, opened: &WorkspaceAccess, id: &str) -> Result<
     }
 }
 
-fn key_resource(key: &ApiKey) -> Resource {
-    Resource::ApiKey {
-        id: key.id.clone(),
-        workspace_id: key.workspace_id.clone(),
-        environment: key.environment,
-    }
-}
-
 /// `GET …/api-keys/{id}/revoke`: the confirmation step.
 pub async fn revoke_confirm(
     State(state): State<AppState>,
@@ -263,7 +282,13 @@ async fn confirm_page(
 ) -> Result<Response, PageError> {
     let opened = access::open_workspace(&state.db, me, handle).await?;
     let key = key_in(state, &opened, id).await?;
-    access::decide(state, me, &opened.principal, action, &key_resource(&key))?;
+    access::decide(
+        state,
+        me,
+        &opened.principal,
+        action,
+        &Resource::api_key(&key),
+    )?;
     render(
         StatusCode::OK,
         "confirm.html",
@@ -291,7 +316,7 @@ pub async fn api_key_revoke(
         &user.0,
         &opened.principal,
         Action::RevokeApiKey,
-        &key_resource(&key),
+        &Resource::api_key(&key),
     )?;
     state
         .revoke_key(&key.id, Utc::now())
@@ -315,7 +340,7 @@ pub async fn api_key_rotate(
         &user.0,
         &opened.principal,
         Action::RotateApiKey,
-        &key_resource(&key),
+        &Resource::api_key(&key),
     )?;
     let grace = match form.fields.get("grace") {
         "" => chrono::Duration::zero(),

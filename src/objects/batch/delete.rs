@@ -6,8 +6,8 @@ use sea_orm::DatabaseTransaction;
 use serde_json::Value;
 
 use super::checks::duplicate_ids;
+use super::context::{BatchContext, Change};
 use super::parse::{batch_items, parse_ids};
-use super::{BatchContext, Change};
 use crate::issue::Issues;
 use crate::objects::definition::ObjectDefinition;
 use crate::objects::error::ObjectsError;

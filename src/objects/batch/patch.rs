@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
-use super::BatchContext;
 use super::checks::{check_relationships, check_unique, duplicate_ids, merge_attributes};
+use super::context::BatchContext;
 use super::parse::{Incoming, batch_items, parse_incoming, record_id_path};
 use super::write::{Outgoing, decide_writes, write_unique_values};
 use crate::issue::Issues;

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde_json::{Map, Value};
 
-use super::BatchContext;
 use super::checks::{check_relationships, check_unique, duplicate_ids, merge_attributes};
+use super::context::BatchContext;
 use super::parse::{
     Incoming, attribute_path, batch_items, parse_incoming, record_id_path, record_path,
 };

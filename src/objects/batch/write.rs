@@ -2,7 +2,7 @@
 
 use sea_orm::DatabaseTransaction;
 
-use super::{Change, Decide};
+use super::context::{Change, Decide};
 use crate::objects::attribute_value::unique_key;
 use crate::objects::definition::ObjectDefinition;
 use crate::objects::error::ObjectsError;

@@ -7,8 +7,7 @@ pub struct Model {
     pub id: String,
     pub workspace_id: String,
     pub name: String,
-    #[sea_orm(unique)]
-    pub key_hash: String,
+    /// The first characters of the key's current secret, for display.
     pub start: String,
     pub role: Option<String>,
     /// Space-separated permission names.
@@ -19,7 +18,13 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub last_used_at: Option<DateTimeUtc>,
-    pub rotated_to: Option<String>,
+    /// Metadata pairs, a JSON object of strings.
+    pub metadata: Json,
+    /// The object handles the key is limited to, a JSON array; `None` for every object.
+    pub objects: Option<Json>,
+    /// Requests per window; both `None` for a key without a rate limit.
+    pub rate_limit_requests: Option<i32>,
+    pub rate_limit_window_secs: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
