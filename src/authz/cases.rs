@@ -321,6 +321,8 @@ fn run_case(bundle: &PolicyBundle, case: &Case, now: DateTime<Utc>) -> Result<()
         CaseResource::ApiKey { id } => Resource::ApiKey {
             id: id.clone(),
             workspace_id: p.workspace.clone(),
+            role: p.role,
+            permissions: p.permissions.clone(),
             environment: p.environment,
             metadata: principal.metadata.clone(),
             objects: principal.objects.clone(),

@@ -22,7 +22,6 @@ use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, Restri
 
 use super::action::Action;
 use super::decision::Evaluation;
-use crate::keys::grant::Role;
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
 use crate::keys::secret::Environment;
@@ -137,7 +136,8 @@ impl<P: Clone + Eq + Hash> Seen<P> {
 pub struct DecisionEntities {
     /// Indexed by [`Action::index`].
     actions: Vec<Option<Entity>>,
-    roles: HashMap<Role, Entity>,
+    /// Every role (with its permissions as parents) and permission, from `entities.json`.
+    grants: Vec<Entity>,
     /// The roles, permissions and actions a policy names by literal and reads through
     /// (`Andi::Role::"viewer" in …`): Cedar on the full entity graph finds them, so every
     /// decision holds them too (see [`super::entity_reads`]).
@@ -158,10 +158,10 @@ impl DecisionEntities {
             .iter()
             .map(|uid| base.iter().find(|e| &e.uid() == uid).cloned())
             .collect();
-        let roles = base
+        let grants = base
             .iter()
-            .filter(|e| e.uid().type_name() == &types.role)
-            .filter_map(|e| Some((e.uid().id().unescaped().parse::<Role>().ok()?, e.clone())))
+            .filter(|e| [&types.role, &types.permission].contains(&e.uid().type_name()))
+            .cloned()
             .collect();
         let read_by_literal = base
             .iter()
@@ -170,7 +170,7 @@ impl DecisionEntities {
             .collect();
         DecisionEntities {
             actions,
-            roles,
+            grants,
             read_by_literal,
             keys: Seen::new(),
             users: Seen::new(),
@@ -186,34 +186,35 @@ impl DecisionEntities {
     ) -> Result<Arc<PrincipalAction>, String> {
         match principal {
             Principal::Key(key) => self.keys.get_or_build(key, action, || {
-                self.entities(action, key.role, key_entities(types, key)?)
+                self.entities(action, key_entities(types, key)?)
             }),
             Principal::User(user) => self.users.get_or_build(user, action, || {
-                self.entities(action, None, super::user::user_entities(types, user)?)
+                self.entities(action, super::user::user_entities(types, user)?)
             }),
         }
     }
 
-    /// The principal's entities with the action's and the role's.
+    /// The principal's entities with the action's, the roles' and the permissions'.
     fn entities(
         &self,
         action: Action,
-        role: Option<Role>,
         principal: impl IntoIterator<Item = Entity>,
     ) -> Result<Entities, String> {
-        Entities::from_entities(self.fixed(action, role).cloned().chain(principal), None)
+        Entities::from_entities(self.fixed(action).cloned().chain(principal), None)
             .map_err(|e| format!("entities: {e}"))
     }
 
-    /// The action (with its groups as ancestors), the role (with its permissions), and the
-    /// entities policies read by literal, each once.
-    fn fixed(&self, action: Action, role: Option<Role>) -> impl Iterator<Item = &Entity> {
+    /// The action (with its groups as ancestors), every role (with its permissions) and
+    /// permission, and the entities policies read by literal, each once. Every role is
+    /// there, not only the principal's, because a key that is the resource (a user revoking
+    /// it) reaches its permissions through its own role.
+    fn fixed(&self, action: Action) -> impl Iterator<Item = &Entity> {
         let request = self
             .actions
             .get(action.index())
             .and_then(Option::as_ref)
             .into_iter()
-            .chain(role.and_then(|role| self.roles.get(&role)));
+            .chain(&self.grants);
         let mut seen: HashSet<EntityUid> = HashSet::new();
         request
             .chain(&self.read_by_literal)

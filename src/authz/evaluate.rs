@@ -246,6 +246,8 @@ fn resource_entities(
         Resource::ApiKey {
             id,
             workspace_id,
+            role,
+            permissions,
             environment,
             metadata,
             objects,
@@ -259,7 +261,10 @@ fn resource_entities(
                     metadata,
                     objects: objects.as_ref(),
                 },
-                HashSet::from([t.uid(&t.workspace, workspace_id)]),
+                std::iter::once(t.uid(&t.workspace, workspace_id))
+                    .chain(role.map(|role| t.uid(&t.role, role.as_str())))
+                    .chain(permissions.iter().map(|p| t.uid(&t.permission, p.as_str())))
+                    .collect(),
             )
             .map_err(|e| format!("key entity: {e}"))?,
         ]),

@@ -684,6 +684,11 @@ mod tests {
             Action::RevokeApiKey | Action::RotateApiKey => Resource::ApiKey {
                 id: format!("key_{}", rng.random_range(0..KEYS)),
                 workspace_id: resource_workspace,
+                role: [None, Some(Role::Admin), Some(Role::Viewer)]
+                    .choose(rng)
+                    .copied()
+                    .flatten(),
+                permissions: Vec::new(),
                 environment: if rng.random_bool(0.3) {
                     Environment::Test
                 } else {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::keys::api_key::ApiKey;
+use crate::keys::grant::{Permission, Role};
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
 use crate::keys::secret::Environment;
@@ -28,6 +29,9 @@ pub enum Resource {
     ApiKey {
         id: String,
         workspace_id: String,
+        /// Its grants, its parents in Cedar as for a key asking.
+        role: Option<Role>,
+        permissions: Vec<Permission>,
         environment: Environment,
         metadata: KeyMetadata,
         objects: Option<ObjectLimit>,
@@ -108,6 +112,8 @@ impl Resource {
         Resource::ApiKey {
             id: key.id.clone(),
             workspace_id: key.workspace_id.clone(),
+            role: key.grants.role(),
+            permissions: key.grants.permissions().to_vec(),
             environment: key.environment,
             metadata: key.metadata.clone(),
             objects: key.objects.clone(),
@@ -119,6 +125,8 @@ impl Resource {
         Resource::ApiKey {
             id: principal.key_id.clone(),
             workspace_id: principal.workspace.id.clone(),
+            role: principal.role,
+            permissions: principal.permissions.clone(),
             environment: principal.environment,
             metadata: principal.metadata.clone(),
             objects: principal.objects.clone(),

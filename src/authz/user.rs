@@ -91,6 +91,8 @@ mod tests {
         let key_in = |ws: &str| Resource::ApiKey {
             id: "key_1".to_owned(),
             workspace_id: ws.to_owned(),
+            role: None,
+            permissions: Vec::new(),
             environment: Environment::Live,
             metadata: Default::default(),
             objects: None,
@@ -125,5 +127,49 @@ mod tests {
             Action::CreateWorkspace,
             &Resource::Console
         ));
+    }
+
+    #[test]
+    fn a_key_that_is_the_resource_reaches_its_permissions_through_its_role() {
+        // Cedar on the full entity graph: an editor key is in objects.write through the
+        // editor role, so an admin cannot revoke it; a viewer key is not.
+        let dir = tempfile::tempdir().expect("a directory");
+        let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies");
+        for entry in std::fs::read_dir(&shipped).expect("policies") {
+            let path = entry.expect("an entry").path();
+            if path.is_file() {
+                std::fs::copy(&path, dir.path().join(path.file_name().expect("a name")))
+                    .expect("copied");
+            }
+        }
+        std::fs::write(
+            dir.path().join("writers.cedar"),
+            "@id(\"keep-writers\")\nforbid (principal, action == Andi::Action::\"revokeApiKey\", resource)\nwhen { resource in Andi::Permission::\"objects.write\" };\n",
+        )
+        .expect("written");
+        let bundle = load(dir.path()).expect("loads");
+        let key = |role| Resource::ApiKey {
+            id: "key_1".to_owned(),
+            workspace_id: "ws_a".to_owned(),
+            role: Some(role),
+            permissions: Vec::new(),
+            environment: Environment::Live,
+            metadata: Default::default(),
+            objects: None,
+        };
+        let admin = user(&["ws_a"], &["ws_a"]);
+        let revoke = |resource: &Resource| {
+            evaluate(
+                &bundle,
+                Principal::User(&admin),
+                Action::RevokeApiKey,
+                resource,
+                &context(),
+            )
+            .expect("evaluates")
+            .allowed
+        };
+        assert!(!revoke(&key(crate::keys::grant::Role::Editor)));
+        assert!(revoke(&key(crate::keys::grant::Role::Viewer)));
     }
 }
