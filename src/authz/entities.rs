@@ -22,6 +22,7 @@ use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, Restri
 
 use super::action::Action;
 use super::decision::Evaluation;
+use crate::keys::grant::Role;
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
 use crate::keys::secret::Environment;
@@ -136,8 +137,7 @@ impl<P: Clone + Eq + Hash> Seen<P> {
 pub struct DecisionEntities {
     /// Indexed by [`Action::index`].
     actions: Vec<Option<Entity>>,
-    /// Every role (with its permissions as parents) and permission, from `entities.json`.
-    grants: Vec<Entity>,
+    roles: HashMap<Role, Entity>,
     /// The roles, permissions and actions a policy names by literal and reads through
     /// (`Andi::Role::"viewer" in …`): Cedar on the full entity graph finds them, so every
     /// decision holds them too (see [`super::entity_reads`]).
@@ -158,10 +158,10 @@ impl DecisionEntities {
             .iter()
             .map(|uid| base.iter().find(|e| &e.uid() == uid).cloned())
             .collect();
-        let grants = base
+        let roles = base
             .iter()
-            .filter(|e| [&types.role, &types.permission].contains(&e.uid().type_name()))
-            .cloned()
+            .filter(|e| e.uid().type_name() == &types.role)
+            .filter_map(|e| Some((e.uid().id().unescaped().parse::<Role>().ok()?, e.clone())))
             .collect();
         let read_by_literal = base
             .iter()
@@ -170,7 +170,7 @@ impl DecisionEntities {
             .collect();
         DecisionEntities {
             actions,
-            grants,
+            roles,
             read_by_literal,
             keys: Seen::new(),
             users: Seen::new(),
@@ -186,35 +186,41 @@ impl DecisionEntities {
     ) -> Result<Arc<PrincipalAction>, String> {
         match principal {
             Principal::Key(key) => self.keys.get_or_build(key, action, || {
-                self.entities(action, key_entities(types, key)?)
+                self.entities(action, key.role, key_entities(types, key)?)
             }),
             Principal::User(user) => self.users.get_or_build(user, action, || {
-                self.entities(action, super::user::user_entities(types, user)?)
+                self.entities(action, None, super::user::user_entities(types, user)?)
             }),
         }
     }
 
-    /// The principal's entities with the action's, the roles' and the permissions'.
+    /// The role entity (with its permissions as parents), for a key that is a resource.
+    pub fn role(&self, role: Role) -> Option<&Entity> {
+        self.roles.get(&role)
+    }
+
+    /// The principal's entities with the action's and the role's.
     fn entities(
         &self,
         action: Action,
+        role: Option<Role>,
         principal: impl IntoIterator<Item = Entity>,
     ) -> Result<Entities, String> {
-        Entities::from_entities(self.fixed(action).cloned().chain(principal), None)
+        Entities::from_entities(self.fixed(action, role).cloned().chain(principal), None)
             .map_err(|e| format!("entities: {e}"))
     }
 
-    /// The action (with its groups as ancestors), every role (with its permissions) and
-    /// permission, and the entities policies read by literal, each once. Every role is
-    /// there, not only the principal's, because a key that is the resource (a user revoking
-    /// it) reaches its permissions through its own role.
-    fn fixed(&self, action: Action) -> impl Iterator<Item = &Entity> {
+    /// The action (with its groups as ancestors), the role (with its permissions), and the
+    /// entities policies read by literal, each once. Other roles and permissions cannot
+    /// change a decision: only a literal or an entity's parents reach them (and a key that
+    /// is the resource brings its own role, see `evaluate`).
+    fn fixed(&self, action: Action, role: Option<Role>) -> impl Iterator<Item = &Entity> {
         let request = self
             .actions
             .get(action.index())
             .and_then(Option::as_ref)
             .into_iter()
-            .chain(&self.grants);
+            .chain(role.and_then(|role| self.roles.get(&role)));
         let mut seen: HashSet<EntityUid> = HashSet::new();
         request
             .chain(&self.read_by_literal)

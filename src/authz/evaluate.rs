@@ -103,10 +103,15 @@ pub fn evaluate(
                 });
             }
         };
+        // A role the resource brings may be among the principal's already.
+        let new: Vec<Entity> = resource_entities
+            .into_iter()
+            .filter(|entity| shared.entities.get(&entity.uid()).is_none())
+            .collect();
         with_resource = shared
             .entities
             .clone()
-            .add_entities(resource_entities, None)
+            .add_entities(new, None)
             .map_err(|e| format!("entities: {e}"))?;
         &with_resource
     };
@@ -267,7 +272,14 @@ fn resource_entities(
                     .collect(),
             )
             .map_err(|e| format!("key entity: {e}"))?,
-        ]),
+        ]
+        .into_iter()
+        // Its role, so its permissions are reached through it as Cedar reaches them.
+        .chain(
+            role.and_then(|role| bundle.decision_entities.role(role))
+                .cloned(),
+        )
+        .collect()),
         Resource::ObjectDefinition {
             id,
             handle,
