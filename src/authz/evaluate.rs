@@ -327,7 +327,11 @@ fn resource_entities(
             let record = Entity::new(
                 t.uid(&t.record, &format!("{object_id}/{id}")),
                 attributes,
-                HashSet::from([t.uid(&t.object_definition, object_id)]),
+                // Its whole ancestry, so adding it leaves the closure nothing to compute.
+                HashSet::from([
+                    t.uid(&t.object_definition, object_id),
+                    t.uid(&t.workspace, workspace_id),
+                ]),
             )
             .map_err(|e| format!("record entity: {e}"))?;
             Ok(vec![
