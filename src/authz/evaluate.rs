@@ -95,12 +95,7 @@ pub fn evaluate(
             Ok(entities) => entities,
             Err(ResourceError::Internal(message)) => return Err(message),
             Err(ResourceError::Unreadable(message)) => {
-                return Ok(Evaluation {
-                    allowed: false,
-                    policies: Vec::new(),
-                    errors: vec![message],
-                    policy_version: bundle.version.clone(),
-                });
+                return Ok(unreadable_denial(bundle, message));
             }
         };
         // A role the resource brings may be among the principal's already.
@@ -191,6 +186,34 @@ fn cedar_context(context: &RequestContext) -> Result<Context, String> {
         ),
     ])
     .map_err(|e| format!("context: {e}"))
+}
+
+/// A decision about a resource holding a value the schema's declared type cannot hold: it
+/// denies, with the reason among its errors.
+fn unreadable_denial(bundle: &PolicyBundle, message: String) -> Evaluation {
+    Evaluation {
+        allowed: false,
+        policies: Vec::new(),
+        errors: vec![message],
+        policy_version: bundle.version.clone(),
+    }
+}
+
+/// The denial [`evaluate`] would answer for a record holding a value the policies cannot
+/// read as declared; none when every value reads. Checked for each row that shares another
+/// row's evaluation, since that evaluation never built this row's entity.
+pub(super) fn unreadable(bundle: &PolicyBundle, resource: &Resource) -> Option<Evaluation> {
+    let Resource::Record {
+        data: Some(data), ..
+    } = resource
+    else {
+        return None;
+    };
+    let message = bundle
+        .record_attributes
+        .expression(&data.attributes)
+        .err()?;
+    Some(unreadable_denial(bundle, message))
 }
 
 /// Why a resource's entities could not be built.

@@ -11,7 +11,7 @@ use super::action::Action;
 use super::bundle::PolicyBundle;
 use super::decision::{AuthzError, Denial, DeniedResource, Evaluation, UserAuthzError};
 use super::decision_log::{Decided, DecisionLog};
-use super::evaluate::{evaluate, resource_uid};
+use super::evaluate::{evaluate, resource_uid, unreadable};
 use super::load::load;
 use super::request::{RequestContext, Resource};
 use super::source::PolicyErrors;
@@ -107,9 +107,7 @@ impl Authz {
 
     /// Asks whether the API key `principal` may perform `action` on each of `resources`
     /// (the records of a batch), against one snapshot of the policies. Every decision is
-    /// recorded; when no policy can tell the resources apart
-    /// ([`super::index::PolicyIndex::decides_alike`]) they share one evaluation. Returns
-    /// the denied ones, by position, with the policies that denied each.
+    /// recorded. Returns the denied ones, by position, with the policies that denied each.
     pub fn authorize_each(
         &self,
         principal: &KeyPrincipal,
@@ -117,51 +115,23 @@ impl Authz {
         resources: &[Resource],
         context: &RequestContext,
     ) -> Result<Vec<DeniedResource>, AuthzError> {
-        let bundle = self.current.load();
-        let key = Principal::Key(principal);
-        let alike = |resource: &Resource| {
-            bundle.index.decides_alike(
-                action,
-                &bundle.types.api_key,
-                resource_uid(&bundle, resource).type_name(),
-            )
-        };
-        let mut shared: Option<Evaluation> = None;
-        let mut denied = Vec::new();
-        for (position, resource) in resources.iter().enumerate() {
-            let evaluation = match &shared {
-                Some(evaluation) => {
-                    self.record(&bundle, key, action, resource, || Ok(evaluation.clone()))
-                }
-                None => {
-                    let evaluation = self.record(&bundle, key, action, resource, || {
-                        evaluate(&bundle, key, action, resource, context)
-                    });
-                    if let Ok(evaluation) = &evaluation
-                        && alike(resource)
-                        && evaluation.errors.is_empty()
-                    {
-                        shared = Some(evaluation.clone());
-                    }
-                    evaluation
-                }
-            }
-            .map_err(AuthzError::Internal)?;
-            if !evaluation.allowed {
-                denied.push(DeniedResource {
-                    position,
-                    policies: evaluation.policies,
-                    errors: evaluation.errors,
-                });
-            }
-        }
-        Ok(denied)
+        let decided = self.decide_each(principal, action, resources, context, true)?;
+        Ok(decided
+            .each
+            .into_iter()
+            .enumerate()
+            .filter(|(_, evaluation)| !evaluation.allowed)
+            .map(|(position, evaluation)| DeniedResource {
+                position,
+                policies: evaluation.policies,
+                errors: evaluation.errors,
+            })
+            .collect())
     }
 
     /// Which of `resources` (rows a query read) the API key `principal` may take `action`
-    /// on, against one snapshot of the policies. When no policy can tell them apart they
-    /// share one evaluation, recorded once, and [`Visible::alike`] says so: the caller
-    /// then knows every other row of the object gets the same answer.
+    /// on, against one snapshot of the policies. A shared evaluation is recorded once, and
+    /// [`Visible::shared`] tells the caller what every other row of the object gets.
     pub fn visible(
         &self,
         principal: &KeyPrincipal,
@@ -169,34 +139,72 @@ impl Authz {
         resources: &[Resource],
         context: &RequestContext,
     ) -> Result<Visible, AuthzError> {
+        let decided = self.decide_each(principal, action, resources, context, false)?;
+        Ok(Visible {
+            each: decided.each.iter().map(|e| e.allowed).collect(),
+            shared: decided.shared.map(|e| e.allowed),
+        })
+    }
+
+    /// Decides `action` on each of `resources` (one kind, one parent) with one snapshot.
+    /// When no policy can tell them apart ([`super::index::PolicyIndex::decides_alike`]),
+    /// the first evaluation without errors stands for the rest, each still checked for
+    /// values the policies could not read; `record_shared` says whether each resource that
+    /// shares it is recorded too, or only the one evaluated.
+    fn decide_each(
+        &self,
+        principal: &KeyPrincipal,
+        action: Action,
+        resources: &[Resource],
+        context: &RequestContext,
+        record_shared: bool,
+    ) -> Result<EachDecided, AuthzError> {
         let bundle = self.current.load();
         let key = Principal::Key(principal);
-        let Some(first) = resources.first() else {
-            return Ok(Visible {
-                each: Vec::new(),
-                alike: false,
-            });
-        };
-        let alike = bundle.index.decides_alike(
-            action,
-            &bundle.types.api_key,
-            resource_uid(&bundle, first).type_name(),
-        );
+        let alike = resources.first().is_some_and(|first| {
+            bundle.index.decides_alike(
+                action,
+                &bundle.types.api_key,
+                resource_uid(&bundle, first).type_name(),
+            )
+        });
+        let mut shared: Option<Evaluation> = None;
         let mut each = Vec::with_capacity(resources.len());
         for resource in resources {
-            if alike && !each.is_empty() {
-                each.push(each[0]);
-                continue;
-            }
-            let evaluation = self
-                .record(&bundle, key, action, resource, || {
-                    evaluate(&bundle, key, action, resource, context)
-                })
-                .map_err(AuthzError::Internal)?;
-            each.push(evaluation.allowed);
+            let evaluation = match &shared {
+                Some(evaluation) => {
+                    let evaluation =
+                        unreadable(&bundle, resource).unwrap_or_else(|| evaluation.clone());
+                    if record_shared || !evaluation.errors.is_empty() {
+                        self.record(&bundle, key, action, resource, || Ok(evaluation))
+                            .map_err(AuthzError::Internal)?
+                    } else {
+                        evaluation
+                    }
+                }
+                None => {
+                    let evaluation = self
+                        .record(&bundle, key, action, resource, || {
+                            evaluate(&bundle, key, action, resource, context)
+                        })
+                        .map_err(AuthzError::Internal)?;
+                    if alike && evaluation.errors.is_empty() {
+                        shared = Some(evaluation.clone());
+                    }
+                    evaluation
+                }
+            };
+            each.push(evaluation);
         }
-        Ok(Visible { each, alike })
+        Ok(EachDecided { each, shared })
     }
+}
+
+/// What [`Authz::decide_each`] found.
+struct EachDecided {
+    each: Vec<Evaluation>,
+    /// The evaluation that stood for every resource policies could not tell apart.
+    shared: Option<Evaluation>,
 }
 
 /// What [`Authz::visible`] found.
@@ -204,8 +212,9 @@ impl Authz {
 pub struct Visible {
     /// Whether each resource is allowed, in order.
     pub each: Vec<bool>,
-    /// Whether every resource of that kind and parent gets the same answer.
-    pub alike: bool,
+    /// When no policy can tell the rows apart, the answer every other row of the object
+    /// gets too (unless it holds a value the policies cannot read, which denies).
+    pub shared: Option<bool>,
 }
 
 /// Why `principal` was denied `action`: the permission it lacks, when that is the cause.

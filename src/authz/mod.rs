@@ -42,5 +42,5 @@ pub use live::{Authz, ReloadFailure, StoredDataCheck, Visible};
 pub use load::{load, load_with};
 pub use record_attributes::{CedarType, RecordAttributeTypes};
 pub use reload::{ReloadTask, reload_on_hangup, watch};
-pub use request::{RecordData, RequestContext, Resource};
+pub use request::{RecordData, RequestContext, Resource, attribute_keys};
 pub use source::{PolicyError, PolicyErrors, PolicyLocation};

@@ -10,6 +10,7 @@ use crate::keys::grant::{Permission, Role};
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
 use crate::keys::secret::Environment;
+use crate::objects::attribute::Attributes;
 use crate::objects::definition::ObjectDefinition;
 use crate::objects::record::Record;
 use crate::principal::KeyPrincipal;
@@ -62,6 +63,14 @@ pub struct RecordData {
     pub updated_by: Option<String>,
 }
 
+/// The keys of a definition's attributes, as `ObjectDefinition::attributeKeys` holds them.
+pub fn attribute_keys(attributes: &Attributes) -> Vec<String> {
+    attributes
+        .keys()
+        .map(|key| key.as_str().to_owned())
+        .collect()
+}
+
 impl Resource {
     /// An object definition that exists, with its attribute keys.
     pub fn object(definition: &ObjectDefinition) -> Resource {
@@ -69,13 +78,7 @@ impl Resource {
             id: definition.id.clone(),
             handle: definition.handle.to_string(),
             workspace_id: definition.workspace_id.clone(),
-            attribute_keys: Some(
-                definition
-                    .attributes
-                    .keys()
-                    .map(|key| key.as_str().to_owned())
-                    .collect(),
-            ),
+            attribute_keys: Some(attribute_keys(&definition.attributes)),
         }
     }
 

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{SubsecRound, Utc};
 
 use super::object_access::{authorized_object, placeholder_id, relock};
-use crate::authz::{Action, Resource};
+use crate::authz::{Action, Resource, attribute_keys};
 use crate::http::error::ApiError;
 use crate::http::etag::ETag;
 use crate::http::extract::Authenticated;
@@ -116,13 +116,7 @@ pub async fn objects_create(
         id: placeholder_id(definition.handle.as_str()),
         handle: definition.handle.to_string(),
         workspace_id: principal.workspace.id.clone(),
-        attribute_keys: Some(
-            definition
-                .attributes
-                .keys()
-                .map(|key| key.as_str().to_owned())
-                .collect(),
-        ),
+        attribute_keys: Some(attribute_keys(&definition.attributes)),
     };
     state
         .authz

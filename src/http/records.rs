@@ -450,7 +450,7 @@ async fn run_query(
             &resources,
             &auth.context,
         )?;
-        if visible.alike && visible.each.first() == Some(&false) {
+        if visible.shared == Some(false) {
             // No row of this object is visible to this key.
             break None;
         }
