@@ -88,6 +88,15 @@ impl Fixture {
             .unwrap()
     }
 
+    /// The status of the viewer's `GET` of a record.
+    async fn viewer_reads(&self, id: &str) -> u16 {
+        self.app
+            .get(&format!("/api/objects/customers/data/{id}"), &self.viewer)
+            .await
+            .status()
+            .as_u16()
+    }
+
     /// The record as an admin reads it, or None when it is missing.
     async fn record(&self, id: &str) -> Option<Value> {
         let response = self
@@ -127,19 +136,10 @@ unless { resource.attributes has region && resource.attributes.region == "EU" };
         )
         .await;
     assert_eq!(written.status(), 200);
-    let read = |id: &'static str| {
-        let app = &f.app;
-        let viewer = &f.viewer;
-        async move {
-            app.get(&format!("/api/objects/customers/data/{id}"), viewer)
-                .await
-                .status()
-        }
-    };
-    assert_eq!(read("cus_eu").await, 200);
-    assert_eq!(read("cus_us").await, 403);
+    assert_eq!(f.viewer_reads("cus_eu").await, 200);
+    assert_eq!(f.viewer_reads("cus_us").await, 403);
     assert_eq!(
-        read("cus_none").await,
+        f.viewer_reads("cus_none").await,
         403,
         "a record without region is not EU"
     );
@@ -381,19 +381,10 @@ when { resource.attributes has amount && resource.attributes.amount.greaterThan(
         )
         .await;
     assert_eq!(written.status(), 200);
-    let read = |id: &'static str| {
-        let app = &f.app;
-        let viewer = &f.viewer;
-        async move {
-            app.get(&format!("/api/objects/customers/data/{id}"), viewer)
-                .await
-                .status()
-        }
-    };
-    assert_eq!(read("cus_small").await, 200);
+    assert_eq!(f.viewer_reads("cus_small").await, 200);
     // Hidden, so answered as a missing record would be.
     assert_eq!(
-        read("cus_big").await,
+        f.viewer_reads("cus_big").await,
         404,
         "numbers are compared as decimals"
     );
@@ -461,11 +452,7 @@ async fn a_query_returns_exactly_the_records_the_key_may_read_in_order_page_by_p
     let mut readable = Vec::new();
     for i in 0..25 {
         let id = format!("cus_{i:02}");
-        let status = f
-            .app
-            .get(&format!("/api/objects/customers/data/{id}"), &f.viewer)
-            .await
-            .status();
+        let status = f.viewer_reads(&id).await;
         if status == 200 {
             readable.push(id);
         } else {
@@ -549,4 +536,51 @@ async fn a_schema_the_stored_definitions_contradict_is_refused_on_reload() {
         )
         .await;
     assert_eq!(created.status(), 400);
+}
+
+#[tokio::test]
+async fn a_stored_value_the_policies_cannot_read_hides_only_its_own_record() {
+    // Written while no policy read `amount`; then the schema declares it as a decimal, which
+    // 1.23456 cannot be. Only that record is hidden; the others still share one decision.
+    let f = fixture("").await;
+    let written = f
+        .upsert(
+            &f.admin,
+            json!([
+                {"id": "cus_a", "attributes": {"amount": 1.23456}},
+                {"id": "cus_b", "attributes": {"amount": 2.5}},
+                {"id": "cus_c", "attributes": {}},
+            ]),
+        )
+        .await;
+    assert_eq!(written.status(), 200);
+    let policies = copy_of_shipped_policies();
+    let schema_path = policies.path().join("schema.cedarschema");
+    let schema = std::fs::read_to_string(&schema_path).unwrap();
+    std::fs::write(
+        &schema_path,
+        schema.replace(
+            "confidential?: Bool,",
+            "confidential?: Bool,\n    amount?: decimal,",
+        ),
+    )
+    .unwrap();
+    let declared = TestApp::builder()
+        .policies(policies.path())
+        .database_of(&f.app)
+        .spawn()
+        .await;
+    let page: Value = declared
+        .get("/api/objects/customers/query?sort=id", &f.viewer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["cus_b", "cus_c"]);
 }
