@@ -230,6 +230,17 @@ pub(super) struct Decided<'a> {
     pub allowed: bool,
     pub policies: &'a [String],
     pub errors: &'a [String],
+    /// For a query's filter (decision `filter`): what the policies left of the record.
+    pub filter: Option<FilterFields<'a>>,
+}
+
+/// What a `filter` line adds: the condition the policies put on the query's records, and
+/// whether rows passing it are still decided one by one.
+#[derive(Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct FilterFields<'a> {
+    pub filter: &'a str,
+    pub rows_decided: bool,
 }
 
 /// A decision log line. The names are those of the `authz` span without the `andi.` prefix.
@@ -247,6 +258,8 @@ struct DecisionLine<'a> {
     policies: &'a [String],
     errors: &'a [String],
     policy_version: &'a str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    filter: Option<FilterFields<'a>>,
 }
 
 impl DecisionLog {
@@ -268,10 +281,15 @@ impl DecisionLog {
             workspace: decided.workspace,
             action: decided.action.as_str(),
             resource: decided.resource.to_string(),
-            decision: if decided.allowed { "allow" } else { "deny" },
+            decision: match (&decided.filter, decided.allowed) {
+                (Some(_), _) => "filter",
+                (None, true) => "allow",
+                (None, false) => "deny",
+            },
             policies: decided.policies,
             errors: decided.errors,
             policy_version: decided.policy_version,
+            filter: decided.filter,
         };
         match serde_json::to_string(&line) {
             Ok(line) => self.record(line),

@@ -169,7 +169,7 @@ pub fn evaluate(
 }
 
 /// The request's context as Cedar sees it: `ip`, `time`, `method`, `path`.
-fn cedar_context(context: &RequestContext) -> Result<Context, String> {
+pub(super) fn cedar_context(context: &RequestContext) -> Result<Context, String> {
     Context::from_pairs([
         ("ip".to_owned(), context::ip_expression(context.ip)),
         (
@@ -217,7 +217,7 @@ pub(super) fn unreadable(bundle: &PolicyBundle, resource: &Resource) -> Option<E
 }
 
 /// Why a resource's entities could not be built.
-enum ResourceError {
+pub(super) enum ResourceError {
     /// A stored value the schema's declared type cannot hold: the decision denies.
     Unreadable(String),
     /// An entity the schema refuses: a programming error, failed closed.
@@ -231,7 +231,7 @@ impl From<String> for ResourceError {
 }
 
 /// The entities of a resource that is not among the principal's own.
-fn resource_entities(
+pub(super) fn resource_entities(
     bundle: &PolicyBundle,
     resource: &Resource,
 ) -> Result<Vec<Entity>, ResourceError> {

@@ -10,11 +10,14 @@ use chrono::{DateTime, Utc};
 use super::action::Action;
 use super::bundle::PolicyBundle;
 use super::decision::{AuthzError, Denial, DeniedResource, Evaluation, UserAuthzError};
-use super::decision_log::{Decided, DecisionLog};
+use super::decision_log::{Decided, DecisionLog, FilterFields};
 use super::evaluate::{evaluate, resource_uid, unreadable};
 use super::load::load;
+use super::query_filter::{QueryFilter, query_filter};
 use super::request::{RequestContext, Resource};
 use super::source::PolicyErrors;
+use crate::objects::definition::ObjectDefinition;
+use crate::objects::query::RecordFilter;
 use crate::principal::{KeyPrincipal, Principal, UserPrincipal};
 use arc_swap::ArcSwapOption;
 use serde::Serialize;
@@ -176,7 +179,7 @@ impl Authz {
                     let evaluation =
                         unreadable(&bundle, resource).unwrap_or_else(|| evaluation.clone());
                     if record_shared || !evaluation.errors.is_empty() {
-                        self.record(&bundle, key, action, resource, || Ok(evaluation))
+                        self.record(&bundle, key, action, resource, None, || Ok(evaluation))
                             .map_err(AuthzError::Internal)?
                     } else {
                         evaluation
@@ -184,7 +187,7 @@ impl Authz {
                 }
                 None => {
                     let evaluation = self
-                        .record(&bundle, key, action, resource, || {
+                        .record(&bundle, key, action, resource, None, || {
                             evaluate(&bundle, key, action, resource, context)
                         })
                         .map_err(AuthzError::Internal)?;
@@ -197,6 +200,74 @@ impl Authz {
             each.push(evaluation);
         }
         Ok(EachDecided { each, shared })
+    }
+}
+
+impl Authz {
+    /// Which records of `definition` the API key `principal` may read (`getRecord`), as a
+    /// filter for its query, recorded as one `filter` decision. When partial evaluation
+    /// fails, the filter passes every row and says each must be decided.
+    pub fn query_filter(
+        &self,
+        principal: &KeyPrincipal,
+        definition: &ObjectDefinition,
+        context: &RequestContext,
+    ) -> Result<QueryFilter, AuthzError> {
+        let bundle = self.current.load();
+        let filter = query_filter(&bundle, principal, definition, context).unwrap_or_else(|error| {
+            tracing::warn!(%error, "partial evaluation failed; each row of the query is decided");
+            QueryFilter::each_row(error)
+        });
+        let text = filter.condition.to_string();
+        self.record(
+            &bundle,
+            Principal::Key(principal),
+            Action::GetRecord,
+            &Resource::object(definition),
+            Some(FilterFields {
+                filter: &text,
+                rows_decided: !filter.exact,
+            }),
+            || {
+                Ok(Evaluation {
+                    allowed: filter.condition != RecordFilter::False,
+                    policies: filter.policies.clone(),
+                    errors: filter.errors.clone(),
+                    policy_version: bundle.version.clone(),
+                })
+            },
+        )
+        .map_err(AuthzError::Internal)?;
+        Ok(filter)
+    }
+
+    /// Which of `resources` (rows an exact query filter passed) hold only values the
+    /// policies can read; each one that does not is recorded as the denial
+    /// [`Authz::authorize`] would give it.
+    pub fn readable(
+        &self,
+        principal: &KeyPrincipal,
+        action: Action,
+        resources: &[Resource],
+    ) -> Result<Vec<bool>, AuthzError> {
+        let bundle = self.current.load();
+        resources
+            .iter()
+            .map(|resource| match unreadable(&bundle, resource) {
+                None => Ok(true),
+                Some(denial) => self
+                    .record(
+                        &bundle,
+                        Principal::Key(principal),
+                        action,
+                        resource,
+                        None,
+                        || Ok(denial),
+                    )
+                    .map(|_| false)
+                    .map_err(AuthzError::Internal),
+            })
+            .collect()
     }
 }
 
@@ -260,7 +331,7 @@ impl Authz {
         resource: &Resource,
         context: &RequestContext,
     ) -> Result<bool, String> {
-        self.record(bundle, principal, action, resource, || {
+        self.record(bundle, principal, action, resource, None, || {
             evaluate(bundle, principal, action, resource, context)
         })
         .map(|evaluation| evaluation.allowed)
@@ -274,6 +345,7 @@ impl Authz {
         principal: Principal<'_>,
         action: Action,
         resource: &Resource,
+        filter: Option<FilterFields<'_>>,
         evaluation: impl FnOnce() -> Result<Evaluation, String>,
     ) -> Result<Evaluation, String> {
         let resource_uid = resource_uid(bundle, resource);
@@ -292,6 +364,8 @@ impl Authz {
             andi.policies = tracing::field::Empty,
             andi.errors = tracing::field::Empty,
             andi.policy_version = %bundle.version,
+            andi.filter = tracing::field::Empty,
+            andi.rows_decided = tracing::field::Empty,
         );
         let _entered = span.enter();
         let outcome = evaluation();
@@ -303,7 +377,15 @@ impl Authz {
             ),
             Err(message) => (false, &[][..], vec![message.clone()]),
         };
-        let decision = if allowed { "allow" } else { "deny" };
+        let decision = match (&filter, allowed) {
+            (Some(_), _) => "filter",
+            (None, true) => "allow",
+            (None, false) => "deny",
+        };
+        if let Some(filter) = &filter {
+            span.record("andi.filter", filter.filter);
+            span.record("andi.rows_decided", filter.rows_decided);
+        }
         crate::metrics::get().decision(
             action.as_str(),
             if outcome.is_err() { "error" } else { decision },
@@ -325,6 +407,7 @@ impl Authz {
                     allowed,
                     policies,
                     errors: &errors,
+                    filter,
                 },
             )
         {

@@ -6,25 +6,54 @@
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::{
     BinOper, Cond, Expr, ExprTrait, Func, FunctionCall, IntoCondition, LikeExpr, NullOrdering,
-    Order, Query, SelectStatement,
+    Order, PostgresQueryBuilder, Query, SelectStatement, SqliteQueryBuilder,
 };
 use sea_orm::{ConnectionTrait, DbBackend, Value};
 
 use super::StoreError;
 use super::records::{Records, json_path, select_live, to_record};
 use crate::objects::handle::AttributeKey;
-use crate::objects::query::{CompareOp, Condition, Field, RecordQuery, Scalar, ValueClass};
+use crate::objects::query::{
+    CompareOp, Condition, Field, LikePart, RecordFilter, RecordQuery, Scalar, ValueClass,
+};
 use crate::objects::record::Record;
 
-/// One page of a query: up to `limit + 1` records, so the caller knows if more follow.
+/// One page of a query among the records that pass `visible` (the policies' filter): up to
+/// `limit + 1` records, so the caller knows if more follow.
 pub async fn query(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     object_id: &str,
     query: &RecordQuery,
+    visible: &RecordFilter,
 ) -> Result<Vec<Record>, StoreError> {
-    let select = select(db.get_database_backend(), workspace_id, object_id, query);
+    if *visible == RecordFilter::False {
+        return Ok(Vec::new());
+    }
+    let select = select(
+        db.get_database_backend(),
+        workspace_id,
+        object_id,
+        query,
+        visible,
+    );
     db.query_all(&select).await?.iter().map(to_record).collect()
+}
+
+/// The statement [`query`] runs, as SQL text with its values inlined, for `andi policy
+/// explain`.
+pub fn query_sql(
+    backend: DbBackend,
+    workspace_id: &str,
+    object_id: &str,
+    query: &RecordQuery,
+    visible: &RecordFilter,
+) -> String {
+    let select = select(backend, workspace_id, object_id, query, visible);
+    match backend {
+        DbBackend::Postgres => select.to_string(PostgresQueryBuilder),
+        _ => select.to_string(SqliteQueryBuilder),
+    }
 }
 
 fn select(
@@ -32,10 +61,14 @@ fn select(
     workspace_id: &str,
     object_id: &str,
     query: &RecordQuery,
+    visible: &RecordFilter,
 ) -> SelectStatement {
     let mut select = select_live(workspace_id, object_id);
     for filter in &query.filters {
         select.and_where(condition(backend, &filter.field, &filter.condition));
+    }
+    if *visible != RecordFilter::True {
+        select.and_where(policy_condition(backend, visible));
     }
     if let Some(after) = &query.after {
         select.cond_where(keyset(backend, query, after));
@@ -67,6 +100,8 @@ fn expression(backend: DbBackend, field: &Field) -> Expr {
         Field::Name => Expr::col(Records::Name),
         Field::CreatedAt => Expr::col(Records::CreatedAt),
         Field::UpdatedAt => Expr::col(Records::UpdatedAt),
+        Field::CreatedBy => Expr::col(Records::CreatedBy),
+        Field::UpdatedBy => Expr::col(Records::UpdatedBy),
         Field::Attribute { key, .. } => {
             let attributes = Expr::col(Records::Attributes);
             match (backend, field.class()) {
@@ -141,6 +176,7 @@ fn condition(backend: DbBackend, field: &Field, condition: &Condition) -> Expr {
         Condition::In(values) => expr.is_in(values.iter().map(|v| bound(backend, v))),
         Condition::HasOption(option) => has_any(backend, field, std::slice::from_ref(option)),
         Condition::HasAnyOption(options) => has_any(backend, field, options),
+        Condition::Like(parts) => like(backend, expr, parts),
         Condition::Exists(exists) => {
             // On PostgreSQL the JSON value itself, not its text: a list or object has one.
             let expr = match (backend, field) {
@@ -154,6 +190,69 @@ fn condition(backend: DbBackend, field: &Field, condition: &Condition) -> Expr {
             } else {
                 expr.is_null()
             }
+        }
+    }
+}
+
+/// The policies' filter as a condition. Each test is two-valued, as the filter is: a test of
+/// a value the record lacks is false (COALESCE), so `NOT` negates it as Cedar's `!` would.
+fn policy_condition(backend: DbBackend, filter: &RecordFilter) -> Expr {
+    match filter {
+        RecordFilter::True => Expr::Constant(true.into()),
+        RecordFilter::False => Expr::Constant(false.into()),
+        RecordFilter::Test(test) => Func::coalesce([
+            condition(backend, &test.field, &test.condition),
+            Expr::Constant(false.into()),
+        ])
+        .into(),
+        RecordFilter::Not(inner) => policy_condition(backend, inner).not(),
+        RecordFilter::All(parts) => parts
+            .iter()
+            .fold(Cond::all(), |all, part| {
+                all.add(policy_condition(backend, part))
+            })
+            .into(),
+        RecordFilter::Any(parts) => parts
+            .iter()
+            .fold(Cond::any(), |any, part| {
+                any.add(policy_condition(backend, part))
+            })
+            .into(),
+    }
+}
+
+/// Cedar's `like`, case-sensitive on both backends: PostgreSQL's LIKE is; SQLite's is not,
+/// so there it is GLOB, whose special characters are escaped as one-character classes.
+fn like(backend: DbBackend, expr: Expr, parts: &[LikePart]) -> Expr {
+    match backend {
+        DbBackend::Postgres => {
+            let pattern: String = parts
+                .iter()
+                .map(|part| match part {
+                    LikePart::Text(text) => text
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_"),
+                    LikePart::Any => "%".to_owned(),
+                })
+                .collect();
+            expr.like(LikeExpr::new(pattern))
+        }
+        _ => {
+            let pattern: String = parts
+                .iter()
+                .map(|part| match part {
+                    LikePart::Text(text) => text
+                        .chars()
+                        .map(|c| match c {
+                            '*' | '?' | '[' => format!("[{c}]"),
+                            c => c.to_string(),
+                        })
+                        .collect(),
+                    LikePart::Any => "*".to_owned(),
+                })
+                .collect();
+            expr.binary(BinOper::Custom("GLOB"), Expr::val(pattern))
         }
     }
 }
@@ -235,12 +334,13 @@ mod tests {
     use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
     use sea_orm::{DbBackend, Value};
 
-    use super::select;
+    use super::{query_sql, select};
     use crate::objects::attribute::AttributeKind;
     use crate::objects::handle::AttributeKey;
     use crate::objects::query::{
         CompareOp, Condition, Field, Filter, RecordQuery, Scalar, SortKey,
     };
+    use crate::objects::query::{LikePart, RecordFilter};
 
     const SQLITE_LIVE: &str = r#"SELECT "id", "name", "attributes", "created_at", "updated_at", "created_by", "updated_by" FROM "records" WHERE "workspace_id" = ? AND "object_id" = ? AND "deleted_at" IS NULL"#;
     const POSTGRES_LIVE: &str = r#"SELECT "id", "name", "attributes", "created_at", "updated_at", "created_by", "updated_by" FROM "records" WHERE "workspace_id" = $1 AND "object_id" = $2 AND "deleted_at" IS NULL"#;
@@ -303,13 +403,61 @@ mod tests {
         expected_sql: &str,
         expected_values: Vec<Value>,
     ) {
-        let select = select(backend, "ws1", "ob1", query);
+        let select = select(backend, "ws1", "ob1", query, &RecordFilter::True);
         let (sql, values) = match backend {
             DbBackend::Postgres => select.build(PostgresQueryBuilder),
             _ => select.build(SqliteQueryBuilder),
         };
         assert_eq!(sql, expected_sql, "{backend:?} SQL");
         assert_eq!(values.0, expected_values, "{backend:?} values");
+    }
+
+    #[test]
+    fn a_policy_filter_is_anded_in_with_two_valued_tests() {
+        let region = attribute("region", AttributeKind::Text);
+        let visible = RecordFilter::all([
+            RecordFilter::Test(Filter {
+                field: Field::CreatedBy,
+                condition: Condition::Compare(CompareOp::Eq, Scalar::Text("key_1".into())),
+            }),
+            RecordFilter::Test(Filter {
+                field: region.clone(),
+                condition: Condition::Compare(CompareOp::Eq, Scalar::Text("EU".into())),
+            })
+            .negate(),
+        ]);
+        let query = filtered(vec![]);
+        let sqlite = query_sql(DbBackend::Sqlite, "ws1", "ob1", &query, &visible);
+        assert!(
+            sqlite.contains(r#"COALESCE("created_by" = 'key_1', FALSE) AND (NOT COALESCE(json_extract("attributes", '$.region') = 'EU', FALSE))"#),
+            "{sqlite}"
+        );
+        let postgres = query_sql(DbBackend::Postgres, "ws1", "ob1", &query, &visible);
+        assert!(
+            postgres.contains(r#"(NOT COALESCE(("attributes" ->> 'region') = 'EU', FALSE))"#),
+            "{postgres}"
+        );
+    }
+
+    #[test]
+    fn like_is_case_sensitive_on_both_backends_and_escapes_what_it_must() {
+        let region = attribute("region", AttributeKind::Text);
+        let visible = RecordFilter::Test(Filter {
+            field: region,
+            condition: Condition::Like(vec![LikePart::Text("E*_%[".into()), LikePart::Any]),
+        });
+        let query = filtered(vec![]);
+        let sqlite = query_sql(DbBackend::Sqlite, "ws1", "ob1", &query, &visible);
+        assert!(sqlite.contains(r#"GLOB 'E[*]_%[[]*'"#), "{sqlite}");
+        let postgres = query_sql(DbBackend::Postgres, "ws1", "ob1", &query, &visible);
+        assert!(postgres.contains(r#"LIKE E'E*\\_\\%[%'"#), "{postgres}");
+    }
+
+    #[test]
+    fn a_filter_that_passes_nothing_reads_nothing_and_one_that_passes_all_adds_nothing() {
+        let query = filtered(vec![]);
+        let all = query_sql(DbBackend::Sqlite, "ws1", "ob1", &query, &RecordFilter::True);
+        assert!(!all.contains("COALESCE"), "{all}");
     }
 
     #[test]

@@ -51,6 +51,8 @@ fn sort_value(field: &Field, record: &Record) -> Option<Scalar> {
         Field::Name => record.name.clone().map(Scalar::Text),
         Field::CreatedAt => Some(Scalar::Time(record.created_at)),
         Field::UpdatedAt => Some(Scalar::Time(record.updated_at)),
+        Field::CreatedBy => record.created_by.clone().map(Scalar::Text),
+        Field::UpdatedBy => record.updated_by.clone().map(Scalar::Text),
         Field::Attribute { key, .. } => match record.attributes.get(key.as_str())? {
             Value::String(s) => Some(Scalar::Text(s.clone())),
             Value::Number(n) => n.as_f64().map(Scalar::Number),

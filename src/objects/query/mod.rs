@@ -9,7 +9,10 @@ use super::attribute::AttributeKind;
 use super::handle::AttributeKey;
 
 pub mod cursor;
+mod filter;
 pub mod parse;
+
+pub use filter::RecordFilter;
 
 /// Page size when the query does not name one.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -21,6 +24,10 @@ pub enum Field {
     Name,
     CreatedAt,
     UpdatedAt,
+    /// The key that created the record (absent for records written before Andi kept it).
+    CreatedBy,
+    /// The key that last changed the record.
+    UpdatedBy,
     Attribute {
         key: AttributeKey,
         kind: AttributeKind,
@@ -41,7 +48,7 @@ pub enum ValueClass {
 impl Field {
     pub fn class(&self) -> ValueClass {
         match self {
-            Field::Id | Field::Name => ValueClass::Text,
+            Field::Id | Field::Name | Field::CreatedBy | Field::UpdatedBy => ValueClass::Text,
             Field::CreatedAt | Field::UpdatedAt => ValueClass::Time,
             Field::Attribute { kind, .. } => match kind {
                 AttributeKind::Number | AttributeKind::Integer => ValueClass::Number,
@@ -53,19 +60,24 @@ impl Field {
         }
     }
 
-    fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         match self {
             Field::Id => "id",
             Field::Name => "name",
             Field::CreatedAt => "createdAt",
             Field::UpdatedAt => "updatedAt",
+            Field::CreatedBy => "createdBy",
+            Field::UpdatedBy => "updatedBy",
             Field::Attribute { key, .. } => key.as_str(),
         }
     }
 
     /// Whether rows may lack a value (sorts put those last).
     pub fn nullable(&self) -> bool {
-        matches!(self, Field::Name | Field::Attribute { .. })
+        matches!(
+            self,
+            Field::Name | Field::CreatedBy | Field::UpdatedBy | Field::Attribute { .. }
+        )
     }
 }
 
@@ -101,6 +113,71 @@ pub enum Condition {
     /// A multiselect holds any of these options.
     HasAnyOption(Vec<String>),
     Exists(bool),
+    /// Matches a pattern exactly, case included (Cedar's `like`).
+    Like(Vec<LikePart>),
+}
+
+/// A piece of a [`Condition::Like`] pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LikePart {
+    Text(String),
+    /// Any run of characters, the empty one included.
+    Any,
+}
+
+impl std::fmt::Display for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Text(s) => write!(f, "{s:?}"),
+            Scalar::Number(n) => write!(f, "{n}"),
+            Scalar::Bool(b) => write!(f, "{b}"),
+            Scalar::Time(t) => write!(f, "{:?}", crate::timestamp::format(t)),
+        }
+    }
+}
+
+impl std::fmt::Display for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let field = self.field.name();
+        let list = |values: &mut dyn Iterator<Item = String>| values.collect::<Vec<_>>().join(", ");
+        match &self.condition {
+            Condition::Compare(op, value) => {
+                let op = match op {
+                    CompareOp::Eq => "eq",
+                    CompareOp::Ne => "ne",
+                    CompareOp::Gt => "gt",
+                    CompareOp::Gte => "gte",
+                    CompareOp::Lt => "lt",
+                    CompareOp::Lte => "lte",
+                };
+                write!(f, "{field} {op} {value}")
+            }
+            Condition::Contains(text) => write!(f, "{field} contains {text:?}"),
+            Condition::In(values) => write!(
+                f,
+                "{field} in [{}]",
+                list(&mut values.iter().map(ToString::to_string))
+            ),
+            Condition::HasOption(option) => write!(f, "{field} has option {option:?}"),
+            Condition::HasAnyOption(options) => write!(
+                f,
+                "{field} has any of [{}]",
+                list(&mut options.iter().map(|o| format!("{o:?}")))
+            ),
+            Condition::Exists(true) => write!(f, "{field} exists"),
+            Condition::Exists(false) => write!(f, "{field} is absent"),
+            Condition::Like(parts) => {
+                let pattern: String = parts
+                    .iter()
+                    .map(|part| match part {
+                        LikePart::Text(text) => text.replace('*', "\\*"),
+                        LikePart::Any => "*".to_owned(),
+                    })
+                    .collect();
+                write!(f, "{field} like {pattern:?}")
+            }
+        }
+    }
 }
 
 /// How large a query may be, so no query shape can exceed what the databases accept (an

@@ -317,6 +317,8 @@ fn resolve_field(name: &str, definition: &ObjectDefinition) -> Result<Field, Str
         "name" => Ok(Field::Name),
         "createdAt" => Ok(Field::CreatedAt),
         "updatedAt" => Ok(Field::UpdatedAt),
+        "createdBy" => Ok(Field::CreatedBy),
+        "updatedBy" => Ok(Field::UpdatedBy),
         other => definition
             .attributes
             .iter()
@@ -326,7 +328,14 @@ fn resolve_field(name: &str, definition: &ObjectDefinition) -> Result<Field, Str
                 kind: attribute.kind.clone(),
             })
             .ok_or_else(|| {
-                let mut known: Vec<&str> = vec!["id", "name", "createdAt", "updatedAt"];
+                let mut known: Vec<&str> = vec![
+                    "id",
+                    "name",
+                    "createdAt",
+                    "updatedAt",
+                    "createdBy",
+                    "updatedBy",
+                ];
                 known.extend(definition.attributes.keys().map(AttributeKey::as_str));
                 format!(
                     "unknown field `{other}`; known fields: {}",
@@ -439,7 +448,9 @@ fn option_value(field: &Field, value: &str) -> Result<String, String> {
 fn scalar(field: &Field, value: &RawValue<'_>) -> Result<Scalar, String> {
     let name = field.name();
     match field {
-        Field::Id | Field::Name => text_value(value, name).map(Scalar::Text),
+        Field::Id | Field::Name | Field::CreatedBy | Field::UpdatedBy => {
+            text_value(value, name).map(Scalar::Text)
+        }
         Field::CreatedAt | Field::UpdatedAt => {
             let text = text_value(value, name)?;
             parse_datetime(&text).map(Scalar::Time).ok_or_else(|| {
