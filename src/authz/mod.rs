@@ -41,7 +41,7 @@ pub use explain::{Explanation, explain};
 
 pub use live::{Authz, ReloadFailure, StoredDataCheck, Visible};
 pub use load::{load, load_with};
-pub use query_filter::QueryFilter;
+pub use query_filter::{QueryFilter, query_filter};
 pub use record_attributes::{CedarType, RecordAttributeTypes};
 pub use reload::{ReloadTask, reload_on_hangup, watch};
 pub use request::{RecordData, RequestContext, Resource, attribute_keys};

@@ -68,7 +68,7 @@ impl QueryFilter {
 }
 
 /// Partially evaluates `getRecord` by `principal` on an unknown record of `definition`.
-pub(super) fn query_filter(
+pub fn query_filter(
     bundle: &PolicyBundle,
     principal: &KeyPrincipal,
     definition: &ObjectDefinition,

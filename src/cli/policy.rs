@@ -11,9 +11,12 @@ use clap::Subcommand;
 use sea_orm::ConnectionTrait;
 
 use crate::authz::{
-    self, Action, CaseContext, Explanation, PolicyBundle, RequestContext, Resource, load, run_cases,
+    self, Action, CaseContext, PolicyBundle, RequestContext, Resource, load, run_cases,
 };
 use crate::config::DatabaseArgs;
+use crate::http::limits::Limits;
+use crate::objects::definition::ObjectDefinition;
+use crate::objects::query::parse::parse_query_params;
 use crate::principal::KeyPrincipal;
 use crate::store;
 
@@ -152,7 +155,7 @@ async fn explain(
     action: Action,
     resource: &str,
     context: &RequestContext,
-) -> anyhow::Result<Explanation> {
+) -> anyhow::Result<String> {
     let key = store::api_keys::find_key(db, key_id)
         .await?
         .ok_or_else(|| {
@@ -175,8 +178,80 @@ async fn explain(
 
     let uid = parse_resource(resource)?;
     let resource = find_resource(db, &principal, &uid).await?;
-    authz::explain(bundle, principal, action, &resource, context, notes)
-        .map_err(|e| anyhow!("the request cannot be evaluated: {e}"))
+    let query = match (&resource, action) {
+        (Resource::ObjectDefinition { id, .. }, Action::QueryRecords) => {
+            let definition = find_object(db, &principal, id).await?;
+            Some(explain_query(db, bundle, &principal, &definition, context)?)
+        }
+        _ => None,
+    };
+    let decision = authz::explain(bundle, principal, action, &resource, context, notes)
+        .map_err(|e| anyhow!("the request cannot be evaluated: {e}"))?;
+    Ok(format!("{decision}{}", query.unwrap_or_default()))
+}
+
+/// What a query of `definition` by `principal` returns: the policies' residuals, the filter
+/// they became, and the SQL of the first page of an unfiltered query.
+fn explain_query(
+    db: &impl ConnectionTrait,
+    bundle: &PolicyBundle,
+    principal: &KeyPrincipal,
+    definition: &ObjectDefinition,
+    context: &RequestContext,
+) -> anyhow::Result<String> {
+    let filter = authz::query_filter(bundle, principal, definition, context)
+        .map_err(|e| anyhow!("the query's filter cannot be computed: {e}"))?;
+    let query = parse_query_params(&[], definition, Limits::default().query()).map_err(|_| {
+        anyhow!(
+            "the default query of `{}` does not parse",
+            definition.handle
+        )
+    })?;
+    let mut out = String::from(
+        "query filter (the records queryRecords returns are those getRecord allows):\n",
+    );
+    for residual in &filter.residuals {
+        out.push_str(&format!("  residual: {residual}\n"));
+    }
+    out.push_str(&format!("  filter: {}\n", filter.condition));
+    out.push_str(&format!(
+        "  rows decided one by one: {}\n",
+        if filter.exact {
+            "no (the filter is exact)"
+        } else {
+            "yes (a part of a residual has no SQL form)"
+        }
+    ));
+    out.push_str(&format!(
+        "  sql: {}\n",
+        store::record_query::query_sql(
+            db.get_database_backend(),
+            &definition.workspace_id,
+            &definition.id,
+            &query,
+            &filter.condition,
+        )
+    ));
+    Ok(out)
+}
+
+/// A definition of the key's workspace, by id or handle.
+async fn find_object(
+    db: &impl ConnectionTrait,
+    principal: &KeyPrincipal,
+    object_id: &str,
+) -> anyhow::Result<ObjectDefinition> {
+    store::objects::find_definitions(db, &principal.workspace.id)
+        .await
+        .context("cannot read the object definitions")?
+        .into_iter()
+        .find(|d| d.id == object_id || d.handle.as_str() == object_id)
+        .ok_or_else(|| {
+            anyhow!(
+                "no object definition `{object_id}` in the key's workspace {}",
+                principal.workspace.handle
+            )
+        })
 }
 
 fn parse_resource(text: &str) -> anyhow::Result<EntityUid> {
@@ -199,22 +274,6 @@ async fn find_resource(
     uid: &EntityUid,
 ) -> anyhow::Result<Resource> {
     let id = uid.id().unescaped();
-    let object = |object_id: &str| {
-        let object_id = object_id.to_owned();
-        async move {
-            store::objects::find_definitions(db, &principal.workspace.id)
-                .await
-                .context("cannot read the object definitions")?
-                .into_iter()
-                .find(|d| d.id == object_id || d.handle.as_str() == object_id)
-                .ok_or_else(|| {
-                    anyhow!(
-                        "no object definition `{object_id}` in the key's workspace {}",
-                        principal.workspace.handle
-                    )
-                })
-        }
-    };
     match uid.type_name().basename() {
         "Workspace" if id == principal.workspace.handle => Ok(Resource::Workspace {
             id: principal.workspace.id.clone(),
@@ -230,12 +289,12 @@ async fn find_resource(
             "a key can only be asked about itself: use --resource 'ApiKey::\"{}\"'",
             principal.key_id
         ),
-        "ObjectDefinition" => Ok(Resource::object(&object(id).await?)),
+        "ObjectDefinition" => Ok(Resource::object(&find_object(db, principal, id).await?)),
         "Record" => {
             let (object_id, record_id) = id.split_once('/').ok_or_else(|| {
                 anyhow!("a record is named `Record::\"<object id>/<record id>\"`, e.g. `Record::\"obj_…/rec_…\"`")
             })?;
-            let definition = object(object_id).await?;
+            let definition = find_object(db, principal, object_id).await?;
             let record =
                 store::records::find_live(db, &definition.workspace_id, &definition.id, record_id)
                     .await

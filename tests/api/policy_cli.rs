@@ -178,3 +178,75 @@ async fn explain_shows_the_decision_and_where_the_determining_policy_is_written(
         "{unknown:?}"
     );
 }
+
+#[tokio::test]
+async fn explain_of_a_query_prints_the_residual_the_filter_and_its_sql() {
+    use andi::keys::api_key::NewKey;
+    use andi::keys::grant::Grants;
+    use andi::keys::lifecycle;
+    use andi::keys::metadata::KeyMetadata;
+    use andi::keys::secret::Environment;
+
+    let policies = copy_of_shipped_policies();
+    let shipped = policy_dir();
+    std::fs::copy(
+        shipped.join("examples/region-isolation.cedar"),
+        policies.path().join("region-isolation.cedar"),
+    )
+    .unwrap();
+    let app = crate::helpers::TestApp::builder()
+        .policies(policies.path())
+        .spawn()
+        .await;
+    let acme = app.create_workspace("acme").await;
+    let (admin, _) = app.create_key(&acme, Some(Role::Admin), &[]).await;
+    let created = app
+        .post_json(
+            "/api/objects",
+            &admin,
+            &serde_json::json!({"name": "Customers", "attributes": {"region": {"type": "text"}}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let new = NewKey {
+        name: "eu-support".to_owned(),
+        grants: Grants::new(Some(Role::Viewer), vec![]).unwrap(),
+        environment: Environment::Live,
+        expires_in: None,
+        metadata: KeyMetadata::parse_pairs(["region=EU"]).unwrap(),
+        objects: None,
+        rate_limit: None,
+    };
+    let (_, key) = lifecycle::create_key(&app.db, &acme, new, chrono::Utc::now())
+        .await
+        .unwrap();
+
+    let explained = andi(&[
+        "policy",
+        "explain",
+        "--key",
+        &key.id,
+        "--action",
+        "queryRecords",
+        "--resource",
+        "ObjectDefinition::\"customers\"",
+        "--dir",
+        policies.path().to_str().unwrap(),
+        "--database-url",
+        &app.database_url,
+    ]);
+    let out = stdout(&explained);
+    assert!(explained.status.success(), "{explained:?}");
+    assert!(out.starts_with("decision: allow\n"), "{out}");
+    assert!(
+        out.contains("residual: forbid example-region-isolation: when { !"),
+        "{out}"
+    );
+    assert!(
+        out.contains("filter: region exists and region eq \"EU\"\n"),
+        "{out}"
+    );
+    assert!(out.contains("rows decided one by one: no"), "{out}");
+    assert!(out.contains("sql: SELECT "), "{out}");
+    assert!(out.contains("'EU'"), "{out}");
+}
