@@ -91,10 +91,18 @@ fn condition(g: &mut StdRng, depth: u32) -> String {
 /// datetime arithmetic, `like`, `containsAll`/`containsAny`, `isEmpty`, arithmetic that
 /// overflows for some rows, and arithmetic.
 fn atom(g: &mut StdRng) -> String {
+    let kind = g.random_range(0..ATOMS);
+    atom_of_kind(g, kind)
+}
+
+/// How many kinds of comparison [`atom_of_kind`] writes.
+const ATOMS: usize = 20;
+
+fn atom_of_kind(g: &mut StdRng, kind: usize) -> String {
     let region = pick(g, &REGIONS);
     let tag = pick(g, &TAGS);
     let amount = format!("{:.1}", f64::from(g.random_range(-8..40)) * 2.5);
-    match g.random_range(0..20) {
+    match kind {
         0 => format!(
             r#"(resource.attributes has region && resource.attributes.region == "{region}")"#
         ),
@@ -705,6 +713,20 @@ async fn run_case(seed: u64, tally: &mut Tally) {
         }
     }
     world.app.stop().await;
+}
+
+#[test]
+fn every_kind_of_generated_comparison_passes_strict_validation() {
+    let g = &mut StdRng::seed_from_u64(settings().0);
+    for kind in 0..ATOMS {
+        let policies = format!(
+            "// Kind {kind}.\n@id(\"kind-{kind}\")\nforbid (principal, action, resource is Andi::Record)\nwhen {{ {} }};\n",
+            atom_of_kind(g, kind)
+        );
+        if let Err(errors) = load(policy_dir_with(&policies).path()) {
+            panic!("{policies}: {errors}");
+        }
+    }
 }
 
 #[tokio::test]
