@@ -19,6 +19,7 @@ use andi::id::random_base62;
 use andi::keys::api_key::NewKey;
 use andi::keys::grant::{Grants, Permission, Role};
 use andi::keys::lifecycle;
+use andi::keys::metadata::KeyMetadata;
 use andi::keys::secret::Environment;
 use andi::store;
 use andi::workspace::{Workspace, WorkspaceHandle};
@@ -236,6 +237,34 @@ impl TestApp {
             .await
             .expect("create key");
         (secret.expose().to_owned(), key.id)
+    }
+
+    /// Creates a key carrying `metadata` (its Cedar tags) and returns its secret.
+    pub async fn create_key_tagged(
+        &self,
+        workspace: &Workspace,
+        role: Option<Role>,
+        permissions: &[Permission],
+        environment: Environment,
+        metadata: &[(&str, &str)],
+    ) -> String {
+        let pairs = metadata
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let new = NewKey {
+            name: "test".to_owned(),
+            grants: Grants::new(role, permissions.to_vec()).expect("valid grants"),
+            environment,
+            expires_in: None,
+            metadata: KeyMetadata::new(pairs).expect("valid metadata"),
+            objects: None,
+            rate_limit: None,
+        };
+        let (secret, _) = lifecycle::create_key(&self.db, workspace, new, Utc::now())
+            .await
+            .expect("create key");
+        secret.expose().to_owned()
     }
 
     pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {

@@ -32,6 +32,7 @@ mod policy_cli;
 mod policy_files;
 mod policy_reload;
 mod query;
+mod query_policies;
 mod record_policies;
 mod records;
 mod revocation;
