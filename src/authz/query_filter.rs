@@ -200,7 +200,14 @@ fn residual_bounds(policy: &Policy, scope: &Scope<'_>) -> (pst::Effect, Bounds) 
         pst::Clause::When(expr) => scope.boolean(expr),
         pst::Clause::Unless(expr) => scope.boolean(expr).negate(),
     });
-    (effect, Bounds::all(clauses))
+    let mut bounds = Bounds::all(clauses);
+    if !bounds.exact {
+        // A part with no SQL form may raise an error for some row (an overflow, say), and
+        // Cedar skips a policy that errors, whatever its other parts say: so no row is
+        // known to be one the policy applies to.
+        bounds.lower = RecordFilter::False;
+    }
+    (effect, bounds)
 }
 
 fn residual_text(policy: &Policy) -> String {

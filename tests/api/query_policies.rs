@@ -849,7 +849,7 @@ async fn records_inserted_during_a_walk_neither_repeat_nor_skip_one_that_existed
         };
         let mut page = 0;
         let seen = world
-            .walk(viewer, query, 3, form, async || {
+            .walk(viewer, query, 1, form, async || {
                 page += 1;
                 let records = records(g, &format!("n{round}_{page}_"), 0..1);
                 world.upsert(&world.writers[2], &records).await;
@@ -858,7 +858,10 @@ async fn records_inserted_during_a_walk_neither_repeat_nor_skip_one_that_existed
             .await;
         stop.store(true, Ordering::Relaxed);
         writer.await.unwrap();
-        assert!(page > 0, "records were inserted between pages");
+        assert!(
+            page > 0 || expected.len() <= 1,
+            "records were inserted between pages"
+        );
 
         let mut once = HashSet::new();
         for id in &seen {
