@@ -1,0 +1,254 @@
+//! Query-filtering benchmark (not a test): the same query (`kind = k3`, limit 50, over
+//! 100,000 records) by three keys of one workspace, p50/p99 each:
+//! - a viewer no record-level policy touches (the query alone);
+//! - a viewer tagged `region=EU`, whom `policies/examples/region-isolation.cedar` limits to
+//!   EU records: the policy becomes `region = 'EU'` in the SQL;
+//! - a viewer tagged `fallback`, for whom a forbid with arithmetic on a record value (no SQL
+//!   form) applies: the rows are read in order and each is decided.
+//!
+//! SQLite (a fresh temporary file):
+//!   cargo run --release --example policy_query_bench
+//! PostgreSQL (a fresh database beside the one named, dropped after):
+//!   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --release --example policy_query_bench
+//! `BENCH_RECORDS` changes the record count (default 100000).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use andi::auth::KeyCacheConfig;
+use andi::authz::Authz;
+use andi::http::app::router;
+use andi::http::limits::Limits;
+use andi::http::state::AppState;
+use andi::id::random_base62;
+use andi::keys::api_key::NewKey;
+use andi::keys::grant::{Grants, Role};
+use andi::keys::lifecycle;
+use andi::keys::metadata::KeyMetadata;
+use andi::keys::secret::Environment;
+use andi::store;
+use andi::workspace::{Workspace, WorkspaceHandle};
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+
+const BATCH: usize = 1_000;
+const QUERY_RUNS: usize = 200;
+const REGIONS: [&str; 4] = ["EU", "US", "APAC", "LATAM"];
+
+/// Hides, from keys tagged `fallback`, the records whose doubled rank passes a bound that
+/// no record reaches: it changes no answer, but it has no SQL form.
+const FALLBACK: &str = r#"@id("bench-fallback")
+forbid (principal is Andi::ApiKey, action, resource is Andi::Record)
+when { principal.hasTag("fallback") && resource.attributes has rank && resource.attributes.rank * 2 > 1000000000 };
+"#;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let total: usize = std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir()?;
+    let (url, admin) = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(admin) if admin.starts_with("postgres") => {
+            let name = format!("andi_bench_{}", random_base62(8).to_lowercase());
+            let db = store::connect(&admin, store::DEFAULT_POOL_SIZE).await?;
+            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await?;
+            db.close().await?;
+            let base = &admin[..admin.rfind('/').unwrap_or(admin.len())];
+            (format!("{base}/{name}"), Some((admin.clone(), name)))
+        }
+        _ => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("bench.db").display()
+            ),
+            None,
+        ),
+    };
+    let backend = if admin.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+
+    let db = store::connect(&url, store::DEFAULT_POOL_SIZE).await?;
+    store::migrate(&db).await?;
+    let policies = bench_policies(dir.path())?;
+    let authz = Authz::load(&policies).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let workspace = andi::workspace::create::create_workspace(
+        &db,
+        WorkspaceHandle::parse("bench").map_err(anyhow::Error::msg)?,
+        "Bench",
+        Utc::now(),
+    )
+    .await?;
+    let admin_key = key(&db, &workspace, Role::Admin, &[]).await?;
+    let plain = key(&db, &workspace, Role::Viewer, &[]).await?;
+    let eu = key(&db, &workspace, Role::Viewer, &["region=EU"]).await?;
+    let fallback = key(&db, &workspace, Role::Viewer, &["fallback=yes"]).await?;
+
+    let state = AppState::new(
+        db.clone(),
+        authz,
+        Limits::default(),
+        &KeyCacheConfig::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    let client = reqwest::Client::new();
+    let post = |key: &str, path: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+    };
+
+    let created = post(
+        &admin_key,
+        "/api/objects",
+        json!({"name": "Events", "attributes": {
+            "kind": {"type": "select", "options": (0..10).map(|k| json!({"value": format!("k{k}")})).collect::<Vec<_>>()},
+            "region": {"type": "select", "options": REGIONS.iter().map(|r| json!({"value": r})).collect::<Vec<_>>()},
+            "rank": {"type": "integer"}
+        }}),
+    )
+    .await?;
+    anyhow::ensure!(
+        created.status() == 201,
+        "create object: {}",
+        created.text().await?
+    );
+    for batch in 0..total.div_ceil(BATCH) {
+        let records: Vec<Value> = (batch * BATCH..((batch + 1) * BATCH).min(total))
+            .map(|i| {
+                json!({"attributes": {
+                    "kind": format!("k{}", i % 10),
+                    "region": REGIONS[(i / 10) % REGIONS.len()],
+                    "rank": i
+                }})
+            })
+            .collect();
+        let response = post(
+            &admin_key,
+            "/api/objects/events/data/upsert-many",
+            json!({"records": records}),
+        )
+        .await?;
+        anyhow::ensure!(
+            response.status() == 200,
+            "upsert: {}",
+            response.text().await?
+        );
+    }
+
+    println!("policy_query_bench on {backend}, {total} records");
+    let query = json!({"where": {"kind": {"eq": "k3"}}, "limit": 50});
+    let mut baseline = None;
+    for (name, key) in [
+        ("no record-level policy", &plain),
+        ("region = key's tag, in SQL", &eu),
+        ("residual with no SQL form, rows decided", &fallback),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..QUERY_RUNS {
+            let t = Instant::now();
+            let response = post(key, "/api/objects/events/query", query.clone()).await?;
+            anyhow::ensure!(
+                response.status() == 200,
+                "query: {}",
+                response.text().await?
+            );
+            let page: Value = response.json().await?;
+            anyhow::ensure!(
+                page["items"].as_array().map(Vec::len) == Some(50),
+                "a full page"
+            );
+            times.push(t.elapsed());
+        }
+        let p50 = ms(percentile(&mut times, 0.50));
+        let ratio = *baseline.get_or_insert(p50);
+        println!(
+            "query kind = k3 (limit 50), {name}, {QUERY_RUNS} runs: p50 {p50:.2} ms, p99 {:.2} ms, {:.2}x",
+            ms(percentile(&mut times, 0.99)),
+            p50 / ratio
+        );
+    }
+
+    db.close().await?;
+    if let Some((admin, name)) = admin {
+        let db = store::connect(&admin, store::DEFAULT_POOL_SIZE).await?;
+        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The shipped policies, with region isolation and [`FALLBACK`] turned on and `rank`
+/// declared as a Long record attribute.
+fn bench_policies(dir: &Path) -> anyhow::Result<PathBuf> {
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies)?;
+    for entry in std::fs::read_dir(&shipped)? {
+        let path = entry?.path();
+        if let (true, Some(name)) = (path.is_file(), path.file_name()) {
+            std::fs::copy(&path, policies.join(name))?;
+        }
+    }
+    std::fs::copy(
+        shipped.join("examples/region-isolation.cedar"),
+        policies.join("region-isolation.cedar"),
+    )?;
+    std::fs::write(policies.join("fallback.cedar"), FALLBACK)?;
+    let schema_path = policies.join("schema.cedarschema");
+    let schema = std::fs::read_to_string(&schema_path)?;
+    std::fs::write(
+        &schema_path,
+        schema.replace(
+            "confidential?: Bool,",
+            "confidential?: Bool,\n    rank?: Long,",
+        ),
+    )?;
+    Ok(policies)
+}
+
+async fn key(
+    db: &DatabaseConnection,
+    workspace: &Workspace,
+    role: Role,
+    metadata: &[&str],
+) -> anyhow::Result<String> {
+    let new_key = NewKey {
+        name: "bench".to_owned(),
+        grants: Grants::new(Some(role), vec![]).map_err(anyhow::Error::msg)?,
+        environment: Environment::Live,
+        expires_in: None,
+        metadata: KeyMetadata::parse_pairs(metadata.iter().copied()).map_err(anyhow::Error::msg)?,
+        objects: None,
+        rate_limit: None,
+    };
+    let (secret, _) = lifecycle::create_key(db, workspace, new_key, Utc::now()).await?;
+    Ok(secret.expose().to_owned())
+}
+
+fn percentile(times: &mut [Duration], p: f64) -> Duration {
+    times.sort();
+    let index = ((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1;
+    times[index]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
