@@ -68,7 +68,7 @@ fn select(
         select.and_where(condition(backend, &filter.field, &filter.condition));
     }
     if *visible != RecordFilter::True {
-        select.and_where(policy_condition(backend, visible));
+        select.and_where(policy_condition(backend, visible, false));
     }
     if let Some(after) = &query.after {
         select.cond_where(keyset(backend, query, after));
@@ -194,28 +194,33 @@ fn condition(backend: DbBackend, field: &Field, condition: &Condition) -> Expr {
     }
 }
 
-/// The policies' filter as a condition. Each test is two-valued, as the filter is: a test of
-/// a value the record lacks is false (COALESCE), so `NOT` negates it as Cedar's `!` would.
-fn policy_condition(backend: DbBackend, filter: &RecordFilter) -> Expr {
+/// The policies' filter as a condition. The filter is two-valued (a test of a value the
+/// record lacks is false) and SQL's tests are not (they are NULL): under a `NOT`, where that
+/// differs, a test is wrapped in COALESCE(…, FALSE); elsewhere NULL and false both drop the
+/// row, so the test stays bare and an index on its expression serves it.
+fn policy_condition(backend: DbBackend, filter: &RecordFilter, negated: bool) -> Expr {
     match filter {
         RecordFilter::True => Expr::Constant(true.into()),
         RecordFilter::False => Expr::Constant(false.into()),
-        RecordFilter::Test(test) => Func::coalesce([
-            condition(backend, &test.field, &test.condition),
-            Expr::Constant(false.into()),
-        ])
-        .into(),
-        RecordFilter::Not(inner) => policy_condition(backend, inner).not(),
+        RecordFilter::Test(test) => {
+            let tested = condition(backend, &test.field, &test.condition);
+            if negated {
+                Func::coalesce([tested, Expr::Constant(false.into())]).into()
+            } else {
+                tested
+            }
+        }
+        RecordFilter::Not(inner) => policy_condition(backend, inner, !negated).not(),
         RecordFilter::All(parts) => parts
             .iter()
             .fold(Cond::all(), |all, part| {
-                all.add(policy_condition(backend, part))
+                all.add(policy_condition(backend, part, negated))
             })
             .into(),
         RecordFilter::Any(parts) => parts
             .iter()
             .fold(Cond::any(), |any, part| {
-                any.add(policy_condition(backend, part))
+                any.add(policy_condition(backend, part, negated))
             })
             .into(),
     }
@@ -413,7 +418,7 @@ mod tests {
     }
 
     #[test]
-    fn a_policy_filter_is_anded_in_with_two_valued_tests() {
+    fn a_policy_filter_is_anded_in_and_its_negated_tests_are_two_valued() {
         let region = attribute("region", AttributeKind::Text);
         let visible = RecordFilter::all([
             RecordFilter::Test(Filter {
@@ -429,7 +434,7 @@ mod tests {
         let query = filtered(vec![]);
         let sqlite = query_sql(DbBackend::Sqlite, "ws1", "ob1", &query, &visible);
         assert!(
-            sqlite.contains(r#"COALESCE("created_by" = 'key_1', FALSE) AND (NOT COALESCE(json_extract("attributes", '$.region') = 'EU', FALSE))"#),
+            sqlite.contains(r#"AND ("created_by" = 'key_1' AND (NOT COALESCE(json_extract("attributes", '$.region') = 'EU', FALSE))"#),
             "{sqlite}"
         );
         let postgres = query_sql(DbBackend::Postgres, "ws1", "ob1", &query, &visible);
