@@ -131,6 +131,10 @@ fn verification(c: &mut Criterion) {
         for n in 0..10 {
             let (secret, _) = lifecycle::create_key(
                 &db,
+                lifecycle::Audit {
+                    actor: &lifecycle::Actor::Cli("bench".to_owned()),
+                    log: None,
+                },
                 &workspace,
                 NewKey {
                     name: format!("bench-{n}"),

@@ -83,7 +83,13 @@ async fn main() -> anyhow::Result<()> {
         objects: None,
         rate_limit: None,
     };
-    let (secret, _) = lifecycle::create_key(&db, &workspace, new_key, Utc::now()).await?;
+    let bench = lifecycle::Actor::Cli("bench".to_owned());
+    let bench_audit = lifecycle::Audit {
+        actor: &bench,
+        log: None,
+    };
+    let (secret, _) =
+        lifecycle::create_key(&db, bench_audit, &workspace, new_key, Utc::now()).await?;
     let key = secret.expose().to_owned();
 
     let state = AppState::new(

@@ -239,7 +239,12 @@ async fn key(
         objects: None,
         rate_limit: None,
     };
-    let (secret, _) = lifecycle::create_key(db, workspace, new_key, Utc::now()).await?;
+    let bench = lifecycle::Actor::Cli("bench".to_owned());
+    let audit = lifecycle::Audit {
+        actor: &bench,
+        log: None,
+    };
+    let (secret, _) = lifecycle::create_key(db, audit, workspace, new_key, Utc::now()).await?;
     Ok(secret.expose().to_owned())
 }
 

@@ -12,6 +12,7 @@ mod m20261202_000005_create_invitations;
 mod m20261203_000006_version_key_secrets;
 mod m20261203_000007_add_record_authors;
 mod m20261203_000009_create_idempotency_keys;
+mod m20261203_000010_add_key_creators;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_version_key_secrets::Migration),
             Box::new(m20261203_000007_add_record_authors::Migration),
             Box::new(m20261203_000009_create_idempotency_keys::Migration),
+            Box::new(m20261203_000010_add_key_creators::Migration),
         ]
     }
 }

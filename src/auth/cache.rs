@@ -153,6 +153,7 @@ mod tests {
             metadata: Default::default(),
             objects: None,
             rate_limit: None,
+            created_by: None,
             created_at: now,
             updated_at: now,
             expires_at: None,

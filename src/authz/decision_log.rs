@@ -1,6 +1,7 @@
 //! The decision log (`ANDI_DECISION_LOG=stdout|<path>`): one JSON line per authorization
 //! decision, with the fields of the `authz` span plus the time, the request id and the trace
-//! id, so an auditor can go from a line to its trace and back.
+//! id, so an auditor can go from a line to its trace and back; and one line per key lifecycle
+//! event (create, rotate, revoke), told apart by its `event` field.
 //!
 //! Security-sensitive: it is an audit record. Keys appear by id, never by secret. A file is
 //! opened in append mode and never truncated, and each write carries whole lines, so lines
@@ -295,6 +296,93 @@ impl DecisionLog {
             Ok(line) => self.record(line),
             Err(error) => {
                 tracing::error!(%error, "cannot serialize a decision log line");
+                Err(NotRecorded)
+            }
+        }
+    }
+}
+
+/// One key lifecycle event (create, rotate, revoke), done or refused.
+pub struct KeyEvent<'a> {
+    /// The Cedar action's name: `createApiKey`, `rotateApiKey` or `revokeApiKey`.
+    pub event: Action,
+    /// A console user's id, or `cli:` and the operating-system user.
+    pub actor: &'a str,
+    /// The key's id; `None` for a create refused before the key had one.
+    pub key: Option<&'a str>,
+    pub workspace: Option<&'a str>,
+    /// The key's role and permissions, as they are after the event.
+    pub role: Option<&'a str>,
+    pub permissions: &'a [&'a str],
+    pub outcome: KeyOutcome<'a>,
+}
+
+/// What came of a key event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOutcome<'a> {
+    Done,
+    /// Refused for this reason (no such key, a revoked key, an invalid request): nothing changed.
+    Refused(&'a str),
+    /// The change could not be made (a storage error): nothing changed.
+    Failed(&'a str),
+}
+
+/// A key event line: told apart from a decision line by its `event` field.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyEventLine<'a> {
+    time: String,
+    request_id: Option<String>,
+    trace_id: Option<String>,
+    event: &'static str,
+    actor: &'a str,
+    key: Option<&'a str>,
+    workspace: Option<&'a str>,
+    grants: Grants<'a>,
+    outcome: &'static str,
+    reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Grants<'a> {
+    role: Option<&'a str>,
+    permissions: &'a [&'a str],
+}
+
+impl DecisionLog {
+    /// Writes one key event with the trace of the current span; an error means it has no
+    /// record, and the change must not be made.
+    pub fn write_key_event(&self, event: &KeyEvent<'_>) -> Result<(), NotRecorded> {
+        let span = tracing::Span::current();
+        let span_context = span.context().span().span_context().clone();
+        let line = KeyEventLine {
+            time: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+            request_id: crate::request_id::current(),
+            trace_id: span_context
+                .is_valid()
+                .then(|| span_context.trace_id().to_string()),
+            event: event.event.as_str(),
+            actor: event.actor,
+            key: event.key,
+            workspace: event.workspace,
+            grants: Grants {
+                role: event.role,
+                permissions: event.permissions,
+            },
+            outcome: match event.outcome {
+                KeyOutcome::Done => "done",
+                KeyOutcome::Refused(_) => "refused",
+                KeyOutcome::Failed(_) => "failed",
+            },
+            reason: match event.outcome {
+                KeyOutcome::Done => None,
+                KeyOutcome::Refused(reason) | KeyOutcome::Failed(reason) => Some(reason),
+            },
+        };
+        match serde_json::to_string(&line) {
+            Ok(line) => self.record(line),
+            Err(error) => {
+                tracing::error!(%error, "cannot serialize a key event line");
                 Err(NotRecorded)
             }
         }

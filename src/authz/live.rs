@@ -69,6 +69,11 @@ impl Authz {
         self.stored_data.clone()
     }
 
+    /// The decision log, when there is one: key events are written to it too.
+    pub fn decision_log(&self) -> Option<&DecisionLog> {
+        self.decision_log.as_deref()
+    }
+
     /// Also writes every decision to `log`.
     pub fn with_decision_log(mut self, log: Arc<DecisionLog>) -> Authz {
         self.decision_log = Some(log);

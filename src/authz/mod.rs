@@ -35,7 +35,7 @@ pub use action::Action;
 pub use bundle::PolicyBundle;
 pub use cases::{CaseContext, CaseFailure, CaseReport, run_cases};
 pub use decision::{AuthzError, Denial, DeniedResource, Evaluation, UserAuthzError};
-pub use decision_log::{DecisionLog, DecisionLogTarget};
+pub use decision_log::{DecisionLog, DecisionLogTarget, KeyEvent, KeyOutcome, NotRecorded};
 pub use evaluate::evaluate;
 pub use explain::{Explanation, explain};
 

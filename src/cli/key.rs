@@ -2,14 +2,15 @@
 
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use super::{find_workspace, open, print_json};
+use crate::authz::{DecisionLog, DecisionLogTarget};
 use crate::config::DatabaseArgs;
 use crate::duration::parse_duration;
 use crate::keys::api_key::{ApiKeyView, IssuedKey, NewKey};
 use crate::keys::grant::{Grants, Permission, Role};
-use crate::keys::lifecycle;
+use crate::keys::lifecycle::{self, Actor, Audit};
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
 use crate::keys::rate_limit::RateLimit;
@@ -50,6 +51,8 @@ pub enum KeyCommand {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
+        audit: AuditArgs,
+        #[command(flatten)]
         database: DatabaseArgs,
     },
     /// List a workspace's keys (never their secrets).
@@ -67,6 +70,8 @@ pub enum KeyCommand {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
+        audit: AuditArgs,
+        #[command(flatten)]
         database: DatabaseArgs,
     },
     /// Issue a new secret for the key (same id and grants); the previous one works until the grace ends.
@@ -78,8 +83,28 @@ pub enum KeyCommand {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
+        audit: AuditArgs,
+        #[command(flatten)]
         database: DatabaseArgs,
     },
+}
+
+/// Where the key's events are recorded, besides the trace: the server's decision log.
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Append the event to this decision log (`stdout` or a file), as the server does.
+    #[arg(long, env = "ANDI_DECISION_LOG")]
+    decision_log: Option<DecisionLogTarget>,
+}
+
+impl AuditArgs {
+    fn open(&self) -> anyhow::Result<Option<DecisionLog>> {
+        Ok(self
+            .decision_log
+            .as_ref()
+            .map(DecisionLog::open)
+            .transpose()?)
+    }
 }
 
 fn parse_permission(s: &str) -> Result<Permission, String> {
@@ -108,6 +133,7 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
             objects,
             rate_limit,
             json,
+            audit,
             database,
         } => {
             let grants = Grants::new(role, permissions).map_err(|e| {
@@ -122,8 +148,13 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("--objects: {e}"))?;
             let db = open(&database).await?;
             let workspace = find_workspace(&db, &workspace).await?;
+            let (actor, log) = (Actor::cli(), audit.open()?);
             let (secret, key) = lifecycle::create_key(
                 &db,
+                Audit {
+                    actor: &actor,
+                    log: log.as_ref(),
+                },
                 &workspace,
                 NewKey {
                     name,
@@ -162,7 +193,7 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             println!(
-                "{:<26} {:<20} {:<15} {:<7} {:<40} {:<5} {:<8} {:<20} {:<20} EXPIRES",
+                "{:<26} {:<20} {:<15} {:<7} {:<40} {:<5} {:<8} {:<20} {:<20} {:<20} {:<20} METADATA",
                 "ID",
                 "NAME",
                 "START",
@@ -171,12 +202,20 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
                 "ENV",
                 "STATUS",
                 "CREATED",
-                "LAST USED"
+                "CREATED BY",
+                "LAST USED",
+                "EXPIRES",
             );
             for k in views {
                 let permissions: Vec<&str> = k.permissions.iter().map(|p| p.as_str()).collect();
+                let metadata: Vec<String> = k
+                    .metadata
+                    .pairs()
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}"))
+                    .collect();
                 println!(
-                    "{:<26} {:<20} {:<15} {:<7} {:<40} {:<5} {:<8} {:<20} {:<20} {}",
+                    "{:<26} {:<20} {:<15} {:<7} {:<40} {:<5} {:<8} {:<20} {:<20} {:<20} {:<20} {}",
                     k.id,
                     k.name,
                     k.start,
@@ -189,8 +228,14 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
                     k.environment.as_str(),
                     serde_json::to_value(k.status)?.as_str().unwrap_or_default(),
                     short_time(Some(k.created_at)),
+                    k.created_by.as_deref().unwrap_or("-"),
                     short_time(k.last_used_at),
                     short_time(k.expires_at),
+                    if metadata.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        metadata.join(",")
+                    },
                 );
             }
             Ok(())
@@ -198,10 +243,16 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
         KeyCommand::Revoke {
             key_id,
             json,
+            audit,
             database,
         } => {
             let db = open(&database).await?;
-            let key = lifecycle::revoke_key(&db, &key_id, now).await?;
+            let (actor, log) = (Actor::cli(), audit.open()?);
+            let audit = Audit {
+                actor: &actor,
+                log: log.as_ref(),
+            };
+            let key = lifecycle::revoke_key(&db, audit, &key_id, now).await?;
             let view = ApiKeyView::new(&key, now);
             if json {
                 print_json(&view)
@@ -219,10 +270,16 @@ pub async fn run(command: KeyCommand) -> anyhow::Result<()> {
             key_id,
             grace,
             json,
+            audit,
             database,
         } => {
             let db = open(&database).await?;
-            let (secret, key) = lifecycle::rotate_key(&db, &key_id, grace, now).await?;
+            let (actor, log) = (Actor::cli(), audit.open()?);
+            let audit = Audit {
+                actor: &actor,
+                log: log.as_ref(),
+            };
+            let (secret, key) = lifecycle::rotate_key(&db, audit, &key_id, grace, now).await?;
             if !json {
                 eprintln!(
                     "the key's previous secret works until {}",

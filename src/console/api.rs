@@ -23,7 +23,7 @@ use crate::http::state::AppState;
 use crate::issue::Issue;
 use crate::keys::api_key::{ApiKey, ApiKeyView, IssuedKey, NewKey};
 use crate::keys::grant::{Grants, Permission, Role};
-use crate::keys::lifecycle;
+use crate::keys::lifecycle::{self, Actor};
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
 use crate::keys::rate_limit::RateLimit;
@@ -295,7 +295,10 @@ pub async fn api_keys_create(
         objects,
         rate_limit,
     };
-    let (secret, key) = lifecycle::create_key(&state.db, &opened.workspace, new, now).await?;
+    let actor = Actor::User(me.user.id.clone());
+    let audit = state.key_audit(&actor);
+    let (secret, key) =
+        lifecycle::create_key(&state.db, audit, &opened.workspace, new, now).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, key_location(&handle, &key.id))],
@@ -330,7 +333,8 @@ pub async fn api_keys_revoke(
 ) -> Result<Json<ApiKeyView>, ApiError> {
     let key = open_key(&state, &me, &handle, &id, Action::RevokeApiKey).await?;
     let now = Utc::now();
-    let revoked = state.revoke_key(&key.id, now).await?;
+    let actor = Actor::User(me.user.id.clone());
+    let revoked = state.revoke_key(&actor, &key.id, now).await?;
     Ok(Json(ApiKeyView::new(&revoked, now)))
 }
 
@@ -373,7 +377,8 @@ pub async fn api_keys_rotate(
         })?,
     };
     let now = Utc::now();
-    let (secret, new) = state.rotate_key(&key.id, grace, now).await?;
+    let actor = Actor::User(me.user.id.clone());
+    let (secret, new) = state.rotate_key(&actor, &key.id, grace, now).await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, key_location(&handle, &new.id))],

@@ -202,6 +202,8 @@ pub struct KeyRow {
     pub rate_limit: String,
     pub environment: &'static str,
     pub created: String,
+    /// The creator's user id or `cli:<os user>`; `—` for keys older than that record.
+    pub created_by: String,
     pub last_used: String,
     pub expires: String,
     /// active, expiring, expired or revoked.
@@ -248,6 +250,7 @@ impl KeyRow {
             rate_limit: key.rate_limit.map(|l| l.to_string()).unwrap_or_default(),
             environment: key.environment.as_str(),
             created: when(Some(key.created_at), now, "—"),
+            created_by: key.created_by.clone().unwrap_or_else(|| "—".to_owned()),
             last_used: when(key.last_used_at, now, "Never"),
             expires: when(key.expires_at, now, "Never"),
             status,

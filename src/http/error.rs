@@ -165,6 +165,7 @@ impl From<KeyError> for ApiError {
                 code: "key_not_active",
                 detail: error.to_string(),
             },
+            KeyError::NotRecorded(error) => ApiError::Internal(error.into()),
             KeyError::Store(error) => error.into(),
         }
     }

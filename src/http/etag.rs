@@ -36,6 +36,14 @@ impl ETag {
         let Some(wanted) = headers.get(header::IF_MATCH) else {
             return Ok(());
         };
+        if !is_tag_list(wanted) {
+            // A malformed precondition is the client's mistake, not a stale version: a 412
+            // would send it to read and retry for ever.
+            return Err(ApiError::BadRequest {
+                code: "invalid_if_match",
+                detail: "If-Match must be `*` or a comma-separated list of quoted ETags (`\"…\"`), as the ETag header gives them".to_owned(),
+            });
+        }
         if self.listed_in(wanted, false) {
             Ok(())
         } else {
@@ -67,6 +75,24 @@ impl ETag {
     }
 }
 
+/// Whether `value` is `*` or a list of entity tags (RFC 9110 §8.8.3: `W/` optional, then
+/// printable characters other than `"` between quotes).
+fn is_tag_list(value: &HeaderValue) -> bool {
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    value.trim() == "*"
+        || value.split(',').map(str::trim).all(|tag| {
+            let quoted = tag.strip_prefix("W/").unwrap_or(tag);
+            quoted.len() >= 2
+                && quoted.starts_with('"')
+                && quoted.ends_with('"')
+                && quoted[1..quoted.len() - 1]
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +119,15 @@ mod tests {
             tag.check_if_match(&headers(header::IF_MATCH, &weak))
                 .is_err()
         );
+        for malformed in ["0", "null", "\"a\" \"b\"", "\"unclosed", "*, \"a\""] {
+            assert!(
+                matches!(
+                    tag.check_if_match(&headers(header::IF_MATCH, malformed)),
+                    Err(ApiError::BadRequest { .. })
+                ),
+                "If-Match: {malformed} is malformed"
+            );
+        }
         assert!(tag.not_modified(&headers(header::IF_NONE_MATCH, &weak)));
         assert!(!tag.not_modified(&headers(header::IF_NONE_MATCH, "\"other\"")));
         assert_ne!(tag, ETag::of(&serde_json::json!({"a": 2})).unwrap());

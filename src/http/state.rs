@@ -17,7 +17,7 @@ use crate::auth::verify::KeyVerifier;
 use crate::authz::Authz;
 use crate::console::settings::ConsoleConfig;
 use crate::keys::api_key::ApiKey;
-use crate::keys::lifecycle::{self, KeyError};
+use crate::keys::lifecycle::{self, Actor, Audit, KeyError};
 use crate::keys::secret::KeySecret;
 use crate::objects::cache::{DEFAULT_DEFINITION_CACHE_TTL, DefinitionCache};
 
@@ -91,9 +91,22 @@ impl AppState {
         self
     }
 
+    /// Where `actor`'s key events are recorded: this server's decision log, if it has one.
+    pub fn key_audit<'a>(&'a self, actor: &'a Actor) -> Audit<'a> {
+        Audit {
+            actor,
+            log: self.authz.decision_log(),
+        }
+    }
+
     /// Revokes a key and drops it from this server's key cache at once.
-    pub async fn revoke_key(&self, id: &str, now: DateTime<Utc>) -> Result<ApiKey, KeyError> {
-        let key = lifecycle::revoke_key(&self.db, id, now).await?;
+    pub async fn revoke_key(
+        &self,
+        actor: &Actor,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKey, KeyError> {
+        let key = lifecycle::revoke_key(&self.db, self.key_audit(actor), id, now).await?;
         self.keys.forget(id);
         Ok(key)
     }
@@ -102,11 +115,13 @@ impl AppState {
     /// secrets' new expiry applies from the next request.
     pub async fn rotate_key(
         &self,
+        actor: &Actor,
         id: &str,
         grace: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<(KeySecret, ApiKey), KeyError> {
-        let rotated = lifecycle::rotate_key(&self.db, id, grace, now).await?;
+        let rotated =
+            lifecycle::rotate_key(&self.db, self.key_audit(actor), id, grace, now).await?;
         self.keys.forget(id);
         Ok(rotated)
     }

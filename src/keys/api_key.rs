@@ -29,6 +29,9 @@ pub struct ApiKey {
     /// The objects the key may act on; `None` for every object.
     pub objects: Option<ObjectLimit>,
     pub rate_limit: Option<RateLimit>,
+    /// Who created it (see [`crate::keys::lifecycle::Actor`]); `None` for keys older than
+    /// that record.
+    pub created_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,6 +113,9 @@ pub struct ApiKeyView {
     /// `{requests, windowSecs}`; absent for a key without a rate limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// Who created the key: a console user's id (`usr_…`) or `cli:` and the operating-system
+    /// user; `null` for keys created before creators were recorded.
+    pub created_by: Option<String>,
 }
 
 impl ApiKeyView {
@@ -132,6 +138,7 @@ impl ApiKeyView {
             metadata: key.metadata.clone(),
             objects: key.objects.clone(),
             rate_limit: key.rate_limit,
+            created_by: key.created_by.clone(),
         }
     }
 }

@@ -34,6 +34,7 @@ pub struct NewKeyRow<'a> {
     pub metadata: &'a KeyMetadata,
     pub objects: Option<&'a ObjectLimit>,
     pub rate_limit: Option<RateLimit>,
+    pub created_by: &'a str,
 }
 
 fn to_domain(model: api_key::Model, workspace: &workspace::Model) -> Result<ApiKey, StoreError> {
@@ -92,6 +93,7 @@ fn to_domain(model: api_key::Model, workspace: &workspace::Model) -> Result<ApiK
         expires_at: model.expires_at,
         revoked_at: model.revoked_at,
         last_used_at: model.last_used_at,
+        created_by: model.created_by,
     })
 }
 
@@ -123,6 +125,7 @@ pub async fn insert_key(db: &impl ConnectionTrait, row: NewKeyRow<'_>) -> Result
         rate_limit_window_secs: Set(row
             .rate_limit
             .and_then(|l| i32::try_from(l.window_secs()).ok())),
+        created_by: Set(Some(row.created_by.to_owned())),
     }
     .insert(db)
     .await?;

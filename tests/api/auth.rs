@@ -244,7 +244,7 @@ async fn revoked_expired_and_rotated_keys_are_rejected_with_401() {
     let now = Utc::now();
 
     let (revoked, revoked_id) = app.create_key(&acme, Some(Role::Admin), &[]).await;
-    lifecycle::revoke_key(&app.db, &revoked_id, now)
+    lifecycle::revoke_key(&app.db, crate::helpers::test_audit(), &revoked_id, now)
         .await
         .unwrap();
 
@@ -264,6 +264,7 @@ async fn revoked_expired_and_rotated_keys_are_rejected_with_401() {
     let (rotated, rotated_id) = app.create_key(&acme, Some(Role::Admin), &[]).await;
     let (successor, _) = lifecycle::rotate_key(
         &app.db,
+        crate::helpers::test_audit(),
         &rotated_id,
         Duration::hours(1),
         now - Duration::hours(2),
@@ -330,9 +331,15 @@ async fn a_rotated_key_keeps_working_during_its_grace() {
         .create_key(&acme, None, &[Permission::ObjectsRead])
         .await;
 
-    let (new, rotated) = lifecycle::rotate_key(&app.db, &old_id, Duration::hours(24), Utc::now())
-        .await
-        .unwrap();
+    let (new, rotated) = lifecycle::rotate_key(
+        &app.db,
+        crate::helpers::test_audit(),
+        &old_id,
+        Duration::hours(24),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(app.get("/api/objects", &old).await.status(), 200);
     assert_eq!(app.get("/api/objects", new.expose()).await.status(), 200);

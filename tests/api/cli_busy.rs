@@ -125,7 +125,11 @@ async fn two_servers_on_one_database_revoke_keys_at_the_same_time() {
                 second.state.clone()
             };
             let id = id.clone();
-            tokio::spawn(async move { state.revoke_key(&id, chrono::Utc::now()).await })
+            tokio::spawn(async move {
+                state
+                    .revoke_key(&crate::helpers::TEST_ACTOR, &id, chrono::Utc::now())
+                    .await
+            })
         })
         .collect();
     let mut failed = Vec::new();

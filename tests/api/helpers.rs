@@ -18,7 +18,7 @@ use andi::http::state::AppState;
 use andi::id::random_base62;
 use andi::keys::api_key::NewKey;
 use andi::keys::grant::{Grants, Permission, Role};
-use andi::keys::lifecycle;
+use andi::keys::lifecycle::{self, Actor, Audit};
 use andi::keys::metadata::KeyMetadata;
 use andi::keys::secret::Environment;
 use andi::store;
@@ -58,6 +58,18 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Settings of a test server; [`TestAppBuilder::spawn`] starts it.
+/// The actor of keys a test makes or changes directly, without the CLI or the console.
+pub static TEST_ACTOR: std::sync::LazyLock<Actor> =
+    std::sync::LazyLock::new(|| Actor::Cli("test".to_owned()));
+
+/// Key changes by [`TEST_ACTOR`], recorded in no decision log.
+pub fn test_audit() -> Audit<'static> {
+    Audit {
+        actor: &TEST_ACTOR,
+        log: None,
+    }
+}
+
 pub struct TestAppBuilder {
     config: ServeConfig,
     database: Option<Arc<TestDatabase>>,
@@ -233,9 +245,10 @@ impl TestApp {
             objects: None,
             rate_limit: None,
         };
-        let (secret, key) = lifecycle::create_key(&self.db, workspace, new, Utc::now())
-            .await
-            .expect("create key");
+        let (secret, key) =
+            lifecycle::create_key(&self.db, test_audit(), workspace, new, Utc::now())
+                .await
+                .expect("create key");
         (secret.expose().to_owned(), key.id)
     }
 
@@ -261,7 +274,7 @@ impl TestApp {
             objects: None,
             rate_limit: None,
         };
-        let (secret, _) = lifecycle::create_key(&self.db, workspace, new, Utc::now())
+        let (secret, _) = lifecycle::create_key(&self.db, test_audit(), workspace, new, Utc::now())
             .await
             .expect("create key");
         secret.expose().to_owned()

@@ -38,7 +38,12 @@ async fn a_policy_that_names_a_key_keeps_applying_after_the_key_is_rotated() {
 
     let (rotated, key) = app
         .state
-        .rotate_key(&worker_id, Duration::hours(1), Utc::now())
+        .rotate_key(
+            &crate::helpers::TEST_ACTOR,
+            &worker_id,
+            Duration::hours(1),
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert_eq!(key.id, worker_id, "the rotated key keeps its id");

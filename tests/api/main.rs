@@ -22,6 +22,7 @@ mod etags;
 mod helpers;
 mod http_habits;
 mod idempotency;
+mod key_audit;
 mod key_identity;
 mod lockout;
 mod metrics;

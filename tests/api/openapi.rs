@@ -203,3 +203,293 @@ async fn the_documented_examples_succeed_in_order_on_a_fresh_server() {
         );
     }
 }
+
+/// The operations of the key API whose bodies are typed, with a route to send them to.
+const TYPED_BODIES: [(&str, &str, &str); 6] = [
+    ("post", "/api/objects", "/api/objects"),
+    ("patch", "/api/objects/{handle}", "/api/objects/invoices"),
+    (
+        "post",
+        "/api/objects/{handle}/data/upsert-many",
+        "/api/objects/invoices/data/upsert-many",
+    ),
+    (
+        "patch",
+        "/api/objects/{handle}/data/patch-many",
+        "/api/objects/invoices/data/patch-many",
+    ),
+    (
+        "post",
+        "/api/objects/{handle}/query",
+        "/api/objects/invoices/query",
+    ),
+    (
+        "post",
+        "/api/objects/{handle}/data/delete-many",
+        "/api/objects/invoices/data/delete-many",
+    ),
+];
+
+/// Sends each documented example in order, so the object and records the later ones name exist.
+async fn apply_examples(s: &crate::object_support::Setup, doc: &Value) {
+    for (method, documented, concrete) in TYPED_BODIES {
+        let body = &doc["paths"][documented][method]["requestBody"]["content"]["application/json"]
+            ["example"];
+        let response = s
+            .app
+            .client
+            .request(method.to_uppercase().parse().unwrap(), s.app.url(concrete))
+            .bearer_auth(&s.key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{method} {concrete}");
+    }
+}
+
+/// The schema a `$ref` names, from the document's components.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+#[tokio::test]
+async fn every_request_body_is_typed_and_a_field_the_schema_does_not_list_is_refused() {
+    let s = setup().await;
+    let doc = document(&s).await;
+    let mut typed = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(body) = operation.get("requestBody") else {
+                continue;
+            };
+            let schema = resolve(&doc, &body["content"]["application/json"]["schema"]);
+            assert_eq!(
+                schema["type"], "object",
+                "{method} {path}: the body is a typed object, not any value: {schema}"
+            );
+            assert_eq!(
+                schema["additionalProperties"], false,
+                "{method} {path}: the parsers refuse unknown fields, so the schema says so"
+            );
+            assert!(
+                schema["properties"]
+                    .as_object()
+                    .is_some_and(|p| !p.is_empty()),
+                "{method} {path} lists its fields"
+            );
+            typed += 1;
+        }
+    }
+    assert_eq!(typed, 9, "the nine operations that take a JSON body");
+
+    // Each example is accepted as documented (the_documented_examples_succeed_in_order…);
+    // the same example with one field more is refused, naming that field.
+    apply_examples(&s, &doc).await;
+    for (method, documented, concrete) in TYPED_BODIES {
+        let operation = &doc["paths"][documented][method];
+        let schema = resolve(
+            &doc,
+            &operation["requestBody"]["content"]["application/json"]["schema"],
+        );
+        let mut body = operation["requestBody"]["content"]["application/json"]["example"].clone();
+        for field in body.as_object().unwrap().keys() {
+            assert!(
+                schema["properties"].get(field).is_some(),
+                "{method} {documented}: the example's `{field}` is in the schema"
+            );
+        }
+        for extra in [serde_json::json!(1), Value::Null] {
+            body["undocumented"] = extra;
+            let response = s
+                .app
+                .client
+                .request(method.to_uppercase().parse().unwrap(), s.app.url(concrete))
+                .bearer_auth(&s.key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                400,
+                "{method} {concrete} with a field its schema does not list"
+            );
+            let problem: Value = response.json().await.unwrap();
+            assert!(
+                problem["issues"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|issue| issue["path"] == serde_json::json!(["undocumented"])),
+                "{method} {concrete}: the refusal names the field: {problem}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_if_match_the_documented_pattern_refuses_is_refused_with_400() {
+    let s = setup().await;
+    let doc = document(&s).await;
+    let parameter = doc["paths"]["/api/objects/{handle}"]["patch"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "If-Match")
+        .unwrap()
+        .clone();
+    assert!(parameter["schema"]["pattern"].is_string(), "{parameter}");
+    s.define(serde_json::json!({"name": "Notes"})).await;
+    for (value, status) in [("null", 400), ("0", 400), ("\"stale\"", 412), ("*", 200)] {
+        let response = s
+            .app
+            .client
+            .patch(s.app.url("/api/objects/notes"))
+            .bearer_auth(&s.key)
+            .header("if-match", value)
+            .json(&serde_json::json!({"description": "d"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "If-Match: {value}");
+    }
+}
+
+#[tokio::test]
+async fn a_field_the_schema_requires_is_required_by_the_server() {
+    let s = setup().await;
+    let doc = document(&s).await;
+    apply_examples(&s, &doc).await;
+    for (method, documented, concrete) in TYPED_BODIES {
+        let operation = &doc["paths"][documented][method];
+        let schema = resolve(
+            &doc,
+            &operation["requestBody"]["content"]["application/json"]["schema"],
+        );
+        let example = &operation["requestBody"]["content"]["application/json"]["example"];
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let field = required.as_str().unwrap();
+            let mut body = example.clone();
+            body.as_object_mut().unwrap().remove(field);
+            let response = s
+                .app
+                .client
+                .request(method.to_uppercase().parse().unwrap(), s.app.url(concrete))
+                .bearer_auth(&s.key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                400,
+                "{method} {concrete} without its required `{field}`"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_documented_response_headers_are_the_ones_the_server_sends() {
+    let s = setup().await;
+    let doc = document(&s).await;
+    let headers = |path: &str, method: &str, status: &str| {
+        doc["paths"][path][method]["responses"][status]["headers"].clone()
+    };
+    for (method, path) in [
+        ("post", "/api/objects"),
+        ("post", "/api/v1/workspaces"),
+        ("post", "/api/v1/workspaces/{handle}/api-keys"),
+        ("post", "/api/v1/workspaces/{handle}/api-keys/{id}/rotate"),
+    ] {
+        assert!(
+            headers(path, method, "201")["Location"].is_object(),
+            "{method} {path}: a 201 documents its Location"
+        );
+    }
+    for (method, path, status) in [
+        ("get", "/api/key", "200"),
+        ("get", "/api/key", "401"),
+        ("get", "/api/v1/workspaces/{handle}/api-keys", "200"),
+        ("post", "/api/v1/workspaces/{handle}/api-keys", "201"),
+    ] {
+        assert_eq!(
+            headers(path, method, status)["Cache-Control"]["schema"]["const"],
+            "no-store",
+            "{method} {path} {status}"
+        );
+    }
+    assert!(headers("/api/objects", "get", "200")["Cache-Control"].is_null());
+    for (method, path, status) in [
+        ("post", "/api/objects", "201"),
+        ("get", "/api/objects/{handle}", "200"),
+        ("patch", "/api/objects/{handle}", "200"),
+        ("get", "/api/objects/{handle}/data/{id}", "200"),
+    ] {
+        assert!(
+            headers(path, method, status)["ETag"].is_object(),
+            "{method} {path} {status} documents its ETag"
+        );
+    }
+    let limited = headers("/api/objects", "get", "429");
+    for name in [
+        "Retry-After",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+    ] {
+        assert!(limited[name].is_object(), "429 documents {name}");
+    }
+
+    // What the server sends, for the same routes.
+    let created = s
+        .app
+        .client
+        .post(s.app.url("/api/objects"))
+        .bearer_auth(&s.key)
+        .json(&serde_json::json!({"name": "Notes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(
+        created.headers()["location"],
+        "/api/objects/notes",
+        "the Location of the created object"
+    );
+    assert!(created.headers().contains_key("etag"));
+    let key = s
+        .app
+        .client
+        .get(s.app.url("/api/key"))
+        .bearer_auth(&s.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(key.headers()["cache-control"], "no-store");
+    let refused = s
+        .app
+        .client
+        .get(s.app.url("/api/key"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["cache-control"], "no-store");
+    let objects = s
+        .app
+        .client
+        .get(s.app.url("/api/objects"))
+        .bearer_auth(&s.key)
+        .send()
+        .await
+        .unwrap();
+    assert!(!objects.headers().contains_key("cache-control"));
+}

@@ -217,9 +217,15 @@ async fn explain_of_a_query_prints_the_residual_the_filter_and_its_sql() {
         objects: None,
         rate_limit: None,
     };
-    let (_, key) = lifecycle::create_key(&app.db, &acme, new, chrono::Utc::now())
-        .await
-        .unwrap();
+    let (_, key) = lifecycle::create_key(
+        &app.db,
+        crate::helpers::test_audit(),
+        &acme,
+        new,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
 
     let explained = andi(&[
         "policy",

@@ -84,7 +84,7 @@ async fn a_key_revoked_on_one_server_is_rejected_by_another_on_the_same_database
 
     first
         .state
-        .revoke_key(&key_id, Utc::now())
+        .revoke_key(&crate::helpers::TEST_ACTOR, &key_id, Utc::now())
         .await
         .expect("revoke");
 
@@ -160,7 +160,12 @@ async fn a_key_rotated_without_grace_on_one_server_expires_on_another() {
 
     let (new_key, _) = first
         .state
-        .rotate_key(&key_id, chrono::Duration::zero(), Utc::now())
+        .rotate_key(
+            &crate::helpers::TEST_ACTOR,
+            &key_id,
+            chrono::Duration::zero(),
+            Utc::now(),
+        )
         .await
         .expect("rotate");
 

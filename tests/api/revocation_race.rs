@@ -67,7 +67,7 @@ async fn keys_revoked_concurrently_on_one_server_are_all_refused_by_another_a_se
                 loop {
                     let next = queue.lock().expect("queue").pop();
                     let Some(id) = next else { break };
-                    lifecycle::revoke_key(&db, &id, Utc::now())
+                    lifecycle::revoke_key(&db, crate::helpers::test_audit(), &id, Utc::now())
                         .await
                         .expect("revoke is acknowledged");
                 }

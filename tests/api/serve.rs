@@ -208,9 +208,14 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     let (admin, admin_id) = app.create_key(&acme, Some(Role::Admin), &[]).await;
     let (viewer, _) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
     let (revoked, revoked_id) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
-    andi::keys::lifecycle::revoke_key(&app.db, &revoked_id, chrono::Utc::now())
-        .await
-        .unwrap();
+    andi::keys::lifecycle::revoke_key(
+        &app.db,
+        crate::helpers::test_audit(),
+        &revoked_id,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let mut near_miss = admin.clone();
     let last = near_miss.pop().unwrap();
     near_miss.push(if last == 'x' { 'y' } else { 'x' });

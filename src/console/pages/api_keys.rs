@@ -18,8 +18,7 @@ use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::keys::api_key::{ApiKey, NewKey};
 use crate::keys::grant::{Grants, Permission, Role};
-use crate::keys::lifecycle;
-use crate::keys::lifecycle::KeyError;
+use crate::keys::lifecycle::{self, Actor, KeyError};
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
 use crate::keys::rate_limit::RateLimit;
@@ -223,7 +222,11 @@ pub async fn api_key_create(
         rate_limit: fields.get("rate_limit").to_owned(),
     };
     let created = match parse_new_key(fields) {
-        Ok(new) => lifecycle::create_key(&state.db, &opened.workspace, new, Utc::now()).await,
+        Ok(new) => {
+            let actor = Actor::User(me.user.id.clone());
+            let audit = state.key_audit(&actor);
+            lifecycle::create_key(&state.db, audit, &opened.workspace, new, Utc::now()).await
+        }
         Err(message) => Err(KeyError::Invalid(message)),
     };
     match created {
@@ -319,7 +322,7 @@ pub async fn api_key_revoke(
         &Resource::api_key(&key),
     )?;
     state
-        .revoke_key(&key.id, Utc::now())
+        .revoke_key(&Actor::User(user.0.user.id.clone()), &key.id, Utc::now())
         .await
         .map_err(ApiError::from)?;
     Ok(Redirect::to(&keys_path(&opened)).into_response())
@@ -347,7 +350,12 @@ pub async fn api_key_rotate(
         text => parse_duration(text).map_err(|m| PageError::Status(StatusCode::BAD_REQUEST, m))?,
     };
     let (secret, new) = state
-        .rotate_key(&key.id, grace, Utc::now())
+        .rotate_key(
+            &Actor::User(user.0.user.id.clone()),
+            &key.id,
+            grace,
+            Utc::now(),
+        )
         .await
         .map_err(ApiError::from)?;
     let cookie = issued_cookie(&state, &opened, &new, secret.expose());

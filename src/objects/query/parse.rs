@@ -114,7 +114,7 @@ pub fn parse_query_body(
     for (key, value) in object {
         let path = vec![PathSegment::from(key.as_str())];
         match (key.as_str(), value) {
-            (_, Value::Null) => {}
+            ("where" | "sort" | "limit" | "cursor", Value::Null) => {}
             ("where", Value::Object(fields)) => {
                 for (field, ops) in fields {
                     let field_path = vec!["where".into(), PathSegment::from(field.as_str())];

@@ -25,6 +25,9 @@ pub struct Model {
     /// Requests per window; both `None` for a key without a rate limit.
     pub rate_limit_requests: Option<i32>,
     pub rate_limit_window_secs: Option<i32>,
+    /// Who created the key: a console user's id, or `cli:` and an operating-system user;
+    /// `None` for keys created before creators were recorded.
+    pub created_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
