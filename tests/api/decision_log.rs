@@ -97,3 +97,89 @@ async fn the_decision_log_has_one_line_per_decision_and_appends_to_an_existing_f
     );
     assert_eq!(log.dropped(), 0);
 }
+
+#[tokio::test]
+async fn a_query_records_the_filter_the_policies_became_and_no_line_per_row() {
+    let policies = crate::policy_files::copy_of_shipped_policies();
+    std::fs::write(
+        policies.path().join("confidential.cedar"),
+        r#"@id("confidential")
+forbid (principal is Andi::ApiKey, action, resource is Andi::Record)
+when { resource.attributes has confidential && resource.attributes.confidential }
+unless { principal in Andi::Role::"admin" };
+"#,
+    )
+    .unwrap();
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("decisions.jsonl");
+    let app = TestApp::builder()
+        .policies(policies.path())
+        .decision_log(&log_path)
+        .spawn()
+        .await;
+    let acme = app.create_workspace("acme").await;
+    let (admin, _) = app.create_key(&acme, Some(Role::Admin), &[]).await;
+    let (viewer, viewer_id) = app.create_key(&acme, Some(Role::Viewer), &[]).await;
+    let created = app
+        .post_json(
+            "/api/objects",
+            &admin,
+            &json!({"name": "Customers", "attributes": {"confidential": {"type": "boolean"}}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let records: Vec<Value> = (0..6)
+        .map(|i| json!({"attributes": {"confidential": i % 2 == 0}}))
+        .collect();
+    let written = app
+        .post_json(
+            "/api/objects/customers/data/upsert-many",
+            &admin,
+            &json!({ "records": records }),
+        )
+        .await;
+    assert_eq!(written.status(), 200);
+
+    let page = app
+        .client
+        .get(app.url("/api/objects/customers/query"))
+        .bearer_auth(&viewer)
+        .header("x-request-id", "q-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page: Value = page.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    app.stop().await;
+
+    let lines: Vec<Value> = read_lines(&log_path)
+        .into_iter()
+        .filter(|line| line["requestId"] == "q-1")
+        .collect();
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|line| line["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["queryRecords", "getRecord"],
+        "the query's decision and its filter, no line per row: {lines:#?}"
+    );
+    let filter = &lines[1];
+    assert_eq!(filter["decision"], "filter");
+    assert_eq!(filter["principal"], viewer_id.as_str());
+    assert!(
+        filter["resource"]
+            .as_str()
+            .unwrap()
+            .starts_with("Andi::ObjectDefinition::"),
+        "{filter}"
+    );
+    assert_eq!(
+        filter["filter"],
+        "not (confidential exists and confidential eq true)"
+    );
+    assert_eq!(filter["rowsDecided"], false);
+    assert_eq!(filter["policies"], json!(["confidential", "objects-read"]));
+}
