@@ -442,12 +442,7 @@ mod tests {
             &format!(
                 r#"{POSTGRES_LIVE} AND ("attributes" ->> 'kind') IN ($3, $4) AND ("attributes" ->> 'done') IN ($5) {DEFAULT_ORDER} LIMIT $6"#
             ),
-            scoped(vec![
-                text("a"),
-                text("b"),
-                text("true"),
-                Value::from(51u64),
-            ]),
+            scoped(vec![text("a"), text("b"), text("true"), Value::from(51u64)]),
         );
     }
 
