@@ -1,12 +1,20 @@
-//! Objects API benchmark (not a test): prints records/s of upsert-many (100,000 records in
-//! batches of 1,000), p50/p99 of a query with one equality and one range filter over them,
-//! and p50 of fetching page 50 with the cursor. Runs the real router in-process over HTTP.
+//! Objects API benchmark (not a test). For each record count it loads one object through
+//! `upsert-many` (batches of 1,000, over HTTP to the real router in-process) and, batch by
+//! batch beside it, the same rows into a twin object straight through the same driver
+//! (sea-orm/sqlx, one multi-row INSERT into `records` and one into `record_unique_values` per
+//! transaction): the database's ceiling for those rows in those tables. Then it times a
+//! query on filterable attributes, the same query on attributes that are not filterable,
+//! and page 50 by cursor, and prints the query plan of the filterable query. Last, it
+//! changes the definition of the largest object (a check of every record, then the removal
+//! of an attribute from every record) and prints the time and the peak resident memory.
 //!
 //! SQLite (a fresh temporary file):
 //!   cargo run --release --example objects_bench
 //! PostgreSQL (a fresh database is created beside the one named, and dropped after):
 //!   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --release --example objects_bench
-//! `BENCH_RECORDS` changes the record count (default 100000).
+//! `BENCH_RECORDS` takes the record counts, comma-separated (default `10000,100000`), e.g.
+//! `BENCH_RECORDS=10000,100000,1000000`. Each count gets its own pair of objects in one
+//! database, so later counts run on a larger table.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,27 +25,66 @@ use andi::authz::Authz;
 use andi::http::app::router;
 use andi::http::limits::Limits;
 use andi::http::state::AppState;
-use andi::id::random_base62;
+use andi::id::{new_id, random_base62};
 use andi::keys::api_key::NewKey;
 use andi::keys::grant::{Grants, Role};
 use andi::keys::lifecycle;
 use andi::keys::secret::Environment;
+use andi::objects::handle::ObjectHandle;
+use andi::objects::query::RecordFilter;
 use andi::store;
 use andi::workspace::WorkspaceHandle;
-use chrono::Utc;
-use sea_orm::ConnectionTrait;
+use chrono::{SubsecRound, Utc};
+use sea_orm::sea_query::{Alias, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 
 const BATCH: usize = 1_000;
 const QUERY_RUNS: usize = 200;
 const PAGE_RUNS: usize = 100;
 
+/// One record of the benchmark: the same values go through Andi and through the bare insert.
+fn attributes(i: usize) -> Value {
+    let kind = format!("k{}", i % 10);
+    let amount = (i * 7919 % 10_000) as f64 / 10.0;
+    json!({
+        "code": format!("E{i:07}"),
+        "kind": kind,
+        "amount": amount,
+        "plain_kind": kind,
+        "plain_amount": amount,
+        "at": "2026-11-26T09:30:00.000Z"
+    })
+}
+
+fn definition(name: &str) -> Value {
+    let options: Vec<Value> = (0..10).map(|k| json!({"value": format!("k{k}")})).collect();
+    json!({"name": name, "attributes": {
+        "code": {"type": "string", "unique": true, "required": true},
+        "kind": {"type": "select", "options": options, "filterable": true},
+        "amount": {"type": "number", "filterable": true},
+        "plain_kind": {"type": "select", "options": options},
+        "plain_amount": {"type": "number"},
+        "at": {"type": "datetime"}
+    }})
+}
+
+struct Measured {
+    records: usize,
+    andi_secs: f64,
+    bare_secs: f64,
+    filterable: (Duration, Duration),
+    plain: (Duration, Duration),
+    page: Duration,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let total: usize = std::env::var("BENCH_RECORDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
+    let sizes: Vec<usize> = std::env::var("BENCH_RECORDS")
+        .unwrap_or_else(|_| "10000,100000".to_owned())
+        .split(',')
+        .map(|n| n.trim().parse())
+        .collect::<Result<_, _>>()?;
     let dir = tempfile::tempdir()?;
     let (url, admin) = match std::env::var("BENCH_DATABASE_URL") {
         Ok(admin) if admin.starts_with("postgres") => {
@@ -88,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
         actor: &bench,
         log: None,
     };
-    let (secret, _) =
+    let (secret, key_row) =
         lifecycle::create_key(&db, bench_audit, &workspace, new_key, Utc::now()).await?;
     let key = secret.expose().to_owned();
 
@@ -108,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
         .await
     });
     let client = reqwest::Client::new();
-    let post = |path: &str, body: Value| {
+    let post = |path: String, body: Value| {
         client
             .post(format!("{base}{path}"))
             .bearer_auth(&key)
@@ -116,104 +163,148 @@ async fn main() -> anyhow::Result<()> {
             .send()
     };
 
-    let created = post(
-        "/api/objects",
-        json!({"name": "Events", "attributes": {
-            "code": {"type": "string", "unique": true, "required": true},
-            "kind": {"type": "select", "options": (0..10).map(|k| json!({"value": format!("k{k}")})).collect::<Vec<_>>()},
-            "amount": {"type": "number"},
-            "at": {"type": "datetime"}
-        }}),
-    )
-    .await?;
-    anyhow::ensure!(
-        created.status() == 201,
-        "create object: {}",
-        created.text().await?
-    );
-
-    let started = Instant::now();
-    for batch in 0..total.div_ceil(BATCH) {
-        let records: Vec<Value> = (batch * BATCH..((batch + 1) * BATCH).min(total))
-            .map(|i| {
-                json!({"attributes": {
-                    "code": format!("E{i:07}"),
-                    "kind": format!("k{}", i % 10),
-                    "amount": (i * 7919 % 10_000) as f64 / 10.0,
-                    "at": "2026-11-26T09:30:00Z"
-                }})
-            })
-            .collect();
-        let response = post(
-            "/api/objects/events/data/upsert-many",
-            json!({"records": records}),
-        )
-        .await?;
-        anyhow::ensure!(
-            response.status() == 200,
-            "upsert: {}",
-            response.text().await?
-        );
-    }
-    let upsert_secs = started.elapsed().as_secs_f64();
-
-    let query =
-        json!({"where": {"kind": {"eq": "k3"}, "amount": {"gte": 100, "lt": 200}}, "limit": 50});
-    let mut query_times = Vec::new();
-    for _ in 0..QUERY_RUNS {
-        let t = Instant::now();
-        let response = post("/api/objects/events/query", query.clone()).await?;
-        anyhow::ensure!(
-            response.status() == 200,
-            "query: {}",
-            response.text().await?
-        );
-        response.bytes().await?;
-        query_times.push(t.elapsed());
-    }
-
-    let mut cursor = Value::Null;
-    for _ in 0..49 {
-        let page: Value = post(
-            "/api/objects/events/query",
-            json!({"limit": 50, "cursor": cursor}),
+    let mut results = Vec::new();
+    for &total in &sizes {
+        let andi = format!("events-{total}");
+        let bare = format!("bare-{total}");
+        for name in [&andi, &bare] {
+            let created = post("/api/objects".into(), definition(name)).await?;
+            anyhow::ensure!(
+                created.status() == 201,
+                "create object: {}",
+                created.text().await?
+            );
+        }
+        let bare_object = store::objects::find_definition_by_handle(
+            &db,
+            &workspace.id,
+            &ObjectHandle::parse(&bare).map_err(anyhow::Error::msg)?,
         )
         .await?
-        .json()
-        .await?;
-        cursor = page["nextCursor"].clone();
-    }
-    let mut page_times = Vec::new();
-    for _ in 0..PAGE_RUNS {
-        let t = Instant::now();
-        let response = post(
-            "/api/objects/events/query",
-            json!({"limit": 50, "cursor": cursor}),
+        .ok_or_else(|| anyhow::anyhow!("no object {bare}"))?;
+
+        let (mut andi_secs, mut bare_secs) = (0.0, 0.0);
+        for batch in 0..total.div_ceil(BATCH) {
+            let range = batch * BATCH..((batch + 1) * BATCH).min(total);
+            let records: Vec<Value> = range
+                .clone()
+                .map(|i| json!({"attributes": attributes(i)}))
+                .collect();
+            let started = Instant::now();
+            let response = post(
+                format!("/api/objects/{andi}/data/upsert-many"),
+                json!({"records": records}),
+            )
+            .await?;
+            anyhow::ensure!(
+                response.status() == 200,
+                "upsert: {}",
+                response.text().await?
+            );
+            response.bytes().await?;
+            andi_secs += started.elapsed().as_secs_f64();
+
+            let started = Instant::now();
+            bare_insert(&db, &workspace.id, &bare_object.id, &key_row.id, range).await?;
+            bare_secs += started.elapsed().as_secs_f64();
+        }
+
+        let filterable = json!({"where": {"amount": {"eq": 500}}, "limit": 50});
+        let plain = json!({"where": {"plain_amount": {"eq": 500}}, "limit": 50});
+        let path = format!("/api/objects/{andi}/query");
+        let filterable_times = time_query(&post, &path, &filterable, QUERY_RUNS).await?;
+        let plain_times = time_query(&post, &path, &plain, QUERY_RUNS).await?;
+
+        let mut cursor = Value::Null;
+        for _ in 0..49 {
+            let page: Value = post(path.clone(), json!({"limit": 50, "cursor": cursor}))
+                .await?
+                .json()
+                .await?;
+            cursor = page["nextCursor"].clone();
+        }
+        let page_times = time_query(
+            &post,
+            &path,
+            &json!({"limit": 50, "cursor": cursor}),
+            PAGE_RUNS,
         )
         .await?;
-        anyhow::ensure!(
-            response.status() == 200,
-            "page 50: {}",
-            response.text().await?
-        );
-        response.bytes().await?;
-        page_times.push(t.elapsed());
+        if total == sizes[sizes.len() - 1] {
+            print_plan(&db, &workspace.id, &andi).await?;
+        }
+        results.push(Measured {
+            records: total,
+            andi_secs,
+            bare_secs,
+            filterable: p50_p99(filterable_times),
+            plain: p50_p99(plain_times),
+            page: p50_p99(page_times).0,
+        });
     }
 
-    println!("objects_bench on {backend}, {total} records");
     println!(
-        "upsert-many, batches of {BATCH}: {:.0} records/s ({upsert_secs:.1} s)",
-        total as f64 / upsert_secs
+        "objects_bench on {backend}: upsert-many in batches of {BATCH}; query `amount = 500` (limit 50; one record in 10,000 matches) on a filterable attribute and on the same values in one that is not, {QUERY_RUNS} runs each; page 50 by cursor, {PAGE_RUNS} runs"
     );
     println!(
-        "query kind = k3 AND 100 <= amount < 200 (limit 50), {QUERY_RUNS} runs: p50 {:.2} ms, p99 {:.2} ms",
-        ms(percentile(&mut query_times, 0.50)),
-        ms(percentile(&mut query_times, 0.99))
+        "| records | upsert-many records/s | bare insert rows/s | ratio | filterable query p50 / p99 ms | not filterable p50 / p99 ms | page 50 p50 ms |"
     );
-    println!(
-        "page 50 by cursor (limit 50), {PAGE_RUNS} runs: p50 {:.2} ms",
-        ms(percentile(&mut page_times, 0.50))
-    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for m in &results {
+        let andi_rate = m.records as f64 / m.andi_secs;
+        let bare_rate = m.records as f64 / m.bare_secs;
+        println!(
+            "| {} | {andi_rate:.0} | {bare_rate:.0} | {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} |",
+            m.records,
+            andi_rate / bare_rate,
+            ms(m.filterable.0),
+            ms(m.filterable.1),
+            ms(m.plain.0),
+            ms(m.plain.1),
+            ms(m.page)
+        );
+    }
+
+    // A definition change over the largest object: every live record is checked (a select
+    // becomes a required string), then an attribute is removed from every record.
+    let largest = format!("events-{}", sizes[sizes.len() - 1]);
+    for (what, change) in [
+        (
+            "change `plain_kind` to a required string",
+            json!({"attributes": {"plain_kind": {"type": "string", "required": true}}}),
+        ),
+        (
+            "remove `plain_amount`",
+            json!({"attributes": {"plain_amount": null}}),
+        ),
+    ] {
+        let resident_before = memory_kib("VmRSS");
+        // Resets the peak resident size, so the peak below is this change's (Linux).
+        let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+        let started = Instant::now();
+        let response = client
+            .patch(format!("{base}/api/objects/{largest}"))
+            .bearer_auth(&key)
+            .json(&change)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == 200,
+            "{what}: {}",
+            response.text().await?
+        );
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "definition change on {largest}, {what}: {secs:.1} s; resident {} MiB before, peak {} MiB during{}",
+            resident_before.map_or("?".into(), |k| (k / 1024).to_string()),
+            memory_kib("VmHWM").map_or("?".into(), |k| (k / 1024).to_string()),
+            if reset {
+                ""
+            } else {
+                " (peak of the whole run)"
+            }
+        );
+    }
 
     db.close().await?;
     if let Some((admin, name)) = admin {
@@ -222,6 +313,155 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     Ok(())
+}
+
+/// The ceiling: the rows Andi would write for `range`, in one transaction of two multi-row
+/// INSERTs, without parsing, checking or deciding anything.
+async fn bare_insert(
+    db: &DatabaseConnection,
+    workspace_id: &str,
+    object_id: &str,
+    author: &str,
+    range: std::ops::Range<usize>,
+) -> anyhow::Result<()> {
+    let now = Utc::now().trunc_subsecs(6);
+    let mut records = Query::insert();
+    records.into_table(Alias::new("records")).columns(
+        [
+            "workspace_id",
+            "object_id",
+            "id",
+            "name",
+            "attributes",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "updated_by",
+        ]
+        .map(Alias::new),
+    );
+    let mut unique = Query::insert();
+    unique
+        .into_table(Alias::new("record_unique_values"))
+        .columns(
+            [
+                "workspace_id",
+                "object_id",
+                "attribute_key",
+                "value",
+                "record_id",
+            ]
+            .map(Alias::new),
+        );
+    for i in range {
+        let id = new_id("rec");
+        let attributes = attributes(i);
+        let code = attributes["code"].as_str().unwrap_or_default().to_owned();
+        records.values([
+            workspace_id.into(),
+            object_id.into(),
+            id.as_str().into(),
+            Option::<String>::None.into(),
+            attributes.into(),
+            now.into(),
+            now.into(),
+            author.into(),
+            author.into(),
+        ])?;
+        unique.values([
+            workspace_id.into(),
+            object_id.into(),
+            "code".into(),
+            code.into(),
+            id.into(),
+        ])?;
+    }
+    let txn = store::begin_write(db).await?;
+    txn.execute(&records).await?;
+    txn.execute(&unique).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn time_query<F, R>(
+    post: &F,
+    path: &str,
+    body: &Value,
+    runs: usize,
+) -> anyhow::Result<Vec<Duration>>
+where
+    F: Fn(String, Value) -> R,
+    R: Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        let response = post(path.to_owned(), body.clone()).await?;
+        anyhow::ensure!(
+            response.status() == 200,
+            "query {body}: {}",
+            response.text().await?
+        );
+        response.bytes().await?;
+        times.push(t.elapsed());
+    }
+    Ok(times)
+}
+
+/// The database's plan for the filterable query, to show it reads the attribute's index.
+async fn print_plan(
+    db: &DatabaseConnection,
+    workspace_id: &str,
+    handle: &str,
+) -> anyhow::Result<()> {
+    let object = store::objects::find_definition_by_handle(
+        db,
+        workspace_id,
+        &ObjectHandle::parse(handle).map_err(anyhow::Error::msg)?,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no object {handle}"))?;
+    let query = andi::objects::query::parse::parse_query_body(
+        &json!({"where": {"amount": {"eq": 500}}, "limit": 50}),
+        &object,
+        Limits::default().query(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let backend = db.get_database_backend();
+    let (sql, values) = store::record_query::sql(
+        backend,
+        workspace_id,
+        &object.id,
+        &query,
+        &RecordFilter::True,
+    );
+    let explain = match backend {
+        DbBackend::Postgres => format!("EXPLAIN {sql}"),
+        _ => format!("EXPLAIN QUERY PLAN {sql}"),
+    };
+    println!("plan of the filterable query on {handle}:");
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, explain, values.0))
+        .await?
+    {
+        let line: String = match backend {
+            DbBackend::Postgres => row.try_get("", "QUERY PLAN")?,
+            _ => row.try_get("", "detail")?,
+        };
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// A memory figure of this process from /proc/self/status, in KiB.
+fn memory_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn p50_p99(mut times: Vec<Duration>) -> (Duration, Duration) {
+    (percentile(&mut times, 0.50), percentile(&mut times, 0.99))
 }
 
 fn percentile(times: &mut [Duration], p: f64) -> Duration {

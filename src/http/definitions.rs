@@ -126,6 +126,7 @@ pub async fn objects_create(
     let created =
         define::create_definition(&state.db, &principal.workspace.id, definition, now()).await?;
     state.definitions.changed(&principal.workspace.id);
+    store::attribute_indexes::sync_attribute_indexes(&state.db, None, Some(&created)).await?;
     let view = ObjectDefinitionView::from(&created);
     let location = format!("/api/objects/{}", created.handle);
     Ok((
@@ -243,6 +244,9 @@ pub async fn object_patch(
         evolve::apply_patch(&txn, &definition, patch, state.limits.max_attributes, now()).await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.definitions.changed(&definition.workspace_id);
+    // After the commit, so the build holds neither the definition's lock nor its records.
+    store::attribute_indexes::sync_attribute_indexes(&state.db, Some(&definition), Some(&updated))
+        .await?;
     let view = ObjectDefinitionView::from(&updated);
     Ok(([ETag::of(&view)?.header()], Json(view)))
 }
@@ -300,5 +304,6 @@ pub async fn object_delete(
     define::delete_definition(&txn, &definition, cascade).await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.definitions.changed(&definition.workspace_id);
+    store::attribute_indexes::sync_attribute_indexes(&state.db, Some(&definition), None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -73,6 +73,15 @@ impl AttributeKind {
         }
     }
 
+    /// Types whose values an index can hold: one short scalar each. Long text could exceed
+    /// a B-tree entry, and lists and JSON are not compared as a whole.
+    fn can_be_filterable(&self) -> bool {
+        !matches!(
+            self,
+            AttributeKind::Text | AttributeKind::Multiselect { .. } | AttributeKind::Json
+        )
+    }
+
     /// Types whose values can be compared for uniqueness.
     fn can_be_unique(&self) -> bool {
         !matches!(
@@ -90,6 +99,9 @@ pub struct Attribute {
     pub description: Option<String>,
     pub required: bool,
     pub unique: bool,
+    /// Its values are indexed, so filters and sorts on it read an index instead of every
+    /// record of the object.
+    pub filterable: bool,
 }
 
 impl Attribute {
@@ -105,6 +117,7 @@ impl Attribute {
         }
         map.insert("required".into(), Value::from(self.required));
         map.insert("unique".into(), Value::from(self.unique));
+        map.insert("filterable".into(), Value::from(self.filterable));
         match &self.kind {
             AttributeKind::Select { options } | AttributeKind::Multiselect { options } => {
                 map.insert(
@@ -212,18 +225,20 @@ pub fn parse_attribute(
             "description",
             "required",
             "unique",
+            "filterable",
             "options",
             "object",
         ]
         .contains(&key.as_str())
         {
-            issues.push(&child_path(path, key.as_str()), format!("unknown field `{key}`; expected type, name, description, required, unique, options, object"));
+            issues.push(&child_path(path, key.as_str()), format!("unknown field `{key}`; expected type, name, description, required, unique, filterable, options, object"));
         }
     }
     let name = optional_text(object, "name", path, issues);
     let description = optional_text(object, "description", path, issues);
     let required = optional_bool(object, "required", path, issues);
     let unique = optional_bool(object, "unique", path, issues);
+    let filterable = optional_bool(object, "filterable", path, issues);
     let type_name = match object.get("type") {
         Some(Value::String(t)) if TYPE_NAMES.contains(&t.as_str()) => Some(t.as_str()),
         Some(Value::String(t)) => {
@@ -300,12 +315,19 @@ pub fn parse_attribute(
             format!("a {} attribute cannot be unique", kind.type_name()),
         );
     }
+    if filterable && !kind.can_be_filterable() {
+        issues.push(
+            &child_path(path, "filterable"),
+            format!("a {} attribute cannot be filterable", kind.type_name()),
+        );
+    }
     (issues.len() == before).then_some(Attribute {
         kind,
         name,
         description,
         required,
         unique,
+        filterable,
     })
 }
 

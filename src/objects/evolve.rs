@@ -3,7 +3,7 @@
 //! refused with the number of records that block it; an accepted change rewrites the
 //! records' values into the new type's normal form and rebuilds the unique values.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
@@ -67,7 +67,7 @@ pub async fn apply_patch(
                     ));
                 }
                 let previous = updated.attributes.insert(key.clone(), attribute.clone());
-                if previous.as_ref() != Some(&attribute) {
+                if !previous.is_some_and(|p| constrains_alike(&p, &attribute)) {
                     checked.push((key, attribute));
                 }
             }
@@ -93,28 +93,36 @@ pub async fn apply_patch(
     Ok(updated)
 }
 
-/// Checks every live record against the changed attributes, then rewrites values and
-/// unique values; refuses with a count of blocking records.
+/// Whether records that satisfy `before` satisfy `after` as they are: a new name,
+/// description or `filterable` changes no value (the index is built after the commit).
+fn constrains_alike(before: &Attribute, after: &Attribute) -> bool {
+    before.kind == after.kind && before.required == after.required && before.unique == after.unique
+}
+
+/// Checks every live record against the changed attributes and rewrites values and unique
+/// values page by page, so memory holds one page however many records there are; refuses
+/// with a count of blocking records. Everything runs in the caller's transaction, so a
+/// refusal or a crash part-way leaves the object as it was.
 async fn migrate_records(
     txn: &DatabaseTransaction,
     definition: &ObjectDefinition,
     checked: &[(AttributeKey, Attribute)],
 ) -> Result<(), ObjectsError> {
+    let (workspace_id, object_id) = (&definition.workspace_id, &definition.id);
+    // Released first and claimed again page by page: the unique index, not memory, finds
+    // two records that now share a value.
+    for (key, _) in checked {
+        unique_values::delete_unique_values_for_key(txn, workspace_id, object_id, key.as_str())
+            .await?;
+    }
     let mut blocking: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut rewrites: Vec<Record> = Vec::new();
-    let mut unique_values: HashMap<&str, Vec<(String, String)>> = HashMap::new();
     let mut after = 0;
     loop {
-        let page = records::scan_live(
-            txn,
-            &definition.workspace_id,
-            &definition.id,
-            after,
-            SCAN_PAGE,
-        )
-        .await?;
+        let page = records::scan_live(txn, workspace_id, object_id, after, SCAN_PAGE).await?;
         let Some((last, _)) = page.last() else { break };
         after = *last;
+        let mut rewrites: Vec<Record> = Vec::new();
+        let mut claims: Vec<(&str, String, String)> = Vec::new();
         for (_, mut record) in page {
             let mut changed = false;
             for (key, attribute) in checked {
@@ -126,7 +134,8 @@ async fn migrate_records(
                         Err(_) => *blocking.entry(key).or_default() += 1,
                         Ok(normal) => {
                             if attribute.unique {
-                                unique_values.entry(key).or_default().push((
+                                claims.push((
+                                    key,
                                     unique_key(&attribute.kind, &normal),
                                     record.id.clone(),
                                 ));
@@ -143,12 +152,28 @@ async fn migrate_records(
                 rewrites.push(record);
             }
         }
-    }
-    for (key, values) in unique_values.iter_mut() {
-        values.sort();
-        let duplicates = values.windows(2).filter(|w| w[0].0 == w[1].0).count() as u64;
-        if duplicates > 0 {
-            *blocking.entry(key).or_default() += duplicates;
+        // Once the change is refused, the rest of the scan only counts.
+        if !blocking.is_empty() {
+            continue;
+        }
+        let rewrites: Vec<&Record> = rewrites.iter().collect();
+        records::update_records(txn, workspace_id, object_id, &rewrites).await?;
+        for (key, _) in checked {
+            let rows: Vec<UniqueValue> = claims
+                .iter()
+                .filter(|(k, _, _)| k == &key.as_str())
+                .map(|(attribute, value, record_id)| UniqueValue {
+                    attribute,
+                    value: value.clone(),
+                    record_id,
+                })
+                .collect();
+            let claimed =
+                unique_values::claim_unique_values(txn, workspace_id, object_id, &rows).await?;
+            let duplicates = rows.len() as u64 - claimed;
+            if duplicates > 0 {
+                *blocking.entry(key.as_str()).or_default() += duplicates;
+            }
         }
     }
     if !blocking.is_empty() {
@@ -159,29 +184,5 @@ async fn migrate_records(
             .join("; ");
         return Err(ObjectsError::RecordsBlockChange(detail));
     }
-    for record in &rewrites {
-        records::update_record(txn, &definition.workspace_id, &definition.id, record).await?;
-    }
-    for (key, _) in checked {
-        unique_values::delete_unique_values_for_key(
-            txn,
-            &definition.workspace_id,
-            &definition.id,
-            key.as_str(),
-        )
-        .await?;
-    }
-    let rows: Vec<UniqueValue> = unique_values
-        .iter()
-        .flat_map(|(key, values)| {
-            values.iter().map(|(value, record_id)| UniqueValue {
-                attribute: key,
-                value: value.clone(),
-                record_id,
-            })
-        })
-        .collect();
-    unique_values::insert_unique_values(txn, &definition.workspace_id, &definition.id, &rows)
-        .await?;
     Ok(())
 }

@@ -16,7 +16,7 @@ pub struct ObjectDefinitionView {
     pub handle: String,
     pub name: String,
     pub description: Option<String>,
-    /// Attribute key → `{ type, name?, description?, required, unique, options?, object? }`.
+    /// Attribute key → `{ type, name?, description?, required, unique, filterable, options?, object? }`.
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
     #[serde(serialize_with = "crate::timestamp::serialize")]

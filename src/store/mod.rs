@@ -3,6 +3,7 @@
 //! filters by workspace id in SQL, a second wall behind the Cedar policies.
 
 pub mod api_keys;
+pub mod attribute_indexes;
 pub mod entity;
 pub mod idempotency;
 pub mod key_events;
@@ -23,10 +24,12 @@ use sea_orm::{
     DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-/// Rows written per INSERT: well under both backends' bound-parameter limits.
-const INSERT_CHUNK: usize = 200;
-/// Values per `IN (…)` list.
-const IN_CHUNK: usize = 500;
+/// Rows written per INSERT (or UPDATE … FROM VALUES): a whole batch of the default size
+/// (`ANDI_MAX_BATCH_RECORDS`, 1,000) in one statement, and at nine values a row well under
+/// both backends' bound-parameter limits (SQLite 32,766, PostgreSQL 65,535).
+const INSERT_CHUNK: usize = 1_000;
+/// Values per `IN (…)` list: a whole default batch in one lookup.
+const IN_CHUNK: usize = 1_000;
 
 /// The embedded default: a SQLite file next to where the service runs.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://andi.db?mode=rwc";

@@ -4,7 +4,10 @@
 //! attribute keys and JSON paths included.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Asterisk, Cond, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Asterisk, Cond, Expr, ExprTrait, Func, IntoIden, Order, Query, SelectStatement, TableRef,
+    ValueTuple,
+};
 use sea_orm::{ConnectionTrait, DbBackend, DeriveIden, QueryResult};
 use serde_json::{Map, Value as Json};
 
@@ -177,28 +180,43 @@ pub async fn insert_records(
     Ok(())
 }
 
-/// Replaces the name, attributes and update time of a live record.
-pub async fn update_record(
+/// Replaces the name, attributes and update time of live records: one `UPDATE … FROM
+/// (VALUES …)` per chunk of rows, not a statement per record (both backends name the
+/// columns of a VALUES list `column1`, `column2`, …).
+pub async fn update_records(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     object_id: &str,
-    record: &Record,
+    records: &[&Record],
 ) -> Result<(), StoreError> {
-    let update = Query::update()
-        .table(Records::Table)
-        .values([
-            (Records::Name, record.name.clone().into()),
-            (
-                Records::Attributes,
-                Json::Object(record.attributes.clone()).into(),
-            ),
-            (Records::UpdatedAt, record.updated_at.into()),
-            (Records::UpdatedBy, record.updated_by.clone().into()),
-        ])
-        .cond_where(live(workspace_id, object_id))
-        .and_where(Expr::col(Records::Id).eq(record.id.as_str()))
-        .take();
-    db.execute(&update).await?;
+    let given = |n: u8| Expr::col(("v", format!("column{n}")));
+    for chunk in records.chunks(INSERT_CHUNK) {
+        let rows = chunk
+            .iter()
+            .map(|record| {
+                ValueTuple::Many(vec![
+                    record.id.as_str().into(),
+                    record.name.clone().into(),
+                    Json::Object(record.attributes.clone()).into(),
+                    record.updated_at.into(),
+                    record.updated_by.clone().into(),
+                ])
+            })
+            .collect();
+        let update = Query::update()
+            .table(Records::Table)
+            .values([
+                (Records::Name, given(2)),
+                (Records::Attributes, given(3)),
+                (Records::UpdatedAt, given(4)),
+                (Records::UpdatedBy, given(5)),
+            ])
+            .from(TableRef::ValuesList(rows, "v".into_iden()))
+            .cond_where(live(workspace_id, object_id))
+            .and_where(Expr::col(Records::Id).equals(("v", "column1")))
+            .take();
+        db.execute(&update).await?;
+    }
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! live record holds, so the database's unique index, not the application, keeps a value
 //! to one record under concurrent writers.
 
-use sea_orm::sea_query::{Cond, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, InsertStatement, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DeriveIden};
 
 use super::{IN_CHUNK, INSERT_CHUNK, StoreError};
@@ -63,26 +63,61 @@ pub async fn insert_unique_values(
     values: &[UniqueValue<'_>],
 ) -> Result<(), StoreError> {
     for chunk in values.chunks(INSERT_CHUNK) {
-        let mut insert = Query::insert();
-        insert.into_table(RecordUniqueValues::Table).columns([
-            RecordUniqueValues::WorkspaceId,
-            RecordUniqueValues::ObjectId,
-            RecordUniqueValues::AttributeKey,
-            RecordUniqueValues::Value,
-            RecordUniqueValues::RecordId,
-        ]);
-        for v in chunk {
-            insert.values([
-                workspace_id.into(),
-                object_id.into(),
-                v.attribute.into(),
-                v.value.as_str().into(),
-                v.record_id.into(),
-            ])?;
-        }
-        db.execute(&insert).await?;
+        db.execute(&unique_value_insert(workspace_id, object_id, chunk)?)
+            .await?;
     }
     Ok(())
+}
+
+fn unique_value_insert(
+    workspace_id: &str,
+    object_id: &str,
+    values: &[UniqueValue<'_>],
+) -> Result<InsertStatement, StoreError> {
+    let mut insert = Query::insert();
+    insert.into_table(RecordUniqueValues::Table).columns([
+        RecordUniqueValues::WorkspaceId,
+        RecordUniqueValues::ObjectId,
+        RecordUniqueValues::AttributeKey,
+        RecordUniqueValues::Value,
+        RecordUniqueValues::RecordId,
+    ]);
+    for v in values {
+        insert.values([
+            workspace_id.into(),
+            object_id.into(),
+            v.attribute.into(),
+            v.value.as_str().into(),
+            v.record_id.into(),
+        ])?;
+    }
+    Ok(insert)
+}
+
+/// Claims unique values where no live record holds them yet, and says how many it claimed:
+/// the rest are taken (by another record, or twice among `values`).
+pub async fn claim_unique_values(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    object_id: &str,
+    values: &[UniqueValue<'_>],
+) -> Result<u64, StoreError> {
+    let mut claimed = 0;
+    for chunk in values.chunks(INSERT_CHUNK) {
+        let mut insert = unique_value_insert(workspace_id, object_id, chunk)?;
+        insert.on_conflict(
+            OnConflict::columns([
+                RecordUniqueValues::Value,
+                RecordUniqueValues::AttributeKey,
+                RecordUniqueValues::ObjectId,
+                RecordUniqueValues::WorkspaceId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        );
+        claimed += db.execute(&insert).await?.rows_affected();
+    }
+    Ok(claimed)
 }
 
 /// Releases every unique value the given records hold.

@@ -32,7 +32,7 @@ async fn a_definition_is_stored_as_given_and_listed() {
     assert_eq!(created["description"], "What employees spend");
     assert_eq!(
         created["attributes"]["amount"],
-        json!({"type": "number", "name": "Amount", "required": true, "unique": false})
+        json!({"type": "number", "name": "Amount", "required": true, "unique": false, "filterable": false})
     );
     assert_eq!(
         created["attributes"]["status"]["options"][0],

@@ -19,6 +19,7 @@ mod create_object;
 mod decision_log;
 mod definition_cache;
 mod etags;
+mod filterable;
 mod helpers;
 mod http_habits;
 mod idempotency;

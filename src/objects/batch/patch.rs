@@ -83,11 +83,10 @@ pub async fn patch_many(
         return Err(ObjectsError::Invalid(issues.into_vec()));
     }
     decide_writes(batch.decide, &outgoing)?;
-    for o in &outgoing {
-        records::update_record(txn, &definition.workspace_id, &definition.id, &o.record)
-            .await
-            .map_err(ObjectsError::from_write)?;
-    }
+    let changed: Vec<&Record> = outgoing.iter().map(|o| &o.record).collect();
+    records::update_records(txn, &definition.workspace_id, &definition.id, &changed)
+        .await
+        .map_err(ObjectsError::from_write)?;
     write_unique_values(txn, definition, &outgoing)
         .await
         .map_err(ObjectsError::from_write)?;

@@ -103,11 +103,14 @@ pub async fn upsert_many(
     records::insert_records(txn, &definition.workspace_id, &definition.id, &new)
         .await
         .map_err(ObjectsError::from_write)?;
-    for o in outgoing.iter().filter(|o| o.replaces()) {
-        records::update_record(txn, &definition.workspace_id, &definition.id, &o.record)
-            .await
-            .map_err(ObjectsError::from_write)?;
-    }
+    let replaced: Vec<&Record> = outgoing
+        .iter()
+        .filter(|o| o.replaces())
+        .map(|o| &o.record)
+        .collect();
+    records::update_records(txn, &definition.workspace_id, &definition.id, &replaced)
+        .await
+        .map_err(ObjectsError::from_write)?;
     write_unique_values(txn, definition, &outgoing)
         .await
         .map_err(ObjectsError::from_write)?;
