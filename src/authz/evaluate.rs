@@ -309,12 +309,6 @@ enum ResourceError {
     Internal(String),
 }
 
-impl From<String> for ResourceError {
-    fn from(message: String) -> ResourceError {
-        ResourceError::Internal(message)
-    }
-}
-
 /// An object definition entity, a child of its workspace.
 fn object_entity(t: &EntityTypes, object: &ObjectFacts<'_>) -> Result<Entity, String> {
     let mut attributes = HashMap::from([
@@ -381,7 +375,7 @@ fn record_entity(
             );
         }
     }
-    Ok(Entity::new(
+    Entity::new(
         uid,
         attributes,
         HashSet::from([
@@ -389,7 +383,7 @@ fn record_entity(
             t.uid(&t.workspace, object.workspace_id),
         ]),
     )
-    .map_err(|e| format!("record entity: {e}"))?)
+    .map_err(|e| ResourceError::Internal(format!("record entity: {e}")))
 }
 
 #[cfg(test)]
