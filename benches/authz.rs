@@ -128,9 +128,7 @@ fn resource_json(resource: &Resource) -> Vec<serde_json::Value> {
                 .into_iter()
                 .filter_map(|key| Some((key.to_owned(), data.attributes.get(key)?.clone())))
                 .collect();
-            let author = |key: &Option<String>| {
-                json!({"__entity": uid("ApiKey", key.as_deref().expect("an author"))})
-            };
+            let author = |key: &Option<String>| json!({"__entity": uid("ApiKey", key.as_deref().expect("an author"))});
             vec![
                 json!({"uid": uid("Record", &format!("{object_id}/{id}")),
                        "parents": [uid("ObjectDefinition", object_id)],
@@ -145,12 +143,18 @@ fn resource_json(resource: &Resource) -> Vec<serde_json::Value> {
 }
 
 /// Cedar alone on `bundle`'s whole policy set, for `action` on `resource` by the bench key.
-fn cedar_alone<'a>(bundle: &'a PolicyBundle, action: Action, resource: &Resource) -> CedarAlone<'a> {
+fn cedar_alone<'a>(
+    bundle: &'a PolicyBundle,
+    action: Action,
+    resource: &Resource,
+) -> CedarAlone<'a> {
     let workspace = uid("Workspace", "ws_bench");
     let key = json!({"uid": uid("ApiKey", "key_bench"), "parents": [workspace, uid("Role", "viewer")],
                      "attrs": {"workspace": {"__entity": workspace}, "environment": "live"}, "tags": {}});
     let built = std::iter::once(key)
-        .chain(std::iter::once(json!({"uid": workspace, "parents": [], "attrs": {}})))
+        .chain(std::iter::once(
+            json!({"uid": workspace, "parents": [], "attrs": {}}),
+        ))
         .chain(resource_json(resource))
         .collect::<Vec<_>>();
     let built = Entities::from_json_value(serde_json::Value::Array(built), Some(&bundle.schema))
