@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Load test: the release server on SQLite and on PostgreSQL, driven by wrk on loopback.
+# Load test: the release server on SQLite and on PostgreSQL, driven by wrk on loopback,
+# beside a bare axum server (examples/bare_axum.rs: one route, a static JSON body, no layers)
+# started on the same machine for the whole run, the ceiling every route is compared with.
 #
 # For each database it creates a workspace with keys and 20 object definitions, plus 1,000
 # definitions in 50 other workspaces (so the key's workspace is a small slice), then runs
 # ROUNDS rounds of, in turn:
-#   healthz   GET /healthz                    the ceiling: same server, no key, no database
+#   bare      GET / on the bare axum server   the ceiling: axum alone
+#   healthz   GET /healthz                    Andi's fixed cost: no key, no database
 #   key       GET /api/key, valid key
 #   limited   GET /api/key, a key with a rate limit it never reaches (the cost of counting:
 #             one upsert per request)
@@ -12,13 +15,13 @@
 #   forbidden GET /api/objects, key without objects.read (403)
 #   unknown   GET /api/objects, well-formed unknown key (401)
 # and prints requests/s, p50 and p99 per run, then each route's mean requests/s and its
-# ratio to /healthz. wrk and the server share this machine's cores.
+# ratios to the bare server and to /healthz. wrk and the servers share this machine's cores.
 #
 #   bash bench/load.sh                       # both databases
 #   BACKENDS=sqlite DURATION=3s bash bench/load.sh
 #
 # Settings (environment): BACKENDS (sqlite postgres), ROUNDS (3), DURATION (5s per run),
-# THREADS (1) and CONNECTIONS (32) for wrk, PORT (18080),
+# THREADS (1) and CONNECTIONS (32) for wrk, PORT (18080), BARE_PORT (18081),
 # PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,22 +33,26 @@ THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-18080}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+BARE_PORT=${BARE_PORT:-18081}
 BASE="http://127.0.0.1:${PORT}"
-ROUTES=${ROUTES:-healthz key limited objects forbidden unknown}
+BARE="http://127.0.0.1:${BARE_PORT}"
+ROUTES=${ROUTES:-bare healthz key limited objects forbidden unknown}
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk" >&2
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 
-cargo build --release --quiet
+cargo build --release --quiet --bin andi --example bare_axum
 ANDI="$PWD/target/release/andi"
 WORK=$(mktemp -d)
 SERVER_PID=""
+BARE_PID=""
 PG_DB=""
 
 cleanup() {
   if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [[ -n "$BARE_PID" ]]; then kill "$BARE_PID" 2>/dev/null || true; wait "$BARE_PID" 2>/dev/null || true; fi
   if [[ -n "$PG_DB" ]]; then psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
@@ -66,6 +73,18 @@ start_server() {
   done
   echo "the server did not start; its log:" >&2
   cat "$WORK/server.log" >&2
+  exit 1
+}
+
+start_bare() {
+  BARE_LISTEN="127.0.0.1:${BARE_PORT}" "$PWD/target/release/examples/bare_axum" >"$WORK/bare.log" 2>&1 &
+  BARE_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "$BARE/" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "the bare axum server did not start; its log:" >&2
+  cat "$WORK/bare.log" >&2
   exit 1
 }
 
@@ -124,6 +143,7 @@ run_backend() { # NAME DATABASE_URL
   for round in $(seq 1 "$ROUNDS"); do
     for route in $ROUTES; do
       case $route in
+        bare) result=$(measure "$BARE/" "") ;;
         healthz) result=$(measure "$BASE/healthz" "") ;;
         key) result=$(measure "$BASE/api/key" "$reader") ;;
         limited) result=$(measure "$BASE/api/key" "$limited") ;;
@@ -140,6 +160,7 @@ run_backend() { # NAME DATABASE_URL
 
 echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wrk: $THREADS thread(s), $CONNECTIONS connections, $DURATION per run, $ROUNDS rounds"
+start_bare
 for backend in $BACKENDS; do
   case $backend in
     sqlite) run_backend sqlite "sqlite://$WORK/andi.db?mode=rwc" ;;
@@ -155,15 +176,18 @@ for backend in $BACKENDS; do
 done
 
 echo
-echo "summary (mean of $ROUNDS rounds; ratio = route req/s / healthz req/s in the same backend)"
+echo "summary (mean of $ROUNDS rounds; × bare = route req/s / bare axum req/s, × healthz = route req/s / /healthz req/s, both in the same backend's rounds)"
 awk '
   { rps[$1" "$2] += $4; p50[$1" "$2] += $5; p99[$1" "$2] += $6; n[$1" "$2]++ }
   END {
-    split("sqlite postgres", backends, " "); split("healthz key limited objects forbidden unknown", routes, " ")
-    printf "%-8s %-10s %10s %10s %10s %7s\n", "backend", "route", "req/s", "p50 ms", "p99 ms", "ratio"
-    for (b = 1; b <= 2; b++) for (r = 1; r <= 6; r++) {
+    split("sqlite postgres", backends, " "); split("bare healthz key limited objects forbidden unknown", routes, " ")
+    printf "%-8s %-10s %10s %10s %10s %8s %10s\n", "backend", "route", "req/s", "p50 ms", "p99 ms", "× bare", "× healthz"
+    for (b = 1; b <= 2; b++) for (r = 1; r <= 7; r++) {
       k = backends[b] " " routes[r]; if (!(k in n)) continue
-      h = rps[backends[b] " healthz"] / n[backends[b] " healthz"]
-      printf "%-8s %-10s %10.0f %10.3f %10.3f %7.2f\n", backends[b], routes[r], rps[k]/n[k], p50[k]/n[k], p99[k]/n[k], (rps[k]/n[k])/h
+      mean = rps[k] / n[k]
+      bare = "-"; healthz = "-"
+      if ((backends[b] " bare") in n) bare = sprintf("%.2f", mean / (rps[backends[b] " bare"] / n[backends[b] " bare"]))
+      if ((backends[b] " healthz") in n) healthz = sprintf("%.2f", mean / (rps[backends[b] " healthz"] / n[backends[b] " healthz"]))
+      printf "%-8s %-10s %10.0f %10.3f %10.3f %8s %10s\n", backends[b], routes[r], mean, p50[k]/n[k], p99[k]/n[k], bare, healthz
     }
   }' "$WORK/results"

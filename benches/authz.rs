@@ -8,7 +8,14 @@
 //! per key and action when no applicable policy reads the context; evaluated when one
 //! does), and a key's first decision, which also builds the key's entities.
 //!
-//! `cargo bench --bench authz`
+//! Beside each case, in the same run, Cedar's own `Authorizer::is_authorized` on the same
+//! request with the whole policy set (no scope index) and entities built beforehand (the
+//! full graph: every action, role and permission, the key, its workspace and the resource),
+//! the request and its full context built beforehand too: what Andi adds around Cedar,
+//! entity building included, against Cedar alone. The two are timed in alternating samples
+//! and their medians printed as a table at the end, so a busy machine slows both alike.
+//!
+//! `cargo bench --bench authz -- --measurement-time 3`
 
 #![expect(
     clippy::expect_used,
@@ -17,13 +24,16 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use andi::authz::{Action, PolicyBundle, RecordData, RequestContext, Resource, evaluate, load};
 use andi::keys::grant::Role;
 use andi::keys::secret::Environment;
 use andi::principal::{KeyPrincipal, Principal, WorkspaceRef};
+use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use serde_json::json;
 
 fn shipped() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
@@ -76,10 +86,136 @@ fn object() -> Resource {
     }
 }
 
-fn decide(
+/// One request as Cedar alone answers it: everything built beforehand.
+struct CedarAlone<'a> {
+    policies: &'a PolicySet,
+    request: Request,
+    entities: Entities,
+}
+
+impl CedarAlone<'_> {
+    fn decide(&self) -> bool {
+        Authorizer::new()
+            .is_authorized(&self.request, self.policies, &self.entities)
+            .decision()
+            == cedar_policy::Decision::Allow
+    }
+}
+
+fn uid(type_name: &str, id: &str) -> serde_json::Value {
+    json!({"type": format!("Andi::{type_name}"), "id": id})
+}
+
+/// The entities of `resource` in Cedar's JSON form, for the cases benchmarked here.
+fn resource_json(resource: &Resource) -> Vec<serde_json::Value> {
+    let workspace = uid("Workspace", "ws_bench");
+    let object = |id: &str, handle: &str| {
+        json!({"uid": uid("ObjectDefinition", id), "parents": [workspace],
+               "attrs": {"workspace": {"__entity": workspace}, "handle": handle}})
+    };
+    match resource {
+        Resource::Workspace { .. } => Vec::new(),
+        Resource::ObjectDefinition { id, handle, .. } => vec![object(id, handle)],
+        Resource::Record {
+            id,
+            object_id,
+            object_handle,
+            data,
+            ..
+        } => {
+            let data = data.as_ref().expect("the benchmarked record exists");
+            let attributes: serde_json::Map<String, serde_json::Value> = ["region", "confidential"]
+                .into_iter()
+                .filter_map(|key| Some((key.to_owned(), data.attributes.get(key)?.clone())))
+                .collect();
+            let author = |key: &Option<String>| json!({"__entity": uid("ApiKey", key.as_deref().expect("an author"))});
+            vec![
+                json!({"uid": uid("Record", &format!("{object_id}/{id}")),
+                       "parents": [uid("ObjectDefinition", object_id)],
+                       "attrs": {"workspace": {"__entity": workspace}, "objectHandle": object_handle,
+                                 "attributes": attributes, "createdBy": author(&data.created_by),
+                                 "updatedBy": author(&data.updated_by)}}),
+                object(object_id, object_handle),
+            ]
+        }
+        other => unreachable!("no Cedar comparison for {other:?}"),
+    }
+}
+
+/// Cedar alone on `bundle`'s whole policy set, for `action` on `resource` by the bench key.
+fn cedar_alone<'a>(
+    bundle: &'a PolicyBundle,
+    action: Action,
+    resource: &Resource,
+) -> CedarAlone<'a> {
+    let workspace = uid("Workspace", "ws_bench");
+    let key = json!({"uid": uid("ApiKey", "key_bench"), "parents": [workspace, uid("Role", "viewer")],
+                     "attrs": {"workspace": {"__entity": workspace}, "environment": "live"}, "tags": {}});
+    let built = std::iter::once(key)
+        .chain(std::iter::once(
+            json!({"uid": workspace, "parents": [], "attrs": {}}),
+        ))
+        .chain(resource_json(resource))
+        .collect::<Vec<_>>();
+    let built = Entities::from_json_value(serde_json::Value::Array(built), Some(&bundle.schema))
+        .expect("the bench's entities conform to the schema");
+    // Checked against the schema, which adds its action entities; the roles and
+    // permissions come from the loaded set.
+    let entities = Entities::from_entities(
+        built.iter().cloned().chain(
+            bundle
+                .base_entities
+                .iter()
+                .filter(|entity| built.get(&entity.uid()).is_none())
+                .cloned(),
+        ),
+        None,
+    )
+    .expect("one entity per uid");
+    let resource_uid = EntityUid::from_json(match resource {
+        Resource::Workspace { id } => uid("Workspace", id),
+        Resource::ObjectDefinition { id, .. } => uid("ObjectDefinition", id),
+        Resource::Record { id, object_id, .. } => uid("Record", &format!("{object_id}/{id}")),
+        other => unreachable!("no Cedar comparison for {other:?}"),
+    })
+    .expect("a uid");
+    let context = Context::from_json_value(
+        json!({"ip": {"__extn": {"fn": "ip", "arg": "127.0.0.1"}},
+               "time": {"__extn": {"fn": "datetime", "arg": "2026-12-03T10:00:00Z"}},
+               "method": "GET", "path": "/api/objects/invoices"}),
+        None,
+    )
+    .expect("a context");
+    let principal = EntityUid::from_json(uid("ApiKey", "key_bench")).expect("a uid");
+    let request = Request::new(
+        principal,
+        bundle.action_uid(action).clone(),
+        resource_uid,
+        context,
+        Some(&bundle.schema),
+    )
+    .expect("the request conforms to the schema");
+    CedarAlone {
+        policies: &bundle.policies,
+        request,
+        entities,
+    }
+}
+
+/// A row of the table printed at the end: Andi's decision beside Cedar alone.
+struct Row<'a> {
+    name: &'static str,
+    bundle: &'a PolicyBundle,
+    action: Action,
+    resource: Resource,
+    cedar: CedarAlone<'a>,
+}
+
+fn decide<'a>(
     c: &mut Criterion,
-    name: &str,
-    bundle: &PolicyBundle,
+    rows: &mut Vec<Row<'a>>,
+    name: &'static str,
+    bundle: &'a PolicyBundle,
     action: Action,
     resource: &Resource,
 ) {
@@ -96,7 +232,9 @@ fn decide(
         evaluation.allowed,
         "{name}: the benchmarked request is allowed"
     );
-    c.bench_function(name, |b| {
+    let cedar = cedar_alone(bundle, action, resource);
+    assert!(cedar.decide(), "{name}: Cedar alone allows it too");
+    c.bench_function(&format!("decision/{name}"), |b| {
         b.iter(|| {
             evaluate(
                 std::hint::black_box(bundle),
@@ -107,13 +245,87 @@ fn decide(
             )
         })
     });
+    rows.push(Row {
+        name,
+        bundle,
+        action,
+        resource: resource.clone(),
+        cedar,
+    });
+}
+
+/// Median time of one call of `andi` and of `cedar`, over samples of about a millisecond
+/// each, the two alternating.
+fn paired(mut andi: impl FnMut(), mut cedar: impl FnMut()) -> (Duration, Duration) {
+    let started = Instant::now();
+    let mut calls = 0u32;
+    while started.elapsed() < Duration::from_millis(1) {
+        andi();
+        calls += 1;
+    }
+    let sample = |f: &mut dyn FnMut()| {
+        let started = Instant::now();
+        for _ in 0..calls {
+            f();
+        }
+        started.elapsed() / calls
+    };
+    let (mut a, mut b): (Vec<Duration>, Vec<Duration>) = (0..301)
+        .map(|_| (sample(&mut andi), sample(&mut cedar)))
+        .unzip();
+    a.sort();
+    b.sort();
+    (a[a.len() / 2], b[b.len() / 2])
+}
+
+fn print_table(rows: &[Row<'_>], shipped: &PolicyBundle) {
+    let (principal, context) = (key("key_bench"), context());
+    println!();
+    println!(
+        "Andi's decision beside Cedar's own is_authorized (whole policy set, entities and request built beforehand), paired medians:"
+    );
+    println!(
+        "{:<58} {:>9} {:>14} {:>7} {:>17} {:>7}",
+        "case", "andi µs", "cedar same set", "ratio", "cedar shipped set", "ratio"
+    );
+    for row in rows {
+        let andi = || {
+            std::hint::black_box(evaluate(
+                row.bundle,
+                Principal::Key(&principal),
+                row.action,
+                &row.resource,
+                &context,
+            ))
+            .expect("the request evaluates");
+        };
+        let (a, b) = paired(andi, || {
+            std::hint::black_box(row.cedar.decide());
+        });
+        let cedar_shipped = cedar_alone(shipped, row.action, &row.resource);
+        let (a_again, s) = paired(andi, || {
+            std::hint::black_box(cedar_shipped.decide());
+        });
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        println!(
+            "{:<58} {:>9.2} {:>14.2} {:>6.2}× {:>17.2} {:>6.2}×",
+            row.name,
+            us(a),
+            us(b),
+            us(a) / us(b),
+            us(s),
+            us(a_again) / us(s),
+        );
+    }
 }
 
 fn decisions(c: &mut Criterion) {
     let shipped = load(Path::new(&shipped())).expect("shipped policies load");
+    let mut rows = Vec::new();
     decide(
         c,
-        "decision/shipped policies",
+        &mut rows,
+        "shipped policies",
         &shipped,
         Action::GetObject,
         &object(),
@@ -130,7 +342,8 @@ fn decisions(c: &mut Criterion) {
     let (bundle, _dir) = bundle_with_extra(&other_actions);
     decide(
         c,
-        "decision/+1000 policies for other actions",
+        &mut rows,
+        "+1000 policies for other actions",
         &bundle,
         Action::GetObject,
         &object(),
@@ -146,7 +359,8 @@ fn decisions(c: &mut Criterion) {
     let (bundle, _dir) = bundle_with_extra(&other_keys);
     decide(
         c,
-        "decision/+1000 policies for other keys",
+        &mut rows,
+        "+1000 policies for other keys",
         &bundle,
         Action::GetObject,
         &object(),
@@ -171,7 +385,8 @@ fn decisions(c: &mut Criterion) {
     };
     decide(
         c,
-        "decision/shipped policies, a record with attributes",
+        &mut rows,
+        "shipped policies, a record with attributes",
         &shipped,
         Action::GetRecord,
         &record,
@@ -181,7 +396,8 @@ fn decisions(c: &mut Criterion) {
     );
     decide(
         c,
-        "decision/record-level policies read its attributes",
+        &mut rows,
+        "record-level policies read its attributes",
         &record_level,
         Action::GetRecord,
         &record,
@@ -191,7 +407,8 @@ fn decisions(c: &mut Criterion) {
     };
     decide(
         c,
-        "decision/shipped policies, own workspace (remembered)",
+        &mut rows,
+        "shipped policies, own workspace (remembered)",
         &shipped,
         Action::ListObjects,
         &own_workspace,
@@ -201,7 +418,8 @@ fn decisions(c: &mut Criterion) {
     );
     decide(
         c,
-        "decision/own workspace, a policy reads the context (evaluated)",
+        &mut rows,
+        "own workspace, a policy reads the context (evaluated)",
         &reads_context,
         Action::ListObjects,
         &own_workspace,
@@ -227,6 +445,11 @@ fn decisions(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs each case once, without it.
+    if std::env::args().any(|arg| arg == "--bench") {
+        print_table(&rows, &shipped);
+    }
 }
 
 criterion_group!(benches, decisions);

@@ -22,6 +22,7 @@ use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, Restri
 
 use super::action::Action;
 use super::decision::Evaluation;
+use super::index::GuardsHeld;
 use crate::keys::grant::Role;
 use crate::keys::metadata::KeyMetadata;
 use crate::keys::object_limit::ObjectLimit;
@@ -72,6 +73,11 @@ impl EntityTypes {
 /// principal and action used, so at most a few tens of megabytes.
 const PRINCIPALS_REMEMBERED: usize = 1_024;
 
+/// How many objects' entity sets one principal's decisions on one action hold; past it,
+/// they start afresh. An object's set shares the principal's entities and adds about a
+/// kilobyte.
+const OBJECTS_REMEMBERED: usize = 32;
+
 /// One principal's decisions on one action.
 #[derive(Debug)]
 pub struct PrincipalAction {
@@ -81,6 +87,86 @@ pub struct PrincipalAction {
     pub own_workspace: OnceLock<Evaluation>,
     /// The decision on a key itself, once made; only for a context-free group.
     pub own_key: OnceLock<Evaluation>,
+    /// Which attributes that guard policies the principal has.
+    pub guards_held: GuardsHeld,
+    /// `entities` with one object definition added, by object id: a decision about the
+    /// object, or about one of its records (which adds only the record), reuses it instead
+    /// of recomputing the closure of the whole set.
+    objects: RwLock<HashMap<String, Arc<ObjectEntities>>>,
+}
+
+/// What an object definition entity is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ObjectFacts<'a> {
+    pub id: &'a str,
+    pub handle: &'a str,
+    pub workspace_id: &'a str,
+    pub attribute_keys: Option<&'a [String]>,
+}
+
+/// A principal's entities with one object definition, and the facts it was built from.
+#[derive(Debug)]
+pub(super) struct ObjectEntities {
+    handle: String,
+    workspace_id: String,
+    attribute_keys: Option<Vec<String>>,
+    pub entities: Entities,
+}
+
+impl ObjectEntities {
+    fn built_from(&self, object: &ObjectFacts<'_>) -> bool {
+        self.handle == object.handle
+            && self.workspace_id == object.workspace_id
+            && self.attribute_keys.as_deref() == object.attribute_keys
+    }
+}
+
+impl PrincipalAction {
+    fn new(entities: Entities, guards_held: GuardsHeld) -> PrincipalAction {
+        PrincipalAction {
+            entities,
+            guards_held,
+            own_workspace: OnceLock::new(),
+            own_key: OnceLock::new(),
+            objects: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The principal's entities with `object` added, built with `entity` the first time
+    /// (and again whenever the object's facts change: a renamed handle, a new attribute).
+    pub(super) fn with_object(
+        &self,
+        object: &ObjectFacts<'_>,
+        entity: impl FnOnce() -> Result<Entity, String>,
+    ) -> Result<Arc<ObjectEntities>, String> {
+        let remembered = self.objects.read().ok().and_then(|objects| {
+            objects
+                .get(object.id)
+                .filter(|held| held.built_from(object))
+                .cloned()
+        });
+        if let Some(held) = remembered {
+            return Ok(held);
+        }
+        let entities = self
+            .entities
+            .clone()
+            .add_entities([entity()?], None)
+            .map_err(|e| format!("entities: {e}"))?;
+        let built = Arc::new(ObjectEntities {
+            handle: object.handle.to_owned(),
+            workspace_id: object.workspace_id.to_owned(),
+            attribute_keys: object.attribute_keys.map(<[String]>::to_vec),
+            entities,
+        });
+        if let Ok(mut objects) = self.objects.write() {
+            if objects.len() >= OBJECTS_REMEMBERED && !objects.contains_key(object.id) {
+                objects.clear();
+            }
+            objects.insert(object.id.to_owned(), Arc::clone(&built));
+        }
+        Ok(built)
+    }
 }
 
 /// One principal's decisions, indexed by [`Action::index`], filled as actions are asked.
@@ -101,7 +187,7 @@ impl<P: Clone + Eq + Hash> Seen<P> {
         &self,
         principal: &P,
         action: Action,
-        entities: impl FnOnce() -> Result<Entities, String>,
+        build: impl FnOnce() -> Result<PrincipalAction, String>,
     ) -> Result<Arc<PrincipalAction>, String> {
         let remembered = self.0.read().ok().and_then(|seen| {
             seen.get(principal)?
@@ -111,11 +197,7 @@ impl<P: Clone + Eq + Hash> Seen<P> {
         if let Some(principal_action) = remembered {
             return Ok(principal_action);
         }
-        let built = Arc::new(PrincipalAction {
-            entities: entities()?,
-            own_workspace: OnceLock::new(),
-            own_key: OnceLock::new(),
-        });
+        let built = Arc::new(build()?);
         if let Ok(mut seen) = self.0.write() {
             if seen.len() >= PRINCIPALS_REMEMBERED && !seen.contains_key(principal) {
                 let forgotten = seen.keys().next().cloned();
@@ -177,19 +259,31 @@ impl DecisionEntities {
         }
     }
 
-    /// What decisions by `principal` on `action` share: their entities without the resource.
+    /// What decisions by `principal` on `action` share: their entities without the resource,
+    /// and which of `guards` (the index's guard attributes) the principal has.
     pub fn for_principal(
         &self,
         types: &EntityTypes,
+        guards: &[String],
         principal: Principal<'_>,
         action: Action,
     ) -> Result<Arc<PrincipalAction>, String> {
+        let shared = |entities: Entities| {
+            let uid = match principal {
+                Principal::Key(key) => types.uid(&types.api_key, &key.key_id),
+                Principal::User(user) => types.uid(&types.user, &user.id),
+            };
+            let guards_held = GuardsHeld::of(&entities, &uid, guards);
+            PrincipalAction::new(entities, guards_held)
+        };
         match principal {
             Principal::Key(key) => self.keys.get_or_build(key, action, || {
                 self.entities(action, key.role, key_entities(types, key)?)
+                    .map(shared)
             }),
             Principal::User(user) => self.users.get_or_build(user, action, || {
                 self.entities(action, None, super::user::user_entities(types, user)?)
+                    .map(shared)
             }),
         }
     }

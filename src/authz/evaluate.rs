@@ -14,9 +14,9 @@ use super::action::Action;
 use super::bundle::PolicyBundle;
 use super::context;
 use super::decision::Evaluation;
-use super::entities::{EntityTypes, KeyFacts, key_entity};
+use super::entities::{EntityTypes, KeyFacts, ObjectFacts, key_entity};
 use super::record_attributes::ATTRIBUTES as RECORD_ATTRIBUTES;
-use super::request::{CONSOLE_ID, RequestContext, Resource};
+use super::request::{CONSOLE_ID, RecordData, RequestContext, Resource};
 use crate::principal::Principal;
 
 fn principal_type<'a>(types: &'a EntityTypes, principal: Principal<'_>) -> &'a EntityTypeName {
@@ -62,10 +62,11 @@ pub fn evaluate(
     context: &RequestContext,
 ) -> Result<Evaluation, String> {
     let t = &bundle.types;
-    let shared = bundle
-        .decision_entities
-        .for_principal(t, principal, action)?;
-    let reads_context = bundle.index.reads_context(
+    let shared =
+        bundle
+            .decision_entities
+            .for_principal(t, bundle.index.guards(), principal, action)?;
+    let shape_reads_context = bundle.index.reads_context(
         action,
         principal_type(t, principal),
         resource_type(t, resource),
@@ -80,40 +81,124 @@ pub fn evaluate(
         }
         _ => None,
     };
-    let remembered = own.filter(|_| !reads_context);
-    if let Some(evaluation) = remembered.and_then(OnceLock::get) {
+    if let Some(evaluation) = own.filter(|_| !shape_reads_context).and_then(OnceLock::get) {
         return Ok(evaluation.clone());
     }
     let principal_uid = principal_uid(t, principal);
     let resource_uid = resource_uid(bundle, resource);
+    // Only the policies that can apply to this principal and resource: a policy pinned to
+    // another key that reads the context does not make this key's decisions read it.
+    let selected = bundle.index.select(
+        &bundle.policies,
+        action,
+        &principal_uid,
+        &resource_uid,
+        shared.guards_held,
+    );
+    let reads_context = selected.reads_context;
+    let remembered = own.filter(|_| !reads_context);
+    if let Some(evaluation) = remembered.and_then(OnceLock::get) {
+        return Ok(evaluation.clone());
+    }
 
+    let held_object;
     let with_resource;
-    let entities: &Entities = if own.is_some() {
-        &shared.entities
-    } else {
-        let resource_entities = match resource_entities(bundle, resource) {
-            Ok(entities) => entities,
-            Err(ResourceError::Internal(message)) => return Err(message),
-            Err(ResourceError::Unreadable(message)) => {
-                return Ok(unreadable_denial(bundle, message));
-            }
-        };
-        // A role the resource brings may be among the principal's already.
-        let new: Vec<Entity> = resource_entities
-            .into_iter()
-            .filter(|entity| shared.entities.get(&entity.uid()).is_none())
-            .collect();
-        with_resource = shared
-            .entities
-            .clone()
-            .add_entities(new, None)
-            .map_err(|e| format!("entities: {e}"))?;
-        &with_resource
+    let entities: &Entities = match resource {
+        _ if own.is_some() => &shared.entities,
+        Resource::ObjectDefinition {
+            id,
+            handle,
+            workspace_id,
+            attribute_keys,
+        } => {
+            let object = ObjectFacts {
+                id,
+                handle,
+                workspace_id,
+                attribute_keys: attribute_keys.as_deref(),
+            };
+            held_object = shared.with_object(&object, || object_entity(t, &object))?;
+            &held_object.entities
+        }
+        Resource::Record {
+            object_id,
+            object_handle,
+            workspace_id,
+            data,
+            ..
+        } => {
+            let object = ObjectFacts {
+                id: object_id,
+                handle: object_handle,
+                workspace_id,
+                attribute_keys: None,
+            };
+            let record = match record_entity(bundle, resource_uid.clone(), &object, data.as_ref()) {
+                Ok(record) => record,
+                Err(ResourceError::Internal(message)) => return Err(message),
+                Err(ResourceError::Unreadable(message)) => {
+                    return Ok(unreadable_denial(bundle, message));
+                }
+            };
+            // Its object is remembered with the principal's entities, so only the record
+            // is added here; it carries its whole ancestry, which leaves the closure
+            // nothing to compute.
+            with_resource = shared
+                .with_object(&object, || object_entity(t, &object))?
+                .entities
+                .clone()
+                .add_entities([record], None)
+                .map_err(|e| format!("entities: {e}"))?;
+            &with_resource
+        }
+        Resource::Console | Resource::Workspace { .. } => {
+            let resource = Entity::new_no_attrs(resource_uid.clone(), HashSet::new());
+            with_resource = shared
+                .entities
+                .clone()
+                .add_entities([resource], None)
+                .map_err(|e| format!("entities: {e}"))?;
+            &with_resource
+        }
+        Resource::ApiKey {
+            id,
+            workspace_id,
+            role,
+            permissions,
+            environment,
+            metadata,
+            objects,
+        } => {
+            let key = key_entity(
+                t,
+                KeyFacts {
+                    id,
+                    workspace_id,
+                    environment: *environment,
+                    metadata,
+                    objects: objects.as_ref(),
+                },
+                std::iter::once(t.uid(&t.workspace, workspace_id))
+                    .chain(role.map(|role| t.uid(&t.role, role.as_str())))
+                    .chain(permissions.iter().map(|p| t.uid(&t.permission, p.as_str())))
+                    .collect(),
+            )
+            .map_err(|e| format!("key entity: {e}"))?;
+            // Its role, so its permissions are reached through it as Cedar reaches them;
+            // unless the principal's role is the same, and among its entities already.
+            let role = role
+                .and_then(|role| bundle.decision_entities.role(role))
+                .filter(|role| shared.entities.get(&role.uid()).is_none())
+                .cloned();
+            with_resource = shared
+                .entities
+                .clone()
+                .add_entities(std::iter::once(key).chain(role), None)
+                .map_err(|e| format!("entities: {e}"))?;
+            &with_resource
+        }
     };
 
-    let policies = bundle
-        .index
-        .select(&bundle.policies, action, &principal_uid, &resource_uid);
     let action_uid = bundle.action_uid(action);
     if cfg!(debug_assertions) {
         // Release builds trust the request's shape: it is built from typed values, so
@@ -144,7 +229,7 @@ pub fn evaluate(
     )
     .map_err(|e| format!("request: {e}"))?;
 
-    let response = Authorizer::new().is_authorized(&request, &policies, entities);
+    let response = Authorizer::new().is_authorized(&request, &selected.policies, entities);
     let mut policies: Vec<String> = response
         .diagnostics()
         .reason()
@@ -217,152 +302,88 @@ pub(super) fn unreadable(bundle: &PolicyBundle, resource: &Resource) -> Option<E
 }
 
 /// Why a resource's entities could not be built.
-pub(super) enum ResourceError {
+enum ResourceError {
     /// A stored value the schema's declared type cannot hold: the decision denies.
     Unreadable(String),
     /// An entity the schema refuses: a programming error, failed closed.
     Internal(String),
 }
 
-impl From<String> for ResourceError {
-    fn from(message: String) -> ResourceError {
-        ResourceError::Internal(message)
+/// An object definition entity, a child of its workspace.
+pub(super) fn object_entity(t: &EntityTypes, object: &ObjectFacts<'_>) -> Result<Entity, String> {
+    let mut attributes = HashMap::from([
+        (
+            "workspace".to_owned(),
+            RestrictedExpression::new_entity_uid(t.uid(&t.workspace, object.workspace_id)),
+        ),
+        (
+            "handle".to_owned(),
+            RestrictedExpression::new_string(object.handle.to_owned()),
+        ),
+    ]);
+    if let Some(keys) = object.attribute_keys {
+        attributes.insert(
+            "attributeKeys".to_owned(),
+            RestrictedExpression::new_set(
+                keys.iter()
+                    .map(|key| RestrictedExpression::new_string(key.clone())),
+            ),
+        );
     }
+    Entity::new(
+        t.uid(&t.object_definition, object.id),
+        attributes,
+        HashSet::from([t.uid(&t.workspace, object.workspace_id)]),
+    )
+    .map_err(|e| format!("object entity: {e}"))
 }
 
-/// The entities of a resource that is not among the principal's own.
-pub(super) fn resource_entities(
+/// A record entity (`uid`) of `object`: the declared attributes it holds and its
+/// authors, with its whole ancestry (object and workspace) as parents.
+fn record_entity(
     bundle: &PolicyBundle,
-    resource: &Resource,
-) -> Result<Vec<Entity>, ResourceError> {
+    uid: EntityUid,
+    object: &ObjectFacts<'_>,
+    data: Option<&RecordData>,
+) -> Result<Entity, ResourceError> {
     let t = &bundle.types;
-    let workspace_attr = |id: &str| RestrictedExpression::new_entity_uid(t.uid(&t.workspace, id));
-    let object_entity =
-        |id: &str, handle: &str, workspace_id: &str, attribute_keys: Option<&Vec<String>>| {
-            let mut attributes = HashMap::from([
-                ("workspace".to_owned(), workspace_attr(workspace_id)),
-                (
-                    "handle".to_owned(),
-                    RestrictedExpression::new_string(handle.to_owned()),
-                ),
-            ]);
-            if let Some(keys) = attribute_keys {
-                attributes.insert(
-                    "attributeKeys".to_owned(),
-                    RestrictedExpression::new_set(
-                        keys.iter()
-                            .map(|key| RestrictedExpression::new_string(key.clone())),
-                    ),
-                );
-            }
-            Entity::new(
-                t.uid(&t.object_definition, id),
-                attributes,
-                HashSet::from([t.uid(&t.workspace, workspace_id)]),
-            )
-            .map_err(|e| format!("object entity: {e}"))
-        };
-    match resource {
-        Resource::Console => Ok(vec![Entity::new_no_attrs(
-            t.uid(&t.console, CONSOLE_ID),
-            HashSet::new(),
-        )]),
-        Resource::Workspace { id } => Ok(vec![Entity::new_no_attrs(
-            t.uid(&t.workspace, id),
-            HashSet::new(),
-        )]),
-        Resource::ApiKey {
-            id,
-            workspace_id,
-            role,
-            permissions,
-            environment,
-            metadata,
-            objects,
-        } => Ok(vec![
-            key_entity(
-                t,
-                KeyFacts {
-                    id,
-                    workspace_id,
-                    environment: *environment,
-                    metadata,
-                    objects: objects.as_ref(),
-                },
-                std::iter::once(t.uid(&t.workspace, workspace_id))
-                    .chain(role.map(|role| t.uid(&t.role, role.as_str())))
-                    .chain(permissions.iter().map(|p| t.uid(&t.permission, p.as_str())))
-                    .collect(),
-            )
-            .map_err(|e| format!("key entity: {e}"))?,
-        ]
-        .into_iter()
-        // Its role, so its permissions are reached through it as Cedar reaches them.
-        .chain(
-            role.and_then(|role| bundle.decision_entities.role(role))
-                .cloned(),
-        )
-        .collect()),
-        Resource::ObjectDefinition {
-            id,
-            handle,
-            workspace_id,
-            attribute_keys,
-        } => Ok(vec![object_entity(
-            id,
-            handle,
-            workspace_id,
-            attribute_keys.as_ref(),
-        )?]),
-        Resource::Record {
-            id,
-            object_id,
-            object_handle,
-            workspace_id,
-            data,
-        } => {
-            let mut attributes = HashMap::from([
-                ("workspace".to_owned(), workspace_attr(workspace_id)),
-                (
-                    "objectHandle".to_owned(),
-                    RestrictedExpression::new_string(object_handle.clone()),
-                ),
-            ]);
-            let data = data.as_ref();
-            let values = match data {
-                Some(data) => bundle.record_attributes.expression(&data.attributes),
-                None => bundle.record_attributes.expression(&serde_json::Map::new()),
-            }
-            .map_err(ResourceError::Unreadable)?;
-            attributes.insert(RECORD_ATTRIBUTES.to_owned(), values);
-            let authors = [
-                ("createdBy", data.and_then(|d| d.created_by.as_ref())),
-                ("updatedBy", data.and_then(|d| d.updated_by.as_ref())),
-            ];
-            for (name, key_id) in authors {
-                if let Some(key_id) = key_id {
-                    attributes.insert(
-                        name.to_owned(),
-                        RestrictedExpression::new_entity_uid(t.uid(&t.api_key, key_id)),
-                    );
-                }
-            }
-            let record = Entity::new(
-                t.uid(&t.record, &format!("{object_id}/{id}")),
-                attributes,
-                // Its whole ancestry, so adding it leaves the closure nothing to compute.
-                HashSet::from([
-                    t.uid(&t.object_definition, object_id),
-                    t.uid(&t.workspace, workspace_id),
-                ]),
-            )
-            .map_err(|e| format!("record entity: {e}"))?;
-            Ok(vec![
-                record,
-                object_entity(object_id, object_handle, workspace_id, None)?,
-            ])
+    let values = match data {
+        Some(data) => bundle.record_attributes.expression(&data.attributes),
+        None => bundle.record_attributes.expression(&serde_json::Map::new()),
+    }
+    .map_err(ResourceError::Unreadable)?;
+    let mut attributes = HashMap::from([
+        (
+            "workspace".to_owned(),
+            RestrictedExpression::new_entity_uid(t.uid(&t.workspace, object.workspace_id)),
+        ),
+        (
+            "objectHandle".to_owned(),
+            RestrictedExpression::new_string(object.handle.to_owned()),
+        ),
+        (RECORD_ATTRIBUTES.to_owned(), values),
+    ]);
+    let authors = [
+        ("createdBy", data.and_then(|d| d.created_by.as_ref())),
+        ("updatedBy", data.and_then(|d| d.updated_by.as_ref())),
+    ];
+    for (name, key_id) in authors {
+        if let Some(key_id) = key_id {
+            attributes.insert(
+                name.to_owned(),
+                RestrictedExpression::new_entity_uid(t.uid(&t.api_key, key_id)),
+            );
         }
     }
+    Entity::new(
+        uid,
+        attributes,
+        HashSet::from([
+            t.uid(&t.object_definition, object.id),
+            t.uid(&t.workspace, object.workspace_id),
+        ]),
+    )
+    .map_err(|e| ResourceError::Internal(format!("record entity: {e}")))
 }
 
 #[cfg(test)]

@@ -18,23 +18,58 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use cedar_policy::{
-    ActionConstraint, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint,
-    ResourceConstraint, Schema,
+    ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
+    PrincipalConstraint, ResourceConstraint, Schema,
 };
 
 use super::action::Action;
+
+/// A set of policies, and whether any of them mentions `context`.
+#[derive(Debug)]
+struct Scoped {
+    policies: PolicySet,
+    reads_context: bool,
+}
+
+/// The policies a request is evaluated against.
+#[derive(Debug)]
+pub struct Selection<'a> {
+    pub policies: Cow<'a, PolicySet>,
+    /// Whether one of them mentions `context`: if none does, the context cannot change the
+    /// decision.
+    pub reads_context: bool,
+}
+
+impl<'a> From<&'a Scoped> for Selection<'a> {
+    fn from(scoped: &'a Scoped) -> Selection<'a> {
+        Selection {
+            policies: Cow::Borrowed(&scoped.policies),
+            reads_context: scoped.reads_context,
+        }
+    }
+}
+
+/// How many of the attributes [`PolicyIndex::guards`] names one group tells apart; the
+/// policies guarded by any further one are always evaluated.
+const GROUP_GUARDS: usize = 3;
 
 /// The policies that can apply to one (action, principal type, resource type).
 #[derive(Debug)]
 struct Group {
     principal_type: EntityTypeName,
     resource_type: EntityTypeName,
+    /// Indices into [`PolicyIndex::guards`] of the attributes its open policies are guarded
+    /// by, at most [`GROUP_GUARDS`].
+    guards: Vec<usize>,
     /// Policies that pin neither the principal nor the resource.
-    open: PolicySet,
+    open: Scoped,
+    /// `open` without the policies guarded by an attribute the principal lacks, for each
+    /// combination of `guards` but all of them (bit `i`: it has `guards[i]`).
+    open_lacking: Vec<Scoped>,
     /// `open` plus the policies whose scope says `principal == uid`.
-    by_principal: HashMap<EntityUid, PolicySet>,
+    by_principal: HashMap<EntityUid, Scoped>,
     /// `open` plus the policies whose scope says `resource == uid` (principal not pinned).
-    by_resource: HashMap<EntityUid, PolicySet>,
+    by_resource: HashMap<EntityUid, Scoped>,
     /// The policies of `by_resource` alone, for a request that matches both kinds of pin.
     resource_pinned: HashMap<EntityUid, Vec<Policy>>,
     /// Whether any policy of the group, pinned or not, mentions `context`.
@@ -44,31 +79,80 @@ struct Group {
 }
 
 impl Group {
-    fn select<'a>(&'a self, principal: &EntityUid, resource: &EntityUid) -> Cow<'a, PolicySet> {
+    fn select<'a>(
+        &'a self,
+        principal: &EntityUid,
+        resource: &EntityUid,
+        guards_held: GuardsHeld,
+    ) -> Selection<'a> {
         match (
             self.by_principal.get(principal),
             self.by_resource.get(resource),
         ) {
-            (None, None) => Cow::Borrowed(&self.open),
-            (Some(set), None) | (None, Some(set)) => Cow::Borrowed(set),
-            (Some(set), Some(_)) => {
+            (None, None) => {
+                let combination = self
+                    .guards
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, guard)| guards_held.has(**guard))
+                    .fold(0, |combination, (i, _)| combination | (1 << i));
+                Selection::from(self.open_lacking.get(combination).unwrap_or(&self.open))
+            }
+            (Some(scoped), None) | (None, Some(scoped)) => Selection::from(scoped),
+            (Some(by_principal), Some(by_resource)) => {
                 // Both pinned at once is rare: build the union for this request.
-                let mut union = set.clone();
+                let mut union = by_principal.policies.clone();
                 for policy in self.resource_pinned.get(resource).into_iter().flatten() {
                     // Ids are unique in the loaded set and the two groups are disjoint.
                     let _ = union.add(policy.clone());
                 }
-                Cow::Owned(union)
+                Selection {
+                    policies: Cow::Owned(union),
+                    reads_context: by_principal.reads_context || by_resource.reads_context,
+                }
             }
         }
     }
 }
+
+/// Which of [`PolicyIndex::guards`] a principal's entity has (bit `i`: it has `guards[i]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuardsHeld(u32);
+
+impl GuardsHeld {
+    /// What `principal` in `entities` holds of `guards`.
+    pub fn of(entities: &Entities, principal: &EntityUid, guards: &[String]) -> GuardsHeld {
+        // A principal that is not among the entities has no attribute, as `has` sees it.
+        let Some(entity) = entities.get(principal) else {
+            return GuardsHeld(0);
+        };
+        GuardsHeld(
+            guards
+                .iter()
+                .enumerate()
+                .filter(|(_, attribute)| entity.attr(attribute).is_some())
+                .fold(0, |held, (i, _)| held | (1 << i)),
+        )
+    }
+
+    fn has(self, guard: usize) -> bool {
+        (self.0 >> guard) & 1 == 1
+    }
+}
+
+/// How many guard attributes the index tells apart (the bits of [`GuardsHeld`]).
+const GUARDS: usize = 32;
 
 /// The loaded policy set, grouped by scope.
 #[derive(Debug, Default)]
 pub struct PolicyIndex {
     /// Indexed by [`Action::index`].
     groups: Vec<Vec<Group>>,
+    /// The attributes policies are guarded by: a policy whose condition begins with
+    /// `principal has <attribute> && …` can neither apply to nor fail for a principal
+    /// without it, so it is left out of that principal's selection (the shipped
+    /// `key-object-limits` for keys without an object limit).
+    guards: Vec<String>,
 }
 
 impl PolicyIndex {
@@ -94,6 +178,27 @@ impl PolicyIndex {
             .filter(|p| reads_resource_beyond_ancestry(p))
             .map(Policy::id)
             .collect();
+        let mut guards: Vec<String> = Vec::new();
+        let mut guarded: HashMap<&PolicyId, usize> = HashMap::new();
+        for policy in policies.policies() {
+            let Some(attribute) = principal_guard(policy) else {
+                continue;
+            };
+            let guard = match guards.iter().position(|known| *known == attribute) {
+                Some(guard) => guard,
+                None if guards.len() < GUARDS => {
+                    guards.push(attribute);
+                    guards.len() - 1
+                }
+                None => continue,
+            };
+            guarded.insert(policy.id(), guard);
+        }
+        let facts = PolicyFacts {
+            context_readers: &context_readers,
+            resource_readers: &resource_readers,
+            guarded: &guarded,
+        };
         let mut groups = Vec::with_capacity(Action::ALL.len());
         for action in Action::ALL {
             let uid = &action_uids[action.index()];
@@ -124,22 +229,22 @@ impl PolicyIndex {
                         principal_can_match(&p.principal_constraint(), principal_type)
                             && resource_can_match(&p.resource_constraint(), resource_type)
                     });
-                    action_groups.push(group(
-                        principal_type,
-                        resource_type,
-                        members,
-                        &context_readers,
-                        &resource_readers,
-                    )?);
+                    action_groups.push(group(principal_type, resource_type, members, &facts)?);
                 }
             }
             groups.push(action_groups);
         }
-        Ok(PolicyIndex { groups })
+        Ok(PolicyIndex { groups, guards })
     }
 
-    /// Whether a policy that can apply to such a request mentions `context`; true when the
-    /// index has no group for it.
+    /// The attributes [`GuardsHeld`] is taken of.
+    pub fn guards(&self) -> &[String] {
+        &self.guards
+    }
+
+    /// Whether a policy that can apply to some request of this shape mentions `context`;
+    /// true when the index has no group for it. When false, no [`PolicyIndex::select`] of
+    /// this shape reads it.
     pub fn reads_context(
         &self,
         action: Action,
@@ -176,39 +281,56 @@ impl PolicyIndex {
         })
     }
 
-    /// The policies that can apply to this request; the whole set when the index has no
-    /// group for it (a request the schema would reject anyway).
+    /// The policies that can apply to this request; the whole set (said to read the
+    /// context) when the index has no group for it (a request the schema would reject
+    /// anyway).
     pub fn select<'a>(
         &'a self,
         all: &'a PolicySet,
         action: Action,
         principal: &EntityUid,
         resource: &EntityUid,
-    ) -> Cow<'a, PolicySet> {
+        guards_held: GuardsHeld,
+    ) -> Selection<'a> {
         self.group(action, principal.type_name(), resource.type_name())
-            .map_or(Cow::Borrowed(all), |g| g.select(principal, resource))
+            .map_or(
+                Selection {
+                    policies: Cow::Borrowed(all),
+                    reads_context: true,
+                },
+                |g| g.select(principal, resource, guards_held),
+            )
     }
+}
+
+/// What the index found out about each policy, once.
+struct PolicyFacts<'a> {
+    context_readers: &'a HashSet<&'a PolicyId>,
+    resource_readers: &'a HashSet<&'a PolicyId>,
+    /// The index into [`PolicyIndex::guards`] of a guarded policy's attribute.
+    guarded: &'a HashMap<&'a PolicyId, usize>,
 }
 
 fn group<'a>(
     principal_type: &EntityTypeName,
     resource_type: &EntityTypeName,
     members: impl Iterator<Item = &'a Policy>,
-    context_readers: &HashSet<&PolicyId>,
-    resource_readers: &HashSet<&PolicyId>,
+    facts: &PolicyFacts<'_>,
 ) -> Result<Group, String> {
-    let add = |set: &mut PolicySet, policy: &Policy| {
-        set.add(policy.clone())
+    let add = |set: &mut Scoped, policy: &Policy| {
+        set.reads_context |= facts.context_readers.contains(policy.id());
+        set.policies
+            .add(policy.clone())
             .map_err(|e| format!("cannot index policy {}: {e}", policy.id()))
     };
-    let mut open = PolicySet::new();
+    let mut open: Vec<&Policy> = Vec::new();
     let mut principal_pinned: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
     let mut resource_pinned: HashMap<EntityUid, Vec<Policy>> = HashMap::new();
     let mut reads_context = false;
     let mut reads_resource = false;
     for policy in members {
-        reads_context |= context_readers.contains(policy.id());
-        reads_resource |= resource_readers.contains(policy.id());
+        reads_context |= facts.context_readers.contains(policy.id());
+        reads_resource |= facts.resource_readers.contains(policy.id());
         match (policy.principal_constraint(), policy.resource_constraint()) {
             (PrincipalConstraint::Eq(uid), _) => {
                 principal_pinned
@@ -219,14 +341,53 @@ fn group<'a>(
             (_, ResourceConstraint::Eq(uid)) => {
                 resource_pinned.entry(uid).or_default().push(policy.clone());
             }
-            _ => add(&mut open, policy)?,
+            _ => open.push(policy),
         }
     }
+    let mut guards: Vec<usize> = Vec::new();
+    for policy in &open {
+        if let Some(&guard) = facts.guarded.get(policy.id())
+            && !guards.contains(&guard)
+            && guards.len() < GROUP_GUARDS
+        {
+            guards.push(guard);
+        }
+    }
+    let open_lacking = (0..(1usize << guards.len()) - 1)
+        .map(|combination| {
+            let mut set = Scoped {
+                policies: PolicySet::new(),
+                reads_context: false,
+            };
+            for policy in &open {
+                let lacked = facts
+                    .guarded
+                    .get(policy.id())
+                    .and_then(|guard| guards.iter().position(|g| g == guard))
+                    .is_some_and(|i| (combination >> i) & 1 == 0);
+                if !lacked {
+                    add(&mut set, policy)?;
+                }
+            }
+            Ok(set)
+        })
+        .collect::<Result<Vec<Scoped>, String>>()?;
+    let mut all_open = Scoped {
+        policies: PolicySet::new(),
+        reads_context: false,
+    };
+    for policy in &open {
+        add(&mut all_open, policy)?;
+    }
+    let open = all_open;
     let with_open = |pinned: &HashMap<EntityUid, Vec<Policy>>| {
         pinned
             .iter()
             .map(|(uid, policies)| {
-                let mut set = open.clone();
+                let mut set = Scoped {
+                    policies: open.policies.clone(),
+                    reads_context: open.reads_context,
+                };
                 for policy in policies {
                     add(&mut set, policy)?;
                 }
@@ -240,10 +401,34 @@ fn group<'a>(
         by_principal: with_open(&principal_pinned)?,
         by_resource: with_open(&resource_pinned)?,
         resource_pinned,
+        guards,
         open,
+        open_lacking,
         reads_context,
         reads_resource,
     })
+}
+
+/// The attribute a policy's condition tests first, when that test is `principal has
+/// <attribute>`, alone or left of `&&`: the leftmost operand of the first condition, a
+/// `when`.
+/// Cedar evaluates the scope (which cannot fail) and then the conditions in order, left to
+/// right, so for a principal without the attribute the policy is false before anything
+/// could fail. A policy that cannot be written as JSON has none.
+fn principal_guard(policy: &Policy) -> Option<String> {
+    let json = policy.to_json().ok()?;
+    let first = json.get("conditions")?.get(0)?;
+    if first.get("kind")? != "when" {
+        return None;
+    }
+    let mut test = first.get("body")?;
+    while let Some(left) = test.get("&&").and_then(|and| and.get("left")) {
+        test = left;
+    }
+    let has = test.get("has")?;
+    (has.get("left")?.get("Var")? == "principal")
+        .then(|| has.get("attr")?.as_str().map(str::to_owned))
+        .flatten()
 }
 
 /// Whether a policy's conditions mention the variable `name` (`context`, `resource`); the
@@ -338,6 +523,7 @@ mod tests {
     use super::*;
     use crate::authz::{PolicyBundle, RequestContext, Resource, evaluate, load};
     use crate::keys::grant::{Permission, Role};
+    use crate::keys::object_limit::ObjectLimit;
     use crate::keys::secret::Environment;
     use crate::principal::{KeyPrincipal, Principal, UserPrincipal, WorkspaceRef};
 
@@ -461,7 +647,7 @@ mod tests {
         format!("@id(\"p{n}\")\n{effect} ({principal}, {action}, {resource}) {condition};\n")
     }
 
-    const CONDITIONS: [&str; 14] = [
+    const CONDITIONS: [&str; 18] = [
         "",
         "",
         "when { resource in principal.workspace }",
@@ -479,6 +665,12 @@ mod tests {
         "when { resource in principal.adminOf }",
         "unless { resource in principal.adminOf }",
         "when { principal.email like \"*@a.example\" }",
+        // Guarded by `objects`: left out for principals without it. The last two are not
+        // guards: the test is not the first thing evaluated, or it is negated.
+        "when { principal has objects && principal.objects.contains(\"h1\") }",
+        "when { principal has objects }",
+        "when { resource.handle == \"h1\" && principal has objects }",
+        "unless { principal has objects }",
     ];
 
     /// The actions each kind of principal is asked about, as the shipped schema declares.
@@ -571,7 +763,9 @@ mod tests {
                 Environment::Live
             },
             metadata: Default::default(),
-            objects: None,
+            objects: rng
+                .random_bool(0.3)
+                .then(|| ObjectLimit::parse_list("h1").unwrap_or_else(|e| panic!("{e}"))),
         }
     }
 
@@ -833,7 +1027,12 @@ mod tests {
                 .unwrap_or_else(|e| panic!("request {i} evaluates: {e}"));
             let shared = remembering
                 .decision_entities
-                .for_principal(&remembering.types, principal, action)
+                .for_principal(
+                    &remembering.types,
+                    remembering.index.guards(),
+                    principal,
+                    action,
+                )
                 .unwrap_or_else(|e| panic!("{e}"));
             let slot = match (&resource, principal) {
                 (Resource::Workspace { id }, _) if principal.own_workspace() == Some(id) => {
@@ -960,6 +1159,92 @@ mod tests {
     }
 
     #[test]
+    fn a_guard_is_the_first_test_of_the_first_when() {
+        let policies = policy_set(
+            r#"
+            @id("alone") forbid (principal, action, resource) when { principal has objects };
+            @id("left") forbid (principal, action, resource)
+            when { principal has objects && principal.objects.contains("a") && true };
+            @id("right") forbid (principal, action, resource)
+            when { resource.handle == "a" && principal has objects };
+            @id("unless") forbid (principal, action, resource) unless { principal has objects };
+            @id("second") forbid (principal, action, resource)
+            when { true } when { principal has objects };
+            @id("resource") forbid (principal, action, resource) when { resource has handle };
+            "#,
+        );
+        let guards: Vec<(String, Option<String>)> = policies
+            .policies()
+            .map(|p| (p.id().to_string(), principal_guard(p)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        let objects = Some("objects".to_owned());
+        assert_eq!(
+            guards,
+            [
+                ("alone".to_owned(), objects.clone()),
+                ("left".to_owned(), objects),
+                ("resource".to_owned(), None),
+                ("right".to_owned(), None),
+                ("second".to_owned(), None),
+                ("unless".to_owned(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_policy_guarded_by_an_attribute_the_key_lacks_is_not_evaluated() {
+        let policies = policy_set(
+            r#"
+            @id("limited") forbid (principal is Andi::ApiKey, action, resource)
+            when { principal has objects && !principal.objects.contains("invoices") };
+            @id("reads") permit (principal, action == Andi::Action::"listObjects", resource);
+            "#,
+        );
+        let bundle = bundle_with(&policies, true);
+        let mut rng = StdRng::seed_from_u64(2);
+        let selected = |key: &KeyPrincipal| {
+            let t = &bundle.types;
+            let shared = bundle
+                .decision_entities
+                .for_principal(
+                    t,
+                    bundle.index.guards(),
+                    Principal::Key(key),
+                    Action::ListObjects,
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut ids: Vec<String> = bundle
+                .index
+                .select(
+                    &bundle.policies,
+                    Action::ListObjects,
+                    &t.uid(&t.api_key, &key.key_id),
+                    &t.uid(&t.workspace, "ws_1"),
+                    shared.guards_held,
+                )
+                .policies
+                .policies()
+                .map(|p| p.id().to_string())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let unlimited = KeyPrincipal {
+            objects: None,
+            ..random_key(&mut rng)
+        };
+        let limited = KeyPrincipal {
+            key_id: "key_limited".to_owned(),
+            objects: Some(ObjectLimit::parse_list("h1").unwrap_or_else(|e| panic!("{e}"))),
+            ..unlimited.clone()
+        };
+        assert_eq!(selected(&unlimited), ["reads"]);
+        assert_eq!(selected(&limited), ["limited", "reads"]);
+    }
+
+    #[test]
     fn a_policy_pinned_to_another_key_is_not_evaluated() {
         let policies = policy_set(
             r#"
@@ -976,8 +1261,13 @@ mod tests {
             Action::ListObjects,
             &t.uid(&t.api_key, "key_1"),
             &t.uid(&t.workspace, "ws_1"),
+            GuardsHeld::default(),
         );
-        let mut ids: Vec<String> = selected.policies().map(|p| p.id().to_string()).collect();
+        let mut ids: Vec<String> = selected
+            .policies
+            .policies()
+            .map(|p| p.id().to_string())
+            .collect();
         ids.sort();
         assert_eq!(ids, ["mine", "reads"]);
     }

@@ -28,9 +28,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::action::Action;
 use super::bundle::PolicyBundle;
-use super::evaluate::{cedar_context, resource_entities};
+use super::entities::ObjectFacts;
+use super::evaluate::{cedar_context, object_entity};
 use super::record_attributes::CedarType;
-use super::request::{RequestContext, Resource};
+use super::request::{RequestContext, attribute_keys};
 use crate::objects::attribute::AttributeKind;
 use crate::objects::attribute_value::format_datetime;
 use crate::objects::definition::ObjectDefinition;
@@ -77,18 +78,20 @@ pub fn query_filter(
     let t = &bundle.types;
     let action = Action::GetRecord;
     let key = Principal::Key(principal);
-    let shared = bundle.decision_entities.for_principal(t, key, action)?;
-    let object = Resource::object(definition);
-    let new: Vec<_> = resource_entities(bundle, &object)
-        .map_err(|_| "object entity".to_owned())?
-        .into_iter()
-        .filter(|entity| shared.entities.get(&entity.uid()).is_none())
-        .collect();
+    let shared = bundle
+        .decision_entities
+        .for_principal(t, bundle.index.guards(), key, action)?;
+    let attribute_keys = attribute_keys(&definition.attributes);
+    let object = ObjectFacts {
+        id: &definition.id,
+        handle: definition.handle.as_str(),
+        workspace_id: &definition.workspace_id,
+        attribute_keys: Some(&attribute_keys),
+    };
     let entities: Entities = shared
+        .with_object(&object, || object_entity(t, &object))?
         .entities
-        .clone()
-        .add_entities(new, None)
-        .map_err(|e| format!("entities: {e}"))?;
+        .clone();
     let entities = PartialEntities::from_concrete(entities, &bundle.schema)
         .map_err(|e| format!("partial entities: {e}"))?;
     let principal_uid = t.uid(&t.api_key, &principal.key_id);

@@ -9,6 +9,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
@@ -23,29 +24,20 @@ pub fn router(state: AppState) -> Router {
     // Documented routes are registered with their OpenAPI description (src/openapi.rs).
     let (documented, _) = openapi::routes().split_for_parts();
 
-    let router = Router::new()
-        .merge(documented)
-        .merge(console::router())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // Layers run outside-in from the last added: request id, sensitive headers, trace,
-        // metrics, panic guard, timeout, body limit, idempotency keys, then the route.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            super::idempotency::middleware,
-        ))
-        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
-        .layer(axum::middleware::from_fn(no_store_for_keys))
-        .layer(axum::middleware::from_fn_with_state(
-            state.limits.request_timeout,
-            time_limit,
-        ))
-        .layer(CatchPanicLayer::custom(|_| {
-            IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!("handler panicked")))
-        }))
-        // Inside the trace, outside the panic guard and the time limit, so a panic's 500
-        // and a timeout's 408 are counted like any answer.
-        .layer(axum::middleware::from_fn(metrics::record_request))
+    // One stack, applied once: each `Router::layer` call would box the route again, and
+    // every layer would then clone (and box) the routes beneath it on each request.
+    // Outside-in: request id, sensitive headers, trace, metrics, panic guard, timeout,
+    // `no-store` for key routes, body limit, idempotency keys, then the route.
+    let layers = ServiceBuilder::new()
+        // Outermost, so every response (even a panic's or a timeout's) carries the id and
+        // error bodies can quote it.
+        .layer(axum::middleware::from_fn(request_id::middleware))
+        // Before tracing sees the request, so no layer can record a credential.
+        .layer(SetSensitiveRequestHeadersLayer::from_shared(Arc::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+            HeaderName::from_static("x-api-key"),
+        ])))
         .layer({
             let proxies = state.trusted_proxies.clone();
             TraceLayer::new_for_http()
@@ -54,15 +46,28 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_response(trace::record_response)
         })
-        // Before tracing sees the request, so no layer can record a credential.
-        .layer(SetSensitiveRequestHeadersLayer::from_shared(Arc::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-            HeaderName::from_static("x-api-key"),
-        ])))
-        // Outermost, so every response (even a panic's or a timeout's) carries the id and
-        // error bodies can quote it.
-        .layer(axum::middleware::from_fn(request_id::middleware));
+        // Inside the trace, outside the panic guard and the time limit, so a panic's 500
+        // and a timeout's 408 are counted like any answer.
+        .layer(axum::middleware::from_fn(metrics::record_request))
+        .layer(CatchPanicLayer::custom(|_| {
+            IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!("handler panicked")))
+        }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.request_timeout,
+            time_limit,
+        ))
+        .layer(axum::middleware::from_fn(no_store_for_keys))
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::idempotency::middleware,
+        ));
+    let router = Router::new()
+        .merge(documented)
+        .merge(console::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(layers);
     // Outside everything else, so a preflight is answered before any route or key check.
     let router = match state.cors_origins.layer() {
         Some(cors) => router.layer(cors),
