@@ -16,6 +16,10 @@
 //! `BENCH_RECORDS=10000,100000,1000000`. Each count gets its own pair of objects in one
 //! database, so later counts run on a larger table.
 
+#[path = "support/bench.rs"]
+mod bench;
+
+use bench::{BenchDatabase, ms, percentile};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,7 +29,7 @@ use andi::authz::Authz;
 use andi::http::app::router;
 use andi::http::limits::Limits;
 use andi::http::state::AppState;
-use andi::id::{new_id, random_base62};
+use andi::id::new_id;
 use andi::keys::api_key::NewKey;
 use andi::keys::grant::{Grants, Role};
 use andi::keys::lifecycle;
@@ -85,30 +89,8 @@ async fn main() -> anyhow::Result<()> {
         .split(',')
         .map(|n| n.trim().parse())
         .collect::<Result<_, _>>()?;
-    let dir = tempfile::tempdir()?;
-    let (url, admin) = match std::env::var("BENCH_DATABASE_URL") {
-        Ok(admin) if admin.starts_with("postgres") => {
-            let name = format!("andi_bench_{}", random_base62(8).to_lowercase());
-            let db = store::connect(&admin, store::DEFAULT_POOL_SIZE).await?;
-            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await?;
-            db.close().await?;
-            let base = &admin[..admin.rfind('/').unwrap_or(admin.len())];
-            (format!("{base}/{name}"), Some((admin.clone(), name)))
-        }
-        _ => (
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("bench.db").display()
-            ),
-            None,
-        ),
-    };
-    let backend = if admin.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let database = BenchDatabase::create().await?;
+    let (url, backend) = (database.url.clone(), database.backend);
 
     let db = store::connect(&url, store::DEFAULT_POOL_SIZE).await?;
     store::migrate(&db).await?;
@@ -307,12 +289,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     db.close().await?;
-    if let Some((admin, name)) = admin {
-        let db = store::connect(&admin, store::DEFAULT_POOL_SIZE).await?;
-        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await?;
-    }
-    Ok(())
+    database.drop().await
 }
 
 /// The ceiling: the rows Andi would write for `range`, in one transaction of two multi-row
@@ -462,14 +439,4 @@ fn memory_kib(field: &str) -> Option<u64> {
 
 fn p50_p99(mut times: Vec<Duration>) -> (Duration, Duration) {
     (percentile(&mut times, 0.50), percentile(&mut times, 0.99))
-}
-
-fn percentile(times: &mut [Duration], p: f64) -> Duration {
-    times.sort();
-    let index = ((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1;
-    times[index]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1_000.0
 }

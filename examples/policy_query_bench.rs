@@ -12,16 +12,19 @@
 //!   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --release --example policy_query_bench
 //! `BENCH_RECORDS` changes the record count (default 100000).
 
+#[path = "support/bench.rs"]
+mod bench;
+
+use bench::{BenchDatabase, ms, percentile};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use andi::auth::KeyCacheConfig;
 use andi::authz::Authz;
 use andi::http::app::router;
 use andi::http::limits::Limits;
 use andi::http::state::AppState;
-use andi::id::random_base62;
 use andi::keys::api_key::NewKey;
 use andi::keys::grant::{Grants, Role};
 use andi::keys::lifecycle;
@@ -30,7 +33,7 @@ use andi::keys::secret::Environment;
 use andi::store;
 use andi::workspace::{Workspace, WorkspaceHandle};
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 const BATCH: usize = 1_000;
@@ -50,30 +53,9 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
+    let database = BenchDatabase::create().await?;
+    let (url, backend) = (database.url.clone(), database.backend);
     let dir = tempfile::tempdir()?;
-    let (url, admin) = match std::env::var("BENCH_DATABASE_URL") {
-        Ok(admin) if admin.starts_with("postgres") => {
-            let name = format!("andi_bench_{}", random_base62(8).to_lowercase());
-            let db = store::connect(&admin, store::DEFAULT_POOL_SIZE).await?;
-            db.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await?;
-            db.close().await?;
-            let base = &admin[..admin.rfind('/').unwrap_or(admin.len())];
-            (format!("{base}/{name}"), Some((admin.clone(), name)))
-        }
-        _ => (
-            format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("bench.db").display()
-            ),
-            None,
-        ),
-    };
-    let backend = if admin.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
 
     let db = store::connect(&url, store::DEFAULT_POOL_SIZE).await?;
     store::migrate(&db).await?;
@@ -187,12 +169,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     db.close().await?;
-    if let Some((admin, name)) = admin {
-        let db = store::connect(&admin, store::DEFAULT_POOL_SIZE).await?;
-        db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await?;
-    }
-    Ok(())
+    database.drop().await
 }
 
 /// The shipped policies, with region isolation and [`FALLBACK`] turned on and `rank`
@@ -246,14 +223,4 @@ async fn key(
     };
     let (secret, _) = lifecycle::create_key(db, audit, workspace, new_key, Utc::now()).await?;
     Ok(secret.expose().to_owned())
-}
-
-fn percentile(times: &mut [Duration], p: f64) -> Duration {
-    times.sort();
-    let index = ((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1;
-    times[index]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1_000.0
 }
