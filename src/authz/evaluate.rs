@@ -15,7 +15,7 @@ use super::bundle::PolicyBundle;
 use super::context;
 use super::decision::Evaluation;
 use super::entities::{EntityTypes, KeyFacts, ObjectFacts, key_entity};
-use super::record_attributes::ATTRIBUTES as RECORD_ATTRIBUTES;
+use super::record_entity::{RecordEntity, with_record};
 use super::request::{CONSOLE_ID, RecordData, RequestContext, Resource};
 use crate::principal::Principal;
 
@@ -135,20 +135,16 @@ pub fn evaluate(
             };
             let record = match record_entity(bundle, resource_uid.clone(), &object, data.as_ref()) {
                 Ok(record) => record,
-                Err(ResourceError::Internal(message)) => return Err(message),
-                Err(ResourceError::Unreadable(message)) => {
-                    return Ok(unreadable_denial(bundle, message));
-                }
+                Err(unreadable) => return Ok(unreadable_denial(bundle, unreadable)),
             };
             // Its object is remembered with the principal's entities, so only the record
-            // is added here; it carries its whole ancestry, which leaves the closure
-            // nothing to compute.
-            with_resource = shared
-                .with_object(&object, || object_entity(t, &object))?
-                .entities
-                .clone()
-                .add_entities([record], None)
-                .map_err(|e| format!("entities: {e}"))?;
+            // is added here.
+            with_resource = with_record(
+                &shared
+                    .with_object(&object, || object_entity(t, &object))?
+                    .entities,
+                record,
+            )?;
             &with_resource
         }
         Resource::Console | Resource::Workspace { .. } => {
@@ -294,19 +290,8 @@ pub(super) fn unreadable(bundle: &PolicyBundle, resource: &Resource) -> Option<E
     else {
         return None;
     };
-    let message = bundle
-        .record_attributes
-        .expression(&data.attributes)
-        .err()?;
+    let message = bundle.record_attributes.read(&data.attributes).err()?;
     Some(unreadable_denial(bundle, message))
-}
-
-/// Why a resource's entities could not be built.
-enum ResourceError {
-    /// A stored value the schema's declared type cannot hold: the decision denies.
-    Unreadable(String),
-    /// An entity the schema refuses: a programming error, failed closed.
-    Internal(String),
 }
 
 /// An object definition entity, a child of its workspace.
@@ -338,52 +323,29 @@ pub(super) fn object_entity(t: &EntityTypes, object: &ObjectFacts<'_>) -> Result
     .map_err(|e| format!("object entity: {e}"))
 }
 
-/// A record entity (`uid`) of `object`: the declared attributes it holds and its
-/// authors, with its whole ancestry (object and workspace) as parents.
-fn record_entity(
-    bundle: &PolicyBundle,
+/// A record (`uid`) of `object`: the declared attributes it holds and its authors, with its
+/// whole ancestry (object and workspace) as parents.
+fn record_entity<'a>(
+    bundle: &'a PolicyBundle,
     uid: EntityUid,
-    object: &ObjectFacts<'_>,
-    data: Option<&RecordData>,
-) -> Result<Entity, ResourceError> {
+    object: &ObjectFacts<'a>,
+    data: Option<&'a RecordData>,
+) -> Result<RecordEntity<'a>, String> {
     let t = &bundle.types;
-    let values = match data {
-        Some(data) => bundle.record_attributes.expression(&data.attributes),
-        None => bundle.record_attributes.expression(&serde_json::Map::new()),
-    }
-    .map_err(ResourceError::Unreadable)?;
-    let mut attributes = HashMap::from([
-        (
-            "workspace".to_owned(),
-            RestrictedExpression::new_entity_uid(t.uid(&t.workspace, object.workspace_id)),
-        ),
-        (
-            "objectHandle".to_owned(),
-            RestrictedExpression::new_string(object.handle.to_owned()),
-        ),
-        (RECORD_ATTRIBUTES.to_owned(), values),
-    ]);
-    let authors = [
-        ("createdBy", data.and_then(|d| d.created_by.as_ref())),
-        ("updatedBy", data.and_then(|d| d.updated_by.as_ref())),
-    ];
-    for (name, key_id) in authors {
-        if let Some(key_id) = key_id {
-            attributes.insert(
-                name.to_owned(),
-                RestrictedExpression::new_entity_uid(t.uid(&t.api_key, key_id)),
-            );
-        }
-    }
-    Entity::new(
+    let attributes = match data {
+        Some(data) => bundle.record_attributes.read(&data.attributes)?,
+        None => Vec::new(),
+    };
+    let author = |key_id: Option<&String>| key_id.map(|id| t.uid(&t.api_key, id));
+    Ok(RecordEntity {
         uid,
+        workspace: t.uid(&t.workspace, object.workspace_id),
+        object: t.uid(&t.object_definition, object.id),
+        object_handle: object.handle,
         attributes,
-        HashSet::from([
-            t.uid(&t.object_definition, object.id),
-            t.uid(&t.workspace, object.workspace_id),
-        ]),
-    )
-    .map_err(|e| ResourceError::Internal(format!("record entity: {e}")))
+        created_by: author(data.and_then(|d| d.created_by.as_ref())),
+        updated_by: author(data.and_then(|d| d.updated_by.as_ref())),
+    })
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ mod live;
 mod load;
 mod query_filter;
 mod record_attributes;
+mod record_entity;
 mod reload;
 mod request;
 mod roles;

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 
-use cedar_policy::RestrictedExpression;
 use serde_json::{Map, Value};
 
 use crate::objects::attribute::{Attribute, AttributeKind};
@@ -93,35 +92,42 @@ impl CedarType {
     }
 
     /// `value`, in its attribute type's normal form, as this Cedar type.
-    fn expression(self, value: &Value) -> Result<RestrictedExpression, String> {
+    fn read(self, value: &Value) -> Result<CedarValue<'_>, String> {
         match (self, value) {
-            (CedarType::String, Value::String(s)) => {
-                Ok(RestrictedExpression::new_string(s.clone()))
-            }
+            (CedarType::String, Value::String(s)) => Ok(CedarValue::String(s)),
             (CedarType::Long, Value::Number(n)) => n
                 .as_i64()
-                .map(RestrictedExpression::new_long)
+                .map(CedarValue::Long)
                 .ok_or_else(|| format!("{n} is not a whole number")),
-            (CedarType::Decimal, Value::Number(n)) => {
-                decimal_literal(n).map(RestrictedExpression::new_decimal)
-            }
-            (CedarType::Bool, Value::Bool(b)) => Ok(RestrictedExpression::new_bool(*b)),
+            (CedarType::Decimal, Value::Number(n)) => decimal_literal(n).map(CedarValue::Decimal),
+            (CedarType::Bool, Value::Bool(b)) => Ok(CedarValue::Bool(*b)),
             // Date-times are stored to the millisecond with `Z`, and dates as `YYYY-MM-DD`:
             // both are forms `datetime(…)` accepts.
-            (CedarType::Datetime, Value::String(s)) => {
-                Ok(RestrictedExpression::new_datetime(s.clone()))
-            }
+            (CedarType::Datetime, Value::String(s)) => Ok(CedarValue::Datetime(s)),
             (CedarType::StringSet, Value::Array(items)) => items
                 .iter()
                 .map(|item| match item {
-                    Value::String(s) => Ok(RestrictedExpression::new_string(s.clone())),
+                    Value::String(s) => Ok(s.as_str()),
                     other => Err(format!("{other} is not a string")),
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map(RestrictedExpression::new_set),
+                .map(CedarValue::StringSet),
             (declared, other) => Err(format!("{other} cannot be read as {}", declared.name())),
         }
     }
+}
+
+/// A record attribute's value as policies read it, borrowed from the stored JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CedarValue<'a> {
+    String(&'a str),
+    Long(i64),
+    /// The argument of `decimal(…)`, exact.
+    Decimal(String),
+    Bool(bool),
+    /// The argument of `datetime(…)`.
+    Datetime(&'a str),
+    StringSet(Vec<&'a str>),
 }
 
 /// The largest magnitude Cedar's `decimal` holds: an `i64` of ten-thousandths.
@@ -271,7 +277,7 @@ impl RecordAttributeTypes {
             .iter()
             .filter_map(|(key, declared)| {
                 let value = values.get(key)?;
-                let problem = declared.expression(value).err()?;
+                let problem = declared.read(value).err()?;
                 Some((
                     key.clone(),
                     format!(
@@ -283,24 +289,23 @@ impl RecordAttributeTypes {
             .collect()
     }
 
-    /// The `attributes` record of a record entity: each declared attribute `values` holds.
-    pub(super) fn expression(
-        &self,
-        values: &Map<String, Value>,
-    ) -> Result<RestrictedExpression, String> {
-        let fields = self
-            .0
+    /// The `attributes` record of a record entity: each declared attribute `values` holds,
+    /// by key.
+    pub(super) fn read<'s, 'v>(
+        &'s self,
+        values: &'v Map<String, Value>,
+    ) -> Result<Vec<(&'s str, CedarValue<'v>)>, String> {
+        self.0
             .iter()
             .filter_map(|(key, declared)| Some((key, declared, values.get(key)?)))
             .filter(|(_, _, value)| !value.is_null())
             .map(|(key, declared, value)| {
                 declared
-                    .expression(value)
-                    .map(|expression| (key.clone(), expression))
+                    .read(value)
+                    .map(|read| (key.as_str(), read))
                     .map_err(|problem| format!("record attribute `{key}`: {problem}"))
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        RestrictedExpression::new_record(fields).map_err(|e| format!("record attributes: {e}"))
+            .collect()
     }
 }
 
