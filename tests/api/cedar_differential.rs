@@ -1,16 +1,22 @@
 //! The server decides as Cedar does on the full entity graph. Generated record-level
 //! policies (permits and forbids, `when` and `unless`, over record attributes, record
-//! authors, key attributes, roles and permissions named by literal, and the request
-//! method) are loaded by a server; every key then reads and patches every record over
-//! HTTP, and each answer must equal what Cedar itself decides with every key, object,
-//! record, role, permission and action of the workspace as entities, built here from the
-//! schema's meaning and not from Andi's code. Runs on whichever database the suite runs on.
+//! authors, key attributes, key metadata (tags) and object limits, roles and permissions
+//! named by literal, and the request method) are loaded by a server; every key then reads
+//! and patches every record over HTTP, and each answer, and each `getRecord` line of the
+//! decision log (outcome and determining policies), must equal what Cedar itself decides
+//! with every key, object, record, role, permission and action of the workspace as
+//! entities, built here from the schema's meaning and not from Andi's code. Runs on
+//! whichever database the suite runs on.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use andi::keys::api_key::NewKey;
 use andi::keys::grant::{Permission, Role};
+use andi::keys::metadata::KeyMetadata;
+use andi::keys::object_limit::ObjectLimit;
 use andi::keys::secret::Environment;
+use andi::objects::handle::ObjectHandle;
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request, Schema,
 };
@@ -19,7 +25,7 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, new_key};
 use crate::policy_files::copy_of_shipped_policies;
 
 const ROUNDS: u64 = 6;
@@ -32,7 +38,20 @@ struct Key {
     role: Option<Role>,
     permissions: Vec<Permission>,
     environment: Environment,
+    /// Its tags: `principal.getTag("region")`.
+    metadata: BTreeMap<String, String>,
+    /// The objects it is limited to: `principal.objects`.
+    objects: Option<Vec<&'static str>>,
 }
+
+/// A key to make: role, permissions, environment, metadata, object limit.
+type KeySpec = (
+    Option<Role>,
+    Vec<Permission>,
+    Environment,
+    &'static [(&'static str, &'static str)],
+    Option<Vec<&'static str>>,
+);
 
 /// The schema as shipped, with `tier` declared too, so policies compare a `Long`.
 fn schema_text(shipped: &str) -> String {
@@ -48,7 +67,7 @@ fn atom(rng: &mut StdRng, keys: &[Key]) -> String {
     let permission = ["objects.read", "objects.write"]
         .choose(rng)
         .expect("perms");
-    match rng.random_range(0..10) {
+    match rng.random_range(0..14) {
         0 => r#"(resource.attributes has region && resource.attributes.region == "EU")"#.to_owned(),
         1 => {
             "(resource.attributes has confidential && resource.attributes.confidential)".to_owned()
@@ -63,6 +82,14 @@ fn atom(rng: &mut StdRng, keys: &[Key]) -> String {
             "(resource.attributes has tier && resource.attributes.tier >= {})",
             rng.random_range(0..5)
         ),
+        9 => r#"(principal.hasTag("region") && resource.attributes has region && principal.getTag("region") == resource.attributes.region)"#.to_owned(),
+        10 => format!(
+            r#"(principal.hasTag("region") && principal.getTag("region") == "{}")"#,
+            ["EU", "US"].choose(rng).expect("regions")
+        ),
+        11 => "(principal has objects && principal.objects.contains(resource.objectHandle))"
+            .to_owned(),
+        12 => "principal has objects".to_owned(),
         _ => r#"resource.attributes has region"#.to_owned(),
     }
 }
@@ -143,12 +170,17 @@ fn full_entities(
         for permission in &key.permissions {
             parents.push(json!({"type": "Andi::Permission", "id": permission.as_str()}));
         }
+        let mut attrs = json!({
+            "workspace": {"__entity": {"type": "Andi::Workspace", "id": workspace}},
+            "environment": key.environment.as_str(),
+        });
+        if let Some(objects) = &key.objects {
+            attrs["objects"] = json!(objects);
+        }
         entities.push(json!({
             "uid": {"type": "Andi::ApiKey", "id": key.id},
-            "attrs": {
-                "workspace": {"__entity": {"type": "Andi::Workspace", "id": workspace}},
-                "environment": key.environment.as_str(),
-            },
+            "attrs": attrs,
+            "tags": key.metadata,
             "parents": parents,
         }));
     }
@@ -212,6 +244,19 @@ impl Cedar<'_> {
         method: &str,
         path: &str,
     ) -> bool {
+        self.decide(entities, key, action, resource, method, path).0
+    }
+
+    /// Whether Cedar allows the request, and its determining policies, sorted.
+    fn decide(
+        &self,
+        entities: &Entities,
+        key: &Key,
+        action: &str,
+        resource: EntityUid,
+        method: &str,
+        path: &str,
+    ) -> (bool, Vec<String>) {
         let context = Context::from_json_value(
             json!({
                 "ip": {"__extn": {"fn": "ip", "arg": "127.0.0.1"}},
@@ -230,10 +275,18 @@ impl Cedar<'_> {
             Some(self.schema),
         )
         .expect("a valid request");
-        Authorizer::new()
-            .is_authorized(&request, self.policies, entities)
-            .decision()
-            == Decision::Allow
+        let response = Authorizer::new().is_authorized(&request, self.policies, entities);
+        // Named by their `@id`, as Andi names them.
+        let mut policies: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| {
+                let policy = self.policies.policy(id).expect("a determining policy");
+                policy.annotation("id").expect("an @id").to_owned()
+            })
+            .collect();
+        policies.sort();
+        (response.decision() == Decision::Allow, policies)
     }
 }
 
@@ -253,26 +306,74 @@ async fn decisions_equal_cedar_on_the_full_entity_graph() {
     let seeder = TestApp::builder().policies(shipped.path()).spawn().await;
     let workspace = seeder.create_workspace("acme").await;
     let mut keys = Vec::new();
-    for (role, permissions, environment) in [
-        (Some(Role::Admin), vec![], Environment::Live),
-        (Some(Role::Editor), vec![], Environment::Live),
-        (Some(Role::Editor), vec![], Environment::Test),
-        (Some(Role::Viewer), vec![], Environment::Live),
+    // Tags and object limits on some keys: one is limited to another object, so the
+    // shipped key-object-limits policy denies it every record here.
+    let keys_made: [KeySpec; 7] = [
+        (
+            Some(Role::Admin),
+            vec![],
+            Environment::Live,
+            &[("region", "EU")],
+            None,
+        ),
+        (Some(Role::Editor), vec![], Environment::Live, &[], None),
+        (
+            Some(Role::Editor),
+            vec![],
+            Environment::Test,
+            &[("region", "US")],
+            None,
+        ),
+        (
+            Some(Role::Viewer),
+            vec![],
+            Environment::Live,
+            &[("region", "EU")],
+            Some(vec!["customers"]),
+        ),
         (
             None,
             vec![Permission::ObjectsRead, Permission::ObjectsWrite],
             Environment::Live,
+            &[],
+            Some(vec!["orders"]),
         ),
-    ] {
-        let (secret, id) = seeder
-            .create_key_with(&workspace, role, &permissions, environment, None)
-            .await;
+        (
+            Some(Role::Viewer),
+            vec![],
+            Environment::Live,
+            &[("region", "US"), ("team", "ops")],
+            None,
+        ),
+        (
+            Some(Role::Editor),
+            vec![],
+            Environment::Live,
+            &[("team", "ops")],
+            Some(vec!["customers", "orders"]),
+        ),
+    ];
+    for (role, permissions, environment, metadata, objects) in keys_made {
+        let metadata: BTreeMap<String, String> = metadata
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let new = NewKey {
+            metadata: KeyMetadata::new(metadata.clone()).unwrap(),
+            objects: objects.as_ref().map(|handles| {
+                ObjectLimit::new(handles.iter().map(|h| ObjectHandle::parse(h).unwrap())).unwrap()
+            }),
+            ..new_key(role, &permissions, environment)
+        };
+        let (secret, id) = seeder.create_key_from(&workspace, new).await;
         keys.push(Key {
             id,
             secret,
             role,
             permissions,
             environment,
+            metadata,
+            objects,
         });
     }
     let created = seeder
@@ -304,8 +405,8 @@ async fn decisions_equal_cedar_on_the_full_entity_graph() {
             attributes.insert("tier".into(), json!(rng.random_range(0..5)));
         }
         attributes.insert("note".into(), json!(format!("record {i}")));
-        // Writers with objects.write: the admin, the editors and the permissions-only key.
-        let writer = &keys[[0, 1, 2, 4][i % 4]];
+        // Writers with objects.write that may use this object.
+        let writer = &keys[[0, 1, 2, 6][i % 4]];
         let written = seeder
             .post_json(
                 "/api/objects/customers/data/upsert-many",
@@ -339,11 +440,15 @@ async fn decisions_equal_cedar_on_the_full_entity_graph() {
             policies: &all_policies,
             schema: &schema,
         };
+        let log_path = policies.path().join("decisions.jsonl");
         let server = TestApp::builder()
             .policies(policies.path())
             .database_of(&seeder)
+            .decision_log(&log_path)
             .spawn()
             .await;
+        // Cedar's decision and determining policies for each getRecord, by request id.
+        let mut expected_lines: BTreeMap<String, (bool, Vec<String>)> = BTreeMap::new();
 
         for key in &keys {
             for (id, record) in records.clone() {
@@ -351,7 +456,7 @@ async fn decisions_equal_cedar_on_the_full_entity_graph() {
                 let entities =
                     full_entities(&workspace.id, &keys, &object, &records, &roles, &schema);
                 let record_uid = uid("Record", &format!("{object_id}/{id}"));
-                let expected = cedar.allows(
+                let (expected, determining) = cedar.decide(
                     &entities,
                     key,
                     "getRecord",
@@ -359,7 +464,17 @@ async fn decisions_equal_cedar_on_the_full_entity_graph() {
                     "GET",
                     &path,
                 );
-                let status = server.get(&path, &key.secret).await.status();
+                let request_id = format!("get-{}-{id}", key.id);
+                let status = server
+                    .client
+                    .get(server.url(&path))
+                    .bearer_auth(&key.secret)
+                    .header("x-request-id", &request_id)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                expected_lines.insert(request_id, (expected, determining));
                 if expected {
                     allowed += 1
                 } else {
@@ -413,6 +528,32 @@ async fn decisions_equal_cedar_on_the_full_entity_graph() {
             }
         }
         server.stop().await;
+        // A denied read is decided once more on the record as if it were missing (a 403 or
+        // a 404): the first line of each request is the decision on the record itself.
+        let mut logged = std::collections::BTreeSet::new();
+        for line in std::fs::read_to_string(&log_path).unwrap().lines() {
+            let line: Value = serde_json::from_str(line).unwrap();
+            let Some((request_id, (expected, determining))) = line["requestId"]
+                .as_str()
+                .and_then(|id| expected_lines.get_key_value(id))
+            else {
+                continue;
+            };
+            if line["action"] != "getRecord" || !logged.insert(request_id) {
+                continue;
+            }
+            let decision = if *expected { "allow" } else { "deny" };
+            assert_eq!(
+                (line["decision"].as_str(), &line["policies"]),
+                (Some(decision), &json!(determining)),
+                "round {round}: the decision log differs from Cedar\nline: {line}\npolicies:\n{generated}"
+            );
+        }
+        assert_eq!(
+            logged.len(),
+            expected_lines.len(),
+            "round {round}: a getRecord line for each request"
+        );
     }
     // The generator must exercise both outcomes for the comparison to mean anything.
     let total = allowed + denied;

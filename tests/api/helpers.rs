@@ -57,7 +57,6 @@ pub async fn spawn_app() -> TestApp {
     TestApp::builder().spawn().await
 }
 
-/// Settings of a test server; [`TestAppBuilder::spawn`] starts it.
 /// The actor of keys a test makes or changes directly, without the CLI or the console.
 pub static TEST_ACTOR: std::sync::LazyLock<Actor> =
     std::sync::LazyLock::new(|| Actor::Cli("test".to_owned()));
@@ -70,6 +69,20 @@ pub fn test_audit() -> Audit<'static> {
     }
 }
 
+/// A key named "test" with these grants, no expiry, metadata, object limit or rate limit.
+pub fn new_key(role: Option<Role>, permissions: &[Permission], environment: Environment) -> NewKey {
+    NewKey {
+        name: "test".to_owned(),
+        grants: Grants::new(role, permissions.to_vec()).expect("valid grants"),
+        environment,
+        expires_in: None,
+        metadata: Default::default(),
+        objects: None,
+        rate_limit: None,
+    }
+}
+
+/// Settings of a test server; [`TestAppBuilder::spawn`] starts it.
 pub struct TestAppBuilder {
     config: ServeConfig,
     database: Option<Arc<TestDatabase>>,
@@ -237,19 +250,10 @@ impl TestApp {
         expires_in: Option<chrono::Duration>,
     ) -> (String, String) {
         let new = NewKey {
-            name: "test".to_owned(),
-            grants: Grants::new(role, permissions.to_vec()).expect("valid grants"),
-            environment,
             expires_in,
-            metadata: Default::default(),
-            objects: None,
-            rate_limit: None,
+            ..new_key(role, permissions, environment)
         };
-        let (secret, key) =
-            lifecycle::create_key(&self.db, test_audit(), workspace, new, Utc::now())
-                .await
-                .expect("create key");
-        (secret.expose().to_owned(), key.id)
+        self.create_key_from(workspace, new).await
     }
 
     /// Creates a key carrying `metadata` (its Cedar tags) and returns its secret.
@@ -266,18 +270,19 @@ impl TestApp {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         let new = NewKey {
-            name: "test".to_owned(),
-            grants: Grants::new(role, permissions.to_vec()).expect("valid grants"),
-            environment,
-            expires_in: None,
             metadata: KeyMetadata::new(pairs).expect("valid metadata"),
-            objects: None,
-            rate_limit: None,
+            ..new_key(role, permissions, environment)
         };
-        let (secret, _) = lifecycle::create_key(&self.db, test_audit(), workspace, new, Utc::now())
-            .await
-            .expect("create key");
-        secret.expose().to_owned()
+        self.create_key_from(workspace, new).await.0
+    }
+
+    /// Creates `new` and returns its secret and id.
+    pub async fn create_key_from(&self, workspace: &Workspace, new: NewKey) -> (String, String) {
+        let (secret, key) =
+            lifecycle::create_key(&self.db, test_audit(), workspace, new, Utc::now())
+                .await
+                .expect("create key");
+        (secret.expose().to_owned(), key.id)
     }
 
     pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
