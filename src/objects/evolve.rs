@@ -116,14 +116,15 @@ async fn migrate_records(
             .await?;
     }
     let mut blocking: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut after = 0;
+    let mut after: Option<String> = None;
     loop {
-        let page = records::scan_live(txn, workspace_id, object_id, after, SCAN_PAGE).await?;
-        let Some((last, _)) = page.last() else { break };
-        after = *last;
+        let page =
+            records::scan_live(txn, workspace_id, object_id, after.as_deref(), SCAN_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
         let mut rewrites: Vec<Record> = Vec::new();
         let mut claims: Vec<(&str, String, String)> = Vec::new();
-        for (_, mut record) in page {
+        for mut record in page {
             let mut changed = false;
             for (key, attribute) in checked {
                 let key = key.as_str();

@@ -19,7 +19,6 @@ use crate::objects::record::Record;
 #[derive(Clone, Copy, DeriveIden)]
 pub(super) enum Records {
     Table,
-    Pk,
     WorkspaceId,
     ObjectId,
     Id,
@@ -267,28 +266,28 @@ pub async fn remove_attribute(
     delete_unique_values_for_key(db, workspace_id, object_id, key.as_str()).await
 }
 
-/// Live records in storage order after `after_pk`, for scans over a whole object.
+/// Live records in id order after `after` (from the start when `None`), for scans over a
+/// whole object. It walks the index of live ids, so each page costs the same however far
+/// the scan has gone (ordered by storage key instead, SQLite sorted the whole object for
+/// each page).
 pub async fn scan_live(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     object_id: &str,
-    after_pk: i64,
+    after: Option<&str>,
     limit: u64,
-) -> Result<Vec<(i64, Record)>, StoreError> {
-    let select = Query::select()
-        .column(Records::Pk)
+) -> Result<Vec<Record>, StoreError> {
+    let mut select = Query::select()
         .columns(COLUMNS)
         .from(Records::Table)
         .cond_where(live(workspace_id, object_id))
-        .and_where(Expr::col(Records::Pk).gt(after_pk))
-        .order_by(Records::Pk, Order::Asc)
+        .order_by(Records::Id, Order::Asc)
         .limit(limit)
         .take();
-    db.query_all(&select)
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get("", "pk")?, to_record(row)?)))
-        .collect()
+    if let Some(after) = after {
+        select.and_where(Expr::col(Records::Id).gt(after));
+    }
+    db.query_all(&select).await?.iter().map(to_record).collect()
 }
 
 /// Which live records of another object (or this one) exist among `ids`.
