@@ -286,3 +286,85 @@ async fn definition_routes_answer_403_without_the_permission_and_404_with_it() {
         .unwrap();
     assert_problem(response, 404, "not_found", "writer, missing object").await;
 }
+
+/// More records than a definition change reads at once (500): every page is checked and
+/// rewritten, and a duplicate is found across pages.
+#[tokio::test]
+async fn a_definition_change_checks_and_rewrites_every_page_of_records() {
+    let s = setup().await;
+    s.define(json!({"name": "Items", "attributes": {"due": {"type": "text"}, "tag": {"type": "string"}}}))
+        .await;
+    let record = |i: usize, due: &str, tag: &str| json!({"id": format!("r{i:04}"), "attributes": {"due": due, "tag": tag}});
+    for batch in [0..1_000, 1_000..1_300] {
+        let records: Vec<Value> = batch
+            .map(|i| match i {
+                7 | 1_211 => record(i, "not a date", &format!("t{i}")),
+                1_250 => record(i, "2026-01-01T00:00:00Z", "t3"),
+                _ => record(i, "2026-01-01T00:00:00Z", &format!("t{i}")),
+            })
+            .collect();
+        s.upsert("items", json!({"records": records})).await;
+    }
+
+    let to_datetime = json!({"attributes": {"due": {"type": "datetime"}}});
+    let response = s.patch_json("/api/objects/items", &to_datetime).await;
+    let problem = assert_problem(response, 409, "records_block_change", "two bad dates").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("2 record(s)"),
+        "one bad date in the first page and one in the third: {problem}"
+    );
+    let unique = json!({"attributes": {"tag": {"type": "string", "unique": true}}});
+    let response = s.patch_json("/api/objects/items", &unique).await;
+    let problem = assert_problem(response, 409, "records_block_change", "a duplicate").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("1 record(s)"),
+        "r1250 repeats r0003's tag: {problem}"
+    );
+
+    s.upsert(
+        "items",
+        json!({"records": [
+            record(7, "2026-01-01T00:00:00Z", "t7"),
+            record(1_211, "2026-01-01T00:00:00Z", "t1211"),
+            record(1_250, "2026-01-01T00:00:00Z", "t1250"),
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        s.patch_json("/api/objects/items", &to_datetime)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        s.patch_json("/api/objects/items", &unique).await.status(),
+        200
+    );
+
+    let not_rewritten = s
+        .query(
+            "items",
+            json!({"where": {"due": {"ne": "2026-01-01T00:00:00.000Z"}}, "limit": 1000}),
+        )
+        .await;
+    assert_eq!(
+        not_rewritten["items"],
+        json!([]),
+        "every value takes the new normal form"
+    );
+    let response = s
+        .app
+        .post_json(
+            "/api/objects/items/data/upsert-many",
+            &s.key,
+            &json!({"records": [record(2_000, "2026-01-01T00:00:00Z", "t1299")]}),
+        )
+        .await;
+    assert_problem(
+        response,
+        400,
+        "validation_failed",
+        "a tag of the last page is held",
+    )
+    .await;
+}
