@@ -36,15 +36,15 @@ impl ETag {
         let Some(wanted) = headers.get(header::IF_MATCH) else {
             return Ok(());
         };
-        if !is_tag_list(wanted) {
+        let Some(list) = Preconditions::parse(wanted) else {
             // A malformed precondition is the client's mistake, not a stale version: a 412
             // would send it to read and retry for ever.
             return Err(ApiError::BadRequest {
                 code: "invalid_if_match",
                 detail: "If-Match must be `*` or a comma-separated list of quoted ETags (`\"…\"`), as the ETag header gives them".to_owned(),
             });
-        }
-        if self.listed_in(wanted, false) {
+        };
+        if list.names(self, false) {
             Ok(())
         } else {
             Err(ApiError::PreconditionFailed(format!(
@@ -58,39 +58,63 @@ impl ETag {
     pub fn not_modified(&self, headers: &HeaderMap) -> bool {
         headers
             .get(header::IF_NONE_MATCH)
-            .is_some_and(|wanted| self.listed_in(wanted, true))
-    }
-
-    /// Whether a comma-separated list of tags names this one. `If-Match` compares strongly
-    /// (a weak tag never matches); `If-None-Match` weakly.
-    fn listed_in(&self, list: &HeaderValue, weak: bool) -> bool {
-        let Ok(list) = list.to_str() else {
-            return false;
-        };
-        list.split(',').map(str::trim).any(|tag| {
-            tag == "*"
-                || tag == self.0
-                || (weak && tag.strip_prefix("W/").is_some_and(|t| t == self.0))
-        })
+            .and_then(Preconditions::parse)
+            .is_some_and(|list| list.names(self, true))
     }
 }
 
-/// Whether `value` is `*` or a list of entity tags (RFC 9110 §8.8.3: `W/` optional, then
-/// printable characters other than `"` between quotes).
-fn is_tag_list(value: &HeaderValue) -> bool {
-    let Ok(value) = value.to_str() else {
-        return false;
-    };
-    value.trim() == "*"
-        || value.split(',').map(str::trim).all(|tag| {
-            let quoted = tag.strip_prefix("W/").unwrap_or(tag);
-            quoted.len() >= 2
-                && quoted.starts_with('"')
-                && quoted.ends_with('"')
-                && quoted[1..quoted.len() - 1]
-                    .bytes()
-                    .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
-        })
+/// An `If-Match` or `If-None-Match` value: `*`, or entity tags (RFC 9110 §8.8.3).
+enum Preconditions<'a> {
+    Any,
+    /// Each tag as it was sent, quotes included, and whether it was weak (`W/`).
+    Tags(Vec<(bool, &'a str)>),
+}
+
+impl<'a> Preconditions<'a> {
+    /// Reads the list tag by tag: a tag's characters run to its closing quote and may
+    /// include commas, so the list cannot be split on them.
+    fn parse(value: &'a HeaderValue) -> Option<Preconditions<'a>> {
+        let value = value.to_str().ok()?.trim();
+        if value == "*" {
+            return Some(Preconditions::Any);
+        }
+        let mut tags = Vec::new();
+        let mut rest = value;
+        loop {
+            let (weak, quoted) = match rest.strip_prefix("W/") {
+                Some(quoted) => (true, quoted),
+                None => (false, rest),
+            };
+            let opaque = quoted.strip_prefix('"')?;
+            let close = opaque.find(|c: char| !is_etag_char(c))?;
+            if !opaque[close..].starts_with('"') {
+                return None;
+            }
+            tags.push((weak, &quoted[..close + 2]));
+            rest = quoted[close + 2..].trim_start();
+            if rest.is_empty() {
+                return Some(Preconditions::Tags(tags));
+            }
+            rest = rest.strip_prefix(',')?.trim_start();
+        }
+    }
+
+    /// Whether the list names `tag`. `If-Match` compares strongly (a weak tag never
+    /// matches); `If-None-Match` weakly.
+    fn names(&self, tag: &ETag, weak_matches: bool) -> bool {
+        match self {
+            Preconditions::Any => true,
+            Preconditions::Tags(tags) => tags
+                .iter()
+                .any(|&(weak, listed)| listed == tag.0 && (weak_matches || !weak)),
+        }
+    }
+}
+
+/// `etagc`: printable ASCII other than `"` (the server's tags never use the obsolete
+/// non-ASCII octets).
+fn is_etag_char(c: char) -> bool {
+    c == '\x21' || ('\x23'..='\x7e').contains(&c)
 }
 
 #[cfg(test)]
@@ -119,7 +143,25 @@ mod tests {
             tag.check_if_match(&headers(header::IF_MATCH, &weak))
                 .is_err()
         );
-        for malformed in ["0", "null", "\"a\" \"b\"", "\"unclosed", "*, \"a\""] {
+        let with_commas = format!("\"U?,N\\-)_|\", {quoted}");
+        assert!(
+            tag.check_if_match(&headers(header::IF_MATCH, &with_commas))
+                .is_ok(),
+            "a comma inside a quoted tag is part of the tag"
+        );
+        assert!(matches!(
+            tag.check_if_match(&headers(header::IF_MATCH, "\"U?,N\\-)_|\"")),
+            Err(ApiError::PreconditionFailed(_))
+        ));
+        for malformed in [
+            "0",
+            "null",
+            "\"a\" \"b\"",
+            "\"unclosed",
+            "*, \"a\"",
+            "\"a\",",
+            "W/ \"a\"",
+        ] {
             assert!(
                 matches!(
                     tag.check_if_match(&headers(header::IF_MATCH, malformed)),
