@@ -314,6 +314,9 @@ fn elements(backend: DbBackend, key: &AttributeKey) -> FunctionCall {
 
 /// Rows strictly after the cursor in the query's order (nulls last in both directions).
 fn keyset(backend: DbBackend, query: &RecordQuery, after: &[Option<Scalar>]) -> Cond {
+    if let Some(row) = row_after(backend, query, after) {
+        return row.into_condition();
+    }
     // With no disjunct, nothing follows the cursor: an empty OR is false.
     let mut after_cursor = Cond::any();
     for (i, key) in query.sort.iter().enumerate() {
@@ -344,6 +347,37 @@ fn keyset(backend: DbBackend, query: &RecordQuery, after: &[Option<Scalar>]) -> 
         after_cursor = after_cursor.add(tied_then_after);
     }
     after_cursor
+}
+
+/// The cursor's condition as one row comparison, `(created_at, id) > (…, …)`, when every
+/// sort key has a value, sorts one way and is never null: both databases then seek the
+/// sort's index to the cursor, where the equivalent `a > x OR (a = x AND b > y)` is only a
+/// filter on the rows an index returns (PostgreSQL read the whole object for each page).
+fn row_after(backend: DbBackend, query: &RecordQuery, after: &[Option<Scalar>]) -> Option<Expr> {
+    let descending = query.sort.first()?.descending;
+    if query
+        .sort
+        .iter()
+        .any(|key| key.descending != descending || key.field.nullable())
+    {
+        return None;
+    }
+    let values = query
+        .sort
+        .iter()
+        .enumerate()
+        .map(|(i, _)| match after.get(i) {
+            Some(Some(value)) => Some(Expr::val(bound(backend, value))),
+            _ => None,
+        })
+        .collect::<Option<Vec<Expr>>>()?;
+    let fields = Expr::tuple(query.sort.iter().map(|key| expression(backend, &key.field)));
+    let values = Expr::tuple(values);
+    Some(if descending {
+        fields.lt(values)
+    } else {
+        fields.gt(values)
+    })
 }
 
 #[cfg(test)]
@@ -743,6 +777,33 @@ mod tests {
             &query,
             &format!(
                 r#"{POSTGRES_LIVE} AND ({amount} > $3 OR {amount} IS NULL OR ({amount} = $4 AND "created_at" < $5) OR ({amount} = $6 AND "created_at" = $7 AND "id" > $8)) ORDER BY {amount} ASC NULLS LAST, "created_at" DESC, "id" ASC LIMIT $9"#
+            ),
+            values,
+        );
+    }
+
+    #[test]
+    fn a_cursor_over_keys_that_sort_one_way_and_are_never_null_is_one_row_comparison() {
+        let values = scoped(vec![Value::from(at()), text("r1"), Value::from(11u64)]);
+        let ascending = after(
+            vec![sort(Field::CreatedAt, false), sort(Field::Id, false)],
+            vec![Some(Scalar::Time(at())), Some(Scalar::Text("r1".into()))],
+        );
+        assert_built(
+            DbBackend::Sqlite,
+            &ascending,
+            &format!(r#"{SQLITE_LIVE} AND ("created_at", "id") > (?, ?) {DEFAULT_ORDER} LIMIT ?"#),
+            values.clone(),
+        );
+        let descending = after(
+            vec![sort(Field::CreatedAt, true), sort(Field::Id, true)],
+            vec![Some(Scalar::Time(at())), Some(Scalar::Text("r1".into()))],
+        );
+        assert_built(
+            DbBackend::Postgres,
+            &descending,
+            &format!(
+                r#"{POSTGRES_LIVE} AND ("created_at", "id") < ($3, $4) ORDER BY "created_at" DESC, "id" DESC LIMIT $5"#
             ),
             values,
         );
