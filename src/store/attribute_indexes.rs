@@ -2,9 +2,9 @@
 //! attribute, over the live records of that object only, on the very expression that
 //! [`super::record_query::expression`] filters and sorts by, then `created_at, id` (the
 //! default page order), so an `eq` filter reads one page of the index in order. It leads
-//! with the workspace and object, as every query does: SQLite, without statistics, ranks an
-//! index by the equalities it matches, and would otherwise prefer the object's default-order
-//! index (two equalities) to this one (one).
+//! with the workspace (and on SQLite the object), as every query does: SQLite, without
+//! statistics, ranks an index by the equalities it matches, and would otherwise prefer the
+//! object's default-order index (two equalities) to this one (one).
 //!
 //! Why expression indexes rather than a typed value table or GIN: queries, cursors and the
 //! SQL compiled from policies already speak in these expressions, so the index serves all of
@@ -57,12 +57,21 @@ fn attribute_index(
             .eq(object_id)
             .and(Expr::col(Records::DeletedAt).is_null()),
     );
-    let digest = Sha256::digest(format!("{object_id}\n{}\n{value}", key.as_str()));
+    // The object is fixed by the predicate; SQLite needs it among the columns too (it ranks
+    // indexes by the equalities they match), while PostgreSQL drops a condition its
+    // predicate implies, and a column left without one would stop the value from being a
+    // search key: it then read every entry of the workspace.
+    let object_column = match backend {
+        DbBackend::Postgres => "",
+        _ => r#""object_id", "#,
+    };
+    let target = format!(
+        r#"ON "records" ("workspace_id", {object_column}({value}), "created_at", "id") WHERE {live_of_object}"#
+    );
+    let digest = Sha256::digest(format!("{object_id}\n{}\n{target}", key.as_str()));
     AttributeIndex {
         name: format!("idx_records_attr_{}", &hex::encode(digest)[..20]),
-        target: format!(
-            r#"ON "records" ("workspace_id", "object_id", ({value}), "created_at", "id") WHERE {live_of_object}"#
-        ),
+        target,
     }
 }
 
@@ -203,8 +212,8 @@ mod tests {
         assert_eq!(
             targets(DbBackend::Postgres),
             [
-                r#"ON "records" ("workspace_id", "object_id", (CAST(("attributes" ->> 'amount') AS double precision)), "created_at", "id") WHERE "object_id" = 'OBJ' AND "deleted_at" IS NULL"#,
-                r#"ON "records" ("workspace_id", "object_id", ("attributes" ->> 'status'), "created_at", "id") WHERE "object_id" = 'OBJ' AND "deleted_at" IS NULL"#,
+                r#"ON "records" ("workspace_id", (CAST(("attributes" ->> 'amount') AS double precision)), "created_at", "id") WHERE "object_id" = 'OBJ' AND "deleted_at" IS NULL"#,
+                r#"ON "records" ("workspace_id", ("attributes" ->> 'status'), "created_at", "id") WHERE "object_id" = 'OBJ' AND "deleted_at" IS NULL"#,
             ]
         );
     }
