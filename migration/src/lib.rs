@@ -13,6 +13,7 @@ mod m20261203_000006_version_key_secrets;
 mod m20261203_000007_add_record_authors;
 mod m20261203_000009_create_idempotency_keys;
 mod m20261203_000010_add_key_creators;
+mod m20261207_000011_create_attribute_sweeps;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_add_record_authors::Migration),
             Box::new(m20261203_000009_create_idempotency_keys::Migration),
             Box::new(m20261203_000010_add_key_creators::Migration),
+            Box::new(m20261207_000011_create_attribute_sweeps::Migration),
         ]
     }
 }

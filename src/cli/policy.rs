@@ -295,10 +295,9 @@ async fn find_resource(
                 anyhow!("a record is named `Record::\"<object id>/<record id>\"`, e.g. `Record::\"obj_…/rec_…\"`")
             })?;
             let definition = find_object(db, principal, object_id).await?;
-            let record =
-                store::records::find_live(db, &definition.workspace_id, &definition.id, record_id)
-                    .await
-                    .context("cannot read the record")?;
+            let record = store::records::find_live(db, &definition, record_id)
+                .await
+                .context("cannot read the record")?;
             Ok(Resource::record(&definition, record_id, record.as_ref()))
         }
         other => bail!(

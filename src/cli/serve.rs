@@ -103,6 +103,7 @@ impl Application {
                 .spawn_flusher(db, config.last_used_interval),
         );
         tasks.push(spawn_pool_sampler(state.clone()));
+        tasks.push(state.sweeper.spawn(state.db.clone()));
         let reload_tasks = start_policy_reload(&state.authz, &config);
         Ok(Application {
             listener,

@@ -202,7 +202,7 @@ pub async fn object_get(
     path = "/api/objects/{handle}",
     operation_id = "updateObject",
     tag = "objects",
-    description = "Changes the name or description, adds or replaces attributes, and removes one with `null`. A change that live records do not satisfy is 409 and names how many block it. Needs `objects.write` (action `updateObject`).",
+    description = "Changes the name or description, adds or replaces attributes, and removes one with `null` (its values leave the records in the background; until then adding it again is 409 `attribute_being_removed`). A change that live records do not satisfy is 409 and names how many block it. Needs `objects.write` (action `updateObject`).",
     params(
         ("handle" = String, Path, description = "The object's handle"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the current version has this ETag (or `*`); 412 otherwise"),
@@ -217,7 +217,7 @@ pub async fn object_get(
         (status = 400, description = "Invalid change; `issues` lists each problem"),
         (status = 403, description = "The key lacks `objects.write`"),
         (status = 404, description = "No such object"),
-        (status = 409, description = "Existing records block the change"),
+        (status = 409, description = "Existing records block the change (`records_block_change`), or an attribute added again is still being removed from the records (`attribute_being_removed`)"),
     ),
     security(("bearer" = []), ("apiKey" = []))
 )]
@@ -244,6 +244,13 @@ pub async fn object_patch(
         evolve::apply_patch(&txn, &definition, patch, state.limits.max_attributes, now()).await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.definitions.changed(&definition.workspace_id);
+    if definition
+        .attributes
+        .keys()
+        .any(|key| !updated.attributes.contains_key(key))
+    {
+        state.sweeper.wake();
+    }
     // After the commit, so the build holds neither the definition's lock nor its records.
     store::attribute_indexes::sync_attribute_indexes(&state.db, Some(&definition), Some(&updated))
         .await?;

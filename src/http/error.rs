@@ -128,6 +128,10 @@ impl From<ObjectsError> for ApiError {
                 code: "records_block_change",
                 detail: error.to_string(),
             },
+            error @ ObjectsError::AttributeBeingRemoved(_) => ApiError::Conflict {
+                code: "attribute_being_removed",
+                detail: error.to_string(),
+            },
             error @ ObjectsError::HandleTaken(_) => ApiError::Conflict {
                 code: "handle_taken",
                 detail: error.to_string(),
@@ -568,6 +572,11 @@ mod tests {
                 ObjectsError::RecordsBlockChange("2 record(s)".to_owned()).into(),
                 S::CONFLICT,
                 "records_block_change",
+            ),
+            (
+                ObjectsError::AttributeBeingRemoved("region".to_owned()).into(),
+                S::CONFLICT,
+                "attribute_being_removed",
             ),
             (
                 ObjectsError::RecordsDenied {

@@ -284,9 +284,7 @@ async fn authorized_record(
         Err(_) => None,
     };
     let record = match &definition {
-        Some(d) if is_record_id(id) => {
-            store::records::find_live(&state.db, workspace_id, &d.id, id).await?
-        }
+        Some(d) if is_record_id(id) => store::records::find_live(&state.db, d, id).await?,
         _ => None,
     };
     let resource = match &definition {
@@ -394,10 +392,9 @@ pub async fn record_delete(
     let definition = relock(&txn, &definition).await?;
     if headers.contains_key(header::IF_MATCH) {
         // The version the client read is compared with the one this transaction deletes.
-        let current =
-            store::records::find_live(&txn, &definition.workspace_id, &definition.id, &id)
-                .await?
-                .ok_or_else(|| record_not_found(&handle, &id))?;
+        let current = store::records::find_live(&txn, &definition, &id)
+            .await?
+            .ok_or_else(|| record_not_found(&handle, &id))?;
         ETag::of(&RecordView::from(&current))?.check_if_match(&headers)?;
     }
     let deleted = store::records::soft_delete(
@@ -441,14 +438,8 @@ async fn run_query(
     let mut examined = 0;
     let mut chunk = query.clone();
     let next_cursor = loop {
-        let mut rows = store::record_query::query(
-            &state.db,
-            &definition.workspace_id,
-            &definition.id,
-            &chunk,
-            &filter.condition,
-        )
-        .await?;
+        let mut rows =
+            store::record_query::query(&state.db, definition, &chunk, &filter.condition).await?;
         let more_after_chunk = rows.len() > chunk.limit;
         rows.truncate(chunk.limit);
         let resources: Vec<Resource> = rows

@@ -21,6 +21,7 @@ use crate::keys::api_key::ApiKey;
 use crate::keys::lifecycle::{self, Actor, Audit, KeyError};
 use crate::keys::secret::KeySecret;
 use crate::objects::cache::{DEFAULT_DEFINITION_CACHE_TTL, DefinitionCache};
+use crate::objects::sweep::Sweeper;
 
 /// What every handler can reach. One reference count to clone: layers and extractors clone
 /// the state several times a request, and cloning each field (the pool and eight `Arc`s)
@@ -43,6 +44,8 @@ pub struct Shared {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// The origins browsers may call the API from (none by default).
     pub cors_origins: Arc<CorsOrigins>,
+    /// Removes removed attributes' values from records, in steps.
+    pub sweeper: Sweeper,
 }
 
 impl Deref for AppState {
@@ -79,6 +82,7 @@ impl AppState {
             console: Arc::new(ConsoleConfig::default()),
             trusted_proxies: Arc::new(TrustedProxies::default()),
             cors_origins: Arc::new(CorsOrigins::default()),
+            sweeper: Sweeper::default(),
         }))
     }
 

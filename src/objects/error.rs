@@ -20,6 +20,12 @@ pub enum ObjectsError {
         "{0}: they lack a required value, hold a value the new type refuses, or share a value that must be unique; fix or delete them first"
     )]
     RecordsBlockChange(String),
+    /// The attribute was removed and its old values are still being removed from the
+    /// records; adding it now could bring them back.
+    #[error(
+        "attribute `{0}` was removed and its values are still being removed from the records; add it again once that is done (retry in a minute)"
+    )]
+    AttributeBeingRemoved(String),
     #[error("an object with handle `{0}` already exists in this workspace")]
     HandleTaken(String),
     #[error(

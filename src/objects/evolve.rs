@@ -1,7 +1,9 @@
 //! Changing a definition that already has records: `PATCH /api/objects/{handle}`. A change
 //! the live records do not satisfy (a new type, a new required or unique attribute) is
 //! refused with the number of records that block it; an accepted change rewrites the
-//! records' values into the new type's normal form and rebuilds the unique values.
+//! records' values into the new type's normal form and rebuilds the unique values. A
+//! removed attribute leaves the definition at once; its values leave the records in steps
+//! afterwards (`sweep`).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,7 @@ use super::handle::AttributeKey;
 use super::record::Record;
 use crate::issue::{Issue, PathSegment};
 use crate::store;
+use crate::store::attribute_sweeps;
 use crate::store::records;
 use crate::store::unique_values::{self, UniqueValue};
 
@@ -51,6 +54,11 @@ pub async fn apply_patch(
                 format!("there is no attribute `{}` to remove", key.as_str()),
             )),
             Some(attribute) => {
+                if !definition.attributes.contains_key(&key)
+                    && attribute_sweeps::is_pending(txn, &definition.id, &key).await?
+                {
+                    return Err(ObjectsError::AttributeBeingRemoved(key.as_str().to_owned()));
+                }
                 if let AttributeKind::Relationship { object } = &attribute.kind
                     && *object != definition.handle
                     && store::objects::find_definition_by_handle(
@@ -83,8 +91,17 @@ pub async fn apply_patch(
         return Err(ObjectsError::Invalid(issues));
     }
 
+    // The records' values go in steps after the commit (`sweep`); until then reads leave
+    // them out, as the definition no longer has them.
     for key in &removed {
-        records::remove_attribute(txn, &definition.workspace_id, &definition.id, key).await?;
+        unique_values::delete_unique_values_for_key(
+            txn,
+            &definition.workspace_id,
+            &definition.id,
+            key.as_str(),
+        )
+        .await?;
+        attribute_sweeps::request(txn, &definition.workspace_id, &definition.id, key, now).await?;
     }
     if !checked.is_empty() {
         migrate_records(txn, definition, &checked).await?;
@@ -118,8 +135,7 @@ async fn migrate_records(
     let mut blocking: BTreeMap<&str, u64> = BTreeMap::new();
     let mut after: Option<String> = None;
     loop {
-        let page =
-            records::scan_live(txn, workspace_id, object_id, after.as_deref(), SCAN_PAGE).await?;
+        let page = records::scan_live(txn, definition, after.as_deref(), SCAN_PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id.clone());
         let mut rewrites: Vec<Record> = Vec::new();

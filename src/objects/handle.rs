@@ -73,6 +73,14 @@ impl AttributeKey {
     }
 }
 
+/// Keys compare as their text, so a definition's attributes can be looked up by a stored
+/// record's keys.
+impl std::borrow::Borrow<str> for AttributeKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

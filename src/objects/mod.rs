@@ -13,6 +13,7 @@ pub mod evolve;
 pub mod handle;
 pub mod query;
 pub mod record;
+pub mod sweep;
 #[cfg(test)]
 mod testing;
 pub mod view;

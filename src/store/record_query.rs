@@ -15,6 +15,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Value};
 
 use super::StoreError;
 use super::records::{Records, json_path, select_live, to_record};
+use crate::objects::definition::ObjectDefinition;
 use crate::objects::handle::AttributeKey;
 use crate::objects::query::{
     CompareOp, Condition, Field, LikePart, RecordFilter, RecordQuery, Scalar, ValueClass,
@@ -25,8 +26,7 @@ use crate::objects::record::Record;
 /// `limit + 1` records, so the caller knows if more follow.
 pub async fn query(
     db: &impl ConnectionTrait,
-    workspace_id: &str,
-    object_id: &str,
+    definition: &ObjectDefinition,
     query: &RecordQuery,
     visible: &RecordFilter,
 ) -> Result<Vec<Record>, StoreError> {
@@ -35,12 +35,16 @@ pub async fn query(
     }
     let select = select(
         db.get_database_backend(),
-        workspace_id,
-        object_id,
+        &definition.workspace_id,
+        &definition.id,
         query,
         visible,
     );
-    db.query_all(&select).await?.iter().map(to_record).collect()
+    db.query_all(&select)
+        .await?
+        .iter()
+        .map(|row| to_record(row, definition))
+        .collect()
 }
 
 /// The statement [`query`] runs, as SQL text with its values inlined, for `andi policy

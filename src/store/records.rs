@@ -11,8 +11,9 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, DbBackend, DeriveIden, QueryResult};
 use serde_json::{Map, Value as Json};
 
-use super::unique_values::{delete_unique_values, delete_unique_values_for_key};
+use super::unique_values::delete_unique_values;
 use super::{IN_CHUNK, INSERT_CHUNK, StoreError};
+use crate::objects::definition::ObjectDefinition;
 use crate::objects::handle::AttributeKey;
 use crate::objects::record::Record;
 
@@ -69,9 +70,15 @@ pub(super) fn json_path(key: &AttributeKey) -> String {
     format!("$.{}", key.as_str())
 }
 
-pub(super) fn to_record(row: &QueryResult) -> Result<Record, StoreError> {
+/// A record of `definition` as the definition has it: values of attributes it no longer
+/// defines (removed, and not yet swept from the stored row by `objects::sweep`) are left
+/// out, so no read, write or decision sees them.
+pub(super) fn to_record(
+    row: &QueryResult,
+    definition: &ObjectDefinition,
+) -> Result<Record, StoreError> {
     let attributes: Json = row.try_get("", "attributes")?;
-    let attributes: Map<String, Json> = match attributes {
+    let mut attributes: Map<String, Json> = match attributes {
         Json::Object(map) => map,
         // SQLite may hand JSON back as its text.
         Json::String(text) => serde_json::from_str(&text)
@@ -82,6 +89,7 @@ pub(super) fn to_record(row: &QueryResult) -> Result<Record, StoreError> {
             )));
         }
     };
+    attributes.retain(|key, _| definition.attributes.contains_key(key.as_str()));
     Ok(Record {
         id: row.try_get("", "id")?,
         name: row.try_get("", "name")?,
@@ -93,20 +101,19 @@ pub(super) fn to_record(row: &QueryResult) -> Result<Record, StoreError> {
     })
 }
 
-/// The live records among `ids`.
+/// The live records of `definition` among `ids`.
 pub async fn find_live_by_ids(
     db: &impl ConnectionTrait,
-    workspace_id: &str,
-    object_id: &str,
+    definition: &ObjectDefinition,
     ids: &[String],
 ) -> Result<Vec<Record>, StoreError> {
     let mut records = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
-        let select = select_live(workspace_id, object_id)
+        let select = select_live(&definition.workspace_id, &definition.id)
             .and_where(Expr::col(Records::Id).is_in(chunk))
             .take();
         for row in db.query_all(&select).await? {
-            records.push(to_record(&row)?);
+            records.push(to_record(&row, definition)?);
         }
     }
     Ok(records)
@@ -114,15 +121,12 @@ pub async fn find_live_by_ids(
 
 pub async fn find_live(
     db: &impl ConnectionTrait,
-    workspace_id: &str,
-    object_id: &str,
+    definition: &ObjectDefinition,
     id: &str,
 ) -> Result<Option<Record>, StoreError> {
-    Ok(
-        find_live_by_ids(db, workspace_id, object_id, &[id.to_owned()])
-            .await?
-            .pop(),
-    )
+    Ok(find_live_by_ids(db, definition, &[id.to_owned()])
+        .await?
+        .pop())
 }
 
 pub async fn count_live(
@@ -241,44 +245,55 @@ pub async fn soft_delete(
     Ok(deleted)
 }
 
-/// Removes an attribute from every record of an object, soft-deleted ones included.
-pub async fn remove_attribute(
+/// Removes `key`'s value from those of the live records `ids` that hold one; returns how
+/// many changed.
+pub async fn remove_values(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     object_id: &str,
     key: &AttributeKey,
-) -> Result<(), StoreError> {
+    ids: &[String],
+) -> Result<u64, StoreError> {
     let attributes = Expr::col(Records::Attributes);
-    let removed = match db.get_database_backend() {
+    let (removed, held) = match db.get_database_backend() {
         // `jsonb - text` removes that key.
-        DbBackend::Postgres => attributes.sub(key.as_str()),
-        _ => Func::cust("json_remove")
-            .arg(attributes)
-            .arg(json_path(key))
-            .into(),
+        DbBackend::Postgres => (
+            attributes.clone().sub(key.as_str()),
+            Expr::expr(Func::cust("jsonb_exists").arg(attributes).arg(key.as_str())),
+        ),
+        _ => (
+            Func::cust("json_remove")
+                .arg(attributes.clone())
+                .arg(json_path(key))
+                .into(),
+            Expr::expr(Func::cust("json_type").arg(attributes).arg(json_path(key))).is_not_null(),
+        ),
     };
-    let update = Query::update()
-        .table(Records::Table)
-        .value(Records::Attributes, removed)
-        .cond_where(of_object(workspace_id, object_id))
-        .take();
-    db.execute(&update).await?;
-    delete_unique_values_for_key(db, workspace_id, object_id, key.as_str()).await
+    let mut changed = 0;
+    for chunk in ids.chunks(IN_CHUNK) {
+        let update = Query::update()
+            .table(Records::Table)
+            .value(Records::Attributes, removed.clone())
+            .cond_where(live(workspace_id, object_id))
+            .and_where(Expr::col(Records::Id).is_in(chunk))
+            .and_where(held.clone())
+            .take();
+        changed += db.execute(&update).await?.rows_affected();
+    }
+    Ok(changed)
 }
 
-/// Live records in id order after `after` (from the start when `None`), for scans over a
-/// whole object. It walks the index of live ids, so each page costs the same however far
-/// the scan has gone (ordered by storage key instead, SQLite sorted the whole object for
-/// each page).
-pub async fn scan_live(
+/// The ids of live records after `after` (from the start when `None`), in id order, through
+/// the index of live ids.
+pub async fn live_ids_after(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     object_id: &str,
     after: Option<&str>,
     limit: u64,
-) -> Result<Vec<Record>, StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let mut select = Query::select()
-        .columns(COLUMNS)
+        .column(Records::Id)
         .from(Records::Table)
         .cond_where(live(workspace_id, object_id))
         .order_by(Records::Id, Order::Asc)
@@ -287,7 +302,38 @@ pub async fn scan_live(
     if let Some(after) = after {
         select.and_where(Expr::col(Records::Id).gt(after));
     }
-    db.query_all(&select).await?.iter().map(to_record).collect()
+    db.query_all(&select)
+        .await?
+        .iter()
+        .map(|row| row.try_get("", "id").map_err(StoreError::from))
+        .collect()
+}
+
+/// Live records in id order after `after` (from the start when `None`), for scans over a
+/// whole object. It walks the index of live ids, so each page costs the same however far
+/// the scan has gone (ordered by storage key instead, SQLite sorted the whole object for
+/// each page).
+pub async fn scan_live(
+    db: &impl ConnectionTrait,
+    definition: &ObjectDefinition,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Record>, StoreError> {
+    let mut select = Query::select()
+        .columns(COLUMNS)
+        .from(Records::Table)
+        .cond_where(live(&definition.workspace_id, &definition.id))
+        .order_by(Records::Id, Order::Asc)
+        .limit(limit)
+        .take();
+    if let Some(after) = after {
+        select.and_where(Expr::col(Records::Id).gt(after));
+    }
+    db.query_all(&select)
+        .await?
+        .iter()
+        .map(|row| to_record(row, definition))
+        .collect()
 }
 
 /// Which live records of another object (or this one) exist among `ids`.

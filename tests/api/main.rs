@@ -5,6 +5,7 @@
     reason = "a test fails by panicking"
 )]
 
+mod attribute_removal;
 mod auth;
 mod auth_flood;
 mod body_shape;

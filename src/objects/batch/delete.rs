@@ -30,12 +30,11 @@ pub async fn delete_many(
         &mut issues,
     );
     let wanted: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
-    let found: HashMap<String, Record> =
-        records::find_live_by_ids(txn, &definition.workspace_id, &definition.id, &wanted)
-            .await?
-            .into_iter()
-            .map(|r| (r.id.clone(), r))
-            .collect();
+    let found: HashMap<String, Record> = records::find_live_by_ids(txn, definition, &wanted)
+        .await?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
     for (i, id) in &ids {
         if !found.contains_key(id) {
             issues.push(

@@ -38,12 +38,11 @@ pub async fn patch_many(
         &mut issues,
     );
     let ids: Vec<String> = incoming.iter().filter_map(|r| r.id.clone()).collect();
-    let existing: HashMap<String, Record> =
-        records::find_live_by_ids(txn, &definition.workspace_id, &definition.id, &ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.id.clone(), r))
-            .collect();
+    let existing: HashMap<String, Record> = records::find_live_by_ids(txn, definition, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
     let mut outgoing = Vec::new();
     for r in &incoming {
         let Some(id) = &r.id else { continue };

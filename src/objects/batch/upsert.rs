@@ -203,7 +203,7 @@ async fn resolve_matches(
         MatchOn::Id => {
             let ids: Vec<String> = candidates.iter().filter_map(|c| c.id.clone()).collect();
             let existing: HashMap<String, Record> =
-                records::find_live_by_ids(txn, &definition.workspace_id, &definition.id, &ids)
+                records::find_live_by_ids(txn, definition, &ids)
                     .await?
                     .into_iter()
                     .map(|r| (r.id.clone(), r))
@@ -231,12 +231,11 @@ async fn resolve_matches(
     .into_iter()
     .collect();
     let owner_ids: Vec<String> = owners.values().cloned().collect();
-    let existing: HashMap<String, Record> =
-        records::find_live_by_ids(txn, &definition.workspace_id, &definition.id, &owner_ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.id.clone(), r))
-            .collect();
+    let existing: HashMap<String, Record> = records::find_live_by_ids(txn, definition, &owner_ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
     let mut matched: HashMap<usize, Record> = HashMap::new();
     for (index, value) in &by_value {
         if let Some(record) = owners.get(value).and_then(|id| existing.get(id)) {
