@@ -34,6 +34,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("account/", 5, "services"),
     ("objects/batch/", 5, "services"),
     ("objects/evolve.rs", 5, "services"),
+    ("objects/sweep.rs", 5, "services"),
     ("objects/define.rs", 5, "services"),
     ("objects/cache.rs", 5, "services"),
     ("objects/error.rs", 5, "services"),

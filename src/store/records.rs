@@ -283,17 +283,17 @@ pub async fn remove_values(
     Ok(changed)
 }
 
-/// The ids of live records after `after` (from the start when `None`), in id order, through
-/// the index of live ids.
-pub async fn live_ids_after(
-    db: &impl ConnectionTrait,
+/// Up to `limit` live rows after the id `after` (from the start when `None`), in id order,
+/// without columns yet. It walks the index of live ids, so each page costs the same however
+/// far a scan has gone (ordered by storage key instead, SQLite sorted the whole object for
+/// each page).
+fn live_in_id_order(
     workspace_id: &str,
     object_id: &str,
     after: Option<&str>,
     limit: u64,
-) -> Result<Vec<String>, StoreError> {
+) -> SelectStatement {
     let mut select = Query::select()
-        .column(Records::Id)
         .from(Records::Table)
         .cond_where(live(workspace_id, object_id))
         .order_by(Records::Id, Order::Asc)
@@ -302,6 +302,20 @@ pub async fn live_ids_after(
     if let Some(after) = after {
         select.and_where(Expr::col(Records::Id).gt(after));
     }
+    select
+}
+
+/// The ids of live records after `after`, in id order.
+pub async fn live_ids_after(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    object_id: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<String>, StoreError> {
+    let select = live_in_id_order(workspace_id, object_id, after, limit)
+        .column(Records::Id)
+        .take();
     db.query_all(&select)
         .await?
         .iter()
@@ -309,26 +323,16 @@ pub async fn live_ids_after(
         .collect()
 }
 
-/// Live records in id order after `after` (from the start when `None`), for scans over a
-/// whole object. It walks the index of live ids, so each page costs the same however far
-/// the scan has gone (ordered by storage key instead, SQLite sorted the whole object for
-/// each page).
+/// Live records of `definition` in id order after `after`, for scans over a whole object.
 pub async fn scan_live(
     db: &impl ConnectionTrait,
     definition: &ObjectDefinition,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<Record>, StoreError> {
-    let mut select = Query::select()
+    let select = live_in_id_order(&definition.workspace_id, &definition.id, after, limit)
         .columns(COLUMNS)
-        .from(Records::Table)
-        .cond_where(live(&definition.workspace_id, &definition.id))
-        .order_by(Records::Id, Order::Asc)
-        .limit(limit)
         .take();
-    if let Some(after) = after {
-        select.and_where(Expr::col(Records::Id).gt(after));
-    }
     db.query_all(&select)
         .await?
         .iter()
