@@ -63,7 +63,7 @@ pub async fn sweep_pending(db: &DatabaseConnection) -> Result<(), StoreError> {
             object = %sweep.object_id,
             attribute = sweep.key.as_str(),
             removed,
-            "removed attribute's values removed from its records"
+            "values of a removed attribute swept from the records"
         );
     }
     Ok(())

@@ -43,16 +43,12 @@ const COLUMNS: [Records; 7] = [
     Records::UpdatedBy,
 ];
 
-/// Every row of one object, soft-deleted ones included.
-fn of_object(workspace_id: &str, object_id: &str) -> Cond {
+/// The live rows of one object.
+fn live(workspace_id: &str, object_id: &str) -> Cond {
     Cond::all()
         .add(Expr::col(Records::WorkspaceId).eq(workspace_id))
         .add(Expr::col(Records::ObjectId).eq(object_id))
-}
-
-/// The live rows of one object.
-fn live(workspace_id: &str, object_id: &str) -> Cond {
-    of_object(workspace_id, object_id).add(Expr::col(Records::DeletedAt).is_null())
+        .add(Expr::col(Records::DeletedAt).is_null())
 }
 
 /// The columns of [`to_record`] from the live rows of one object.
