@@ -57,6 +57,12 @@ pub struct ServeConfig {
     #[arg(long, env = "ANDI_DEFINITION_CACHE_TTL", default_value = "1s", value_parser = parse_std_duration)]
     pub definition_cache_ttl: Duration,
 
+    /// How often each server looks for background work (a definition change being checked,
+    /// a removed attribute being swept) that another server recorded and did not finish.
+    /// Work recorded through this server starts at once.
+    #[arg(long, env = "ANDI_BACKGROUND_POLL", default_value = "30s", value_parser = parse_std_duration)]
+    pub background_poll: Duration,
+
     /// Proxies (addresses or networks, comma-separated) whose `Forwarded` or
     /// `X-Forwarded-For` names the client: policies and per-address limits then see the
     /// client, not the proxy. Empty: the socket peer is the client, whatever it sends.

@@ -11,7 +11,7 @@
 //! cli, config                      the command line and its settings
 //! http (app, openapi)              the router of every route
 //! http, console                    handlers, extractors, the status table, pages
-//! keys::lifecycle, workspace::create, account, objects::{define, batch, evolve, sweep, cache}  services
+//! keys::lifecycle, workspace::create, account, objects::{define, batch, evolve, change, sweep, worker, cache}  services
 //! auth, authz                      authentication and authorization (neither imports the other)
 //! store                            sea-orm entities and queries
 //! principal, issue, keys, workspace, account::user, objects::{definition, …}     the model

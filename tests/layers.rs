@@ -35,6 +35,8 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("objects/batch/", 5, "services"),
     ("objects/evolve.rs", 5, "services"),
     ("objects/sweep.rs", 5, "services"),
+    ("objects/change.rs", 5, "services"),
+    ("objects/worker.rs", 5, "services"),
     ("objects/define.rs", 5, "services"),
     ("objects/cache.rs", 5, "services"),
     ("objects/error.rs", 5, "services"),

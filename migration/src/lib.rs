@@ -14,6 +14,7 @@ mod m20261203_000007_add_record_authors;
 mod m20261203_000009_create_idempotency_keys;
 mod m20261203_000010_add_key_creators;
 mod m20261207_000011_create_attribute_sweeps;
+mod m20261208_000012_create_definition_changes;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_create_idempotency_keys::Migration),
             Box::new(m20261203_000010_add_key_creators::Migration),
             Box::new(m20261207_000011_create_attribute_sweeps::Migration),
+            Box::new(m20261208_000012_create_definition_changes::Migration),
         ]
     }
 }

@@ -6,7 +6,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{SubsecRound, Utc};
 
-use super::object_access::{authorized_object, placeholder_id, relock};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::object_access::{authorized_object, object_not_found, placeholder_id, relock};
 use crate::authz::{Action, Resource, attribute_keys};
 use crate::http::error::ApiError;
 use crate::http::etag::ETag;
@@ -15,10 +19,13 @@ use crate::http::extract::JsonBody;
 use crate::http::state::AppState;
 use crate::issue::Issue;
 use crate::objects::attribute::Attribute;
-use crate::objects::definition::{parse_definition_patch, parse_new_definition};
+use crate::objects::change::{self, DefinitionChangeView};
+use crate::objects::definition::{ObjectDefinition, parse_definition_patch, parse_new_definition};
+use crate::objects::evolve::Patched;
 use crate::objects::handle::AttributeKey;
 use crate::objects::view::{ObjectDefinitionView, ObjectList};
 use crate::objects::{define, evolve};
+use crate::store::definition_changes::{self, DefinitionChange, Phase};
 use crate::store::{self, StoreError};
 
 /// Definition times are kept to the microsecond, the precision both databases store, so an
@@ -202,7 +209,7 @@ pub async fn object_get(
     path = "/api/objects/{handle}",
     operation_id = "updateObject",
     tag = "objects",
-    description = "Changes the name or description, adds or replaces attributes, and removes one with `null` (its values leave the records in the background; until then adding it again is 409 `attribute_being_removed`). A change that live records do not satisfy is 409 and names how many block it. Needs `objects.write` (action `updateObject`).",
+    description = "Changes the name or description, adds or replaces attributes, and removes one with `null` (its values leave the records in the background; until then adding it again is 409 `attribute_being_removed`). A change the records must fit (a new type, a newly required or unique attribute) is checked against them in steps that never hold the object's readers or writers for long: the answer is 200 once it applied, 409 naming how many records block it, or 202 with its progress and a `Location` to follow (`getObjectChange`) when the check outlasts most of the request's time limit. While it is pending, writes must fit it too, and another change is 409 `definition_change_in_progress`. Needs `objects.write` (action `updateObject`).",
     params(
         ("handle" = String, Path, description = "The object's handle"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the current version has this ETag (or `*`); 412 otherwise"),
@@ -213,11 +220,12 @@ pub async fn object_get(
     })),
     responses(
         (status = 200, body = ObjectDefinitionView),
+        (status = 202, body = DefinitionChangeView, description = "The records are still being checked; follow `Location`", headers(("Location" = String, description = "The change's progress: `/api/objects/{handle}/change`"))),
         (status = 412, description = "If-Match names another version: it changed since it was read (`precondition_failed`)"),
         (status = 400, description = "Invalid change; `issues` lists each problem"),
         (status = 403, description = "The key lacks `objects.write`"),
         (status = 404, description = "No such object"),
-        (status = 409, description = "Existing records block the change (`records_block_change`), or an attribute added again is still being removed from the records (`attribute_being_removed`)"),
+        (status = 409, description = "Existing records block the change (`records_block_change`), another change is still being checked (`definition_change_in_progress`), or an attribute added again is still being removed from the records (`attribute_being_removed`)"),
     ),
     security(("bearer" = []), ("apiKey" = []))
 )]
@@ -227,7 +235,7 @@ pub async fn object_patch(
     Path(handle): Path<String>,
     headers: HeaderMap,
     body: JsonBody,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let definition = authorized_object(&state, &auth, &handle, Action::UpdateObject).await?;
     let patch = parse_definition_patch(&body.parse()?).map_err(ApiError::Validation)?;
     readable_by_policies(
@@ -240,22 +248,116 @@ pub async fn object_patch(
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     ETag::of(&ObjectDefinitionView::from(&definition))?.check_if_match(&headers)?;
-    let updated =
+    let patched =
         evolve::apply_patch(&txn, &definition, patch, state.limits.max_attributes, now()).await?;
     txn.commit().await.map_err(StoreError::from)?;
-    state.definitions.changed(&definition.workspace_id);
-    if definition
-        .attributes
-        .keys()
-        .any(|key| !updated.attributes.contains_key(key))
-    {
-        state.sweeper.wake();
-    }
-    // After the commit, so the build holds neither the definition's lock nor its records.
-    store::attribute_indexes::sync_attribute_indexes(&state.db, Some(&definition), Some(&updated))
-        .await?;
+    let updated = match patched {
+        Patched::Applied {
+            definition: updated,
+            removed,
+        } => {
+            state.definitions.changed(&definition.workspace_id);
+            if removed {
+                state.sweeper.wake();
+            }
+            // After the commit, so the build holds neither the definition's lock nor its
+            // records.
+            store::attribute_indexes::sync_attribute_indexes(
+                &state.db,
+                Some(&definition),
+                Some(&updated),
+            )
+            .await?;
+            updated
+        }
+        Patched::Pending => {
+            state.changes.wake();
+            let change = await_change(&state, &definition, change_wait(&state)).await?;
+            match change.phase {
+                Phase::Checking | Phase::Rewriting => {
+                    let location = format!("/api/objects/{}/change", definition.handle);
+                    return Ok((
+                        StatusCode::ACCEPTED,
+                        [(header::LOCATION, location)],
+                        Json(DefinitionChangeView::from(&change)),
+                    )
+                        .into_response());
+                }
+                Phase::Refused => return Err(change::refusal(&change).into()),
+                Phase::Applied => {
+                    state.definitions.changed(&definition.workspace_id);
+                    store::objects::find_definition_by_id(
+                        &state.db,
+                        &definition.workspace_id,
+                        &definition.id,
+                    )
+                    .await?
+                    .ok_or_else(|| object_not_found(definition.handle.as_str()))?
+                }
+            }
+        }
+    };
     let view = ObjectDefinitionView::from(&updated);
-    Ok(([ETag::of(&view)?.header()], Json(view)))
+    Ok(([ETag::of(&view)?.header()], Json(view)).into_response())
+}
+
+/// How long a definition change that must check the records is awaited before the answer
+/// is 202 with where to follow it: well inside the request's time limit.
+fn change_wait(state: &AppState) -> Duration {
+    state.limits.request_timeout * 3 / 4
+}
+
+/// The object's change once it is no longer pending, or as it stands after `wait`.
+async fn await_change(
+    state: &AppState,
+    definition: &ObjectDefinition,
+    wait: Duration,
+) -> Result<DefinitionChange, ApiError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let finished = state.changes.finished().notified();
+        tokio::pin!(finished);
+        finished.as_mut().enable();
+        let change = definition_changes::find(&state.db, &definition.id)
+            .await?
+            .ok_or_else(|| object_not_found(definition.handle.as_str()))?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !change.phase.is_pending() || left.is_zero() {
+            return Ok(change);
+        }
+        // Another server may be the one carrying it out, and notifies no one here.
+        let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), finished).await;
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/objects/{handle}/change",
+    operation_id = "getObjectChange",
+    tag = "objects",
+    description = "The object's latest definition change that had to be checked against its records (a new type, a newly required or unique attribute): its progress while pending (`checking`, then `rewriting` for a new integer or datetime type) and its outcome (`applied` or `refused`, with the records that block it). Needs `objects.read` (action `getObject`).",
+    params(("handle" = String, Path, description = "The object's handle")),
+    responses(
+        (status = 200, body = DefinitionChangeView),
+        (status = 403, description = "The key lacks `objects.read`"),
+        (status = 404, description = "No such object, or no such change of it"),
+    ),
+    security(("bearer" = []), ("apiKey" = []))
+)]
+pub async fn object_change_get(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(handle): Path<String>,
+) -> Result<Json<DefinitionChangeView>, ApiError> {
+    let definition = authorized_object(&state, &auth, &handle, Action::GetObject).await?;
+    let change = definition_changes::find(&state.db, &definition.id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "`{handle}` has had no change that its records had to be checked against"
+            ))
+        })?;
+    Ok(Json(DefinitionChangeView::from(&change)))
 }
 
 #[utoipa::path(

@@ -132,6 +132,10 @@ impl From<ObjectsError> for ApiError {
                 code: "attribute_being_removed",
                 detail: error.to_string(),
             },
+            error @ ObjectsError::ChangeInProgress(_) => ApiError::Conflict {
+                code: "definition_change_in_progress",
+                detail: error.to_string(),
+            },
             error @ ObjectsError::HandleTaken(_) => ApiError::Conflict {
                 code: "handle_taken",
                 detail: error.to_string(),

@@ -65,6 +65,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             handlers::object_patch,
             handlers::object_delete
         ))
+        .routes(routes!(handlers::object_change_get))
         .routes(routes!(data::records_upsert_many))
         .routes(routes!(data::records_patch_many))
         .routes(routes!(data::records_delete_many))

@@ -19,6 +19,7 @@ use crate::authz::{Action, AuthzError, Resource};
 use crate::issue::Issues;
 use crate::objects::attribute_value::is_record_id;
 use crate::objects::batch::{self, BatchContext, Change, Decide};
+use crate::objects::change;
 use crate::objects::definition::ObjectDefinition;
 use crate::objects::error::{DeniedRecord, ObjectsError};
 use crate::objects::handle::ObjectHandle;
@@ -94,13 +95,14 @@ pub async fn records_upsert_many(
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     let decide = record_decisions(&state, &auth, &definition, Action::UpsertRecords);
-    let upserted = batch::upsert_many(
+    let mut upserted = batch::upsert_many(
         &txn,
         &definition,
         &body,
         batch_context(&state, &auth, &decide),
     )
     .await?;
+    change::hold_writes(&txn, &definition, &mut upserted.records).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(Json(UpsertResult {
         created: upserted.created,
@@ -138,13 +140,14 @@ pub async fn records_patch_many(
     let txn = store::begin_write(&state.db).await?;
     let definition = relock(&txn, &definition).await?;
     let decide = record_decisions(&state, &auth, &definition, Action::PatchRecords);
-    let records = batch::patch_many(
+    let mut records = batch::patch_many(
         &txn,
         &definition,
         &body,
         batch_context(&state, &auth, &decide),
     )
     .await?;
+    change::hold_writes(&txn, &definition, &mut records).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok(Json(PatchResult {
         updated: records.len(),

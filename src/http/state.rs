@@ -21,7 +21,7 @@ use crate::keys::api_key::ApiKey;
 use crate::keys::lifecycle::{self, Actor, Audit, KeyError};
 use crate::keys::secret::KeySecret;
 use crate::objects::cache::{DEFAULT_DEFINITION_CACHE_TTL, DefinitionCache};
-use crate::objects::sweep::Sweeper;
+use crate::objects::worker::Worker;
 
 /// What every handler can reach. One reference count to clone: layers and extractors clone
 /// the state several times a request, and cloning each field (the pool and eight `Arc`s)
@@ -45,7 +45,9 @@ pub struct Shared {
     /// The origins browsers may call the API from (none by default).
     pub cors_origins: Arc<CorsOrigins>,
     /// Removes removed attributes' values from records, in steps.
-    pub sweeper: Sweeper,
+    pub sweeper: Worker,
+    /// Checks definition changes against the records and applies them, in steps.
+    pub changes: Worker,
 }
 
 impl Deref for AppState {
@@ -82,7 +84,8 @@ impl AppState {
             console: Arc::new(ConsoleConfig::default()),
             trusted_proxies: Arc::new(TrustedProxies::default()),
             cors_origins: Arc::new(CorsOrigins::default()),
-            sweeper: Sweeper::default(),
+            sweeper: Worker::default(),
+            changes: Worker::default(),
         }))
     }
 

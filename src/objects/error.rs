@@ -26,6 +26,11 @@ pub enum ObjectsError {
         "attribute `{0}` was removed and its values are still being removed from the records; add it again once that is done (retry in a minute)"
     )]
     AttributeBeingRemoved(String),
+    /// Another change of the definition is still being checked against its records.
+    #[error(
+        "a change of `{0}` is still being checked against its records; GET /api/objects/{0}/change shows its progress, retry once it is finished"
+    )]
+    ChangeInProgress(String),
     #[error("an object with handle `{0}` already exists in this workspace")]
     HandleTaken(String),
     #[error(

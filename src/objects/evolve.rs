@@ -1,29 +1,34 @@
-//! Changing a definition that already has records: `PATCH /api/objects/{handle}`. A change
-//! the live records do not satisfy (a new type, a new required or unique attribute) is
-//! refused with the number of records that block it; an accepted change rewrites the
-//! records' values into the new type's normal form and rebuilds the unique values. A
-//! removed attribute leaves the definition at once; its values leave the records in steps
-//! afterwards (`sweep`).
-
-use std::collections::BTreeMap;
+//! Changing a definition: `PATCH /api/objects/{handle}`. A change no record can contradict
+//! (a name, a description, a new optional attribute, a loosened constraint, a removal)
+//! applies at once; one the records must fit (a new type, a newly required or unique
+//! attribute) is recorded and carried out in steps (`change`). A removed attribute leaves
+//! the definition at once; its values leave the records in steps afterwards (`sweep`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 
-use super::attribute::{Attribute, AttributeKind};
-use super::attribute_value::{normalize, unique_key};
+use super::attribute::AttributeKind;
+use super::change::{needs_check, requested, unique_values_compare_alike};
 use super::definition::{DefinitionPatch, ObjectDefinition};
 use super::error::ObjectsError;
 use super::handle::AttributeKey;
-use super::record::Record;
 use crate::issue::{Issue, PathSegment};
 use crate::store;
 use crate::store::attribute_sweeps;
-use crate::store::records;
-use crate::store::unique_values::{self, UniqueValue};
+use crate::store::definition_changes;
+use crate::store::unique_values;
 
-/// Records read per step of a scan over an object.
-const SCAN_PAGE: u64 = 500;
+/// What a definition patch did.
+pub enum Patched {
+    /// The definition is the patched one; `removed` says whether it lost attributes (whose
+    /// values are now to be swept from the records).
+    Applied {
+        definition: ObjectDefinition,
+        removed: bool,
+    },
+    /// The records must be checked first: the change is recorded, pending (`change`).
+    Pending,
+}
 
 /// Applies `patch` to `definition` (locked by the caller's transaction) and its records.
 pub async fn apply_patch(
@@ -32,7 +37,13 @@ pub async fn apply_patch(
     patch: DefinitionPatch,
     max_attributes: usize,
     now: DateTime<Utc>,
-) -> Result<ObjectDefinition, ObjectsError> {
+) -> Result<Patched, ObjectsError> {
+    if definition_changes::find_pending(txn, &definition.id)
+        .await?
+        .is_some()
+    {
+        return Err(ObjectsError::ChangeInProgress(definition.handle.to_string()));
+    }
     let mut updated = definition.clone();
     if let Some(name) = patch.name {
         updated.name = name;
@@ -43,12 +54,11 @@ pub async fn apply_patch(
     updated.updated_at = now;
 
     let mut issues = Vec::new();
-    let mut removed: Vec<AttributeKey> = Vec::new();
-    let mut checked: Vec<(AttributeKey, Attribute)> = Vec::new();
+    let mut checked: Vec<AttributeKey> = Vec::new();
     for (key, change) in patch.attributes {
         let path = vec![PathSegment::from("attributes"), key.as_str().into()];
         match change {
-            None if updated.attributes.remove(&key).is_some() => removed.push(key),
+            None if updated.attributes.remove(&key).is_some() => {}
             None => issues.push(Issue::new(
                 path,
                 format!("there is no attribute `{}` to remove", key.as_str()),
@@ -74,10 +84,26 @@ pub async fn apply_patch(
                         format!("no object `{object}` in this workspace; create it first"),
                     ));
                 }
-                let previous = updated.attributes.insert(key.clone(), attribute.clone());
-                if !previous.is_some_and(|p| constrains_alike(&p, &attribute)) {
-                    checked.push((key, attribute));
+                let before = definition.attributes.get(&key);
+                if let Some(before) = before
+                    && before.unique
+                    && attribute.unique
+                    && !unique_values_compare_alike(&before.kind, &attribute.kind)
+                {
+                    issues.push(Issue::new(
+                        path.clone(),
+                        format!(
+                            "`{}` is unique, and {} values compare differently from {} values (e-mail addresses without case, datetimes as instants), so its unique values cannot carry over: make it not unique, change its type, then make it unique again",
+                            key.as_str(),
+                            attribute.kind.type_name(),
+                            before.kind.type_name(),
+                        ),
+                    ));
                 }
+                if needs_check(before, &attribute) {
+                    checked.push(key.clone());
+                }
+                updated.attributes.insert(key, attribute);
             }
         }
     }
@@ -91,115 +117,40 @@ pub async fn apply_patch(
         return Err(ObjectsError::Invalid(issues));
     }
 
-    // The records' values go in steps after the commit (`sweep`); until then reads leave
-    // them out, as the definition no longer has them.
-    for key in &removed {
-        unique_values::delete_unique_values_for_key(
-            txn,
-            &definition.workspace_id,
-            &definition.id,
-            key.as_str(),
-        )
-        .await?;
-        attribute_sweeps::request(txn, &definition.workspace_id, &definition.id, key, now).await?;
+    if checked.is_empty() {
+        let removed = commit_patch(txn, definition, &updated, now).await?;
+        return Ok(Patched::Applied {
+            definition: updated,
+            removed,
+        });
     }
-    if !checked.is_empty() {
-        migrate_records(txn, definition, &checked).await?;
-    }
-    store::objects::update_definition(txn, &updated).await?;
-    Ok(updated)
+    definition_changes::save(txn, &requested(definition, &updated, checked, now)).await?;
+    Ok(Patched::Pending)
 }
 
-/// Whether records that satisfy `before` satisfy `after` as they are: a new name,
-/// description or `filterable` changes no value (the index is built after the commit).
-fn constrains_alike(before: &Attribute, after: &Attribute) -> bool {
-    before.kind == after.kind && before.required == after.required && before.unique == after.unique
-}
-
-/// Checks every live record against the changed attributes and rewrites values and unique
-/// values page by page, so memory holds one page however many records there are; refuses
-/// with a count of blocking records. Everything runs in the caller's transaction, so a
-/// refusal or a crash part-way leaves the object as it was.
-async fn migrate_records(
+/// Makes `updated` the definition (which was `before`, locked in `txn`): releases the
+/// unique values of attributes that are gone or no longer unique, and records a sweep for
+/// each removed attribute, whose values the records keep until it runs. Says whether any
+/// attribute was removed.
+pub async fn commit_patch(
     txn: &DatabaseTransaction,
-    definition: &ObjectDefinition,
-    checked: &[(AttributeKey, Attribute)],
-) -> Result<(), ObjectsError> {
-    let (workspace_id, object_id) = (&definition.workspace_id, &definition.id);
-    // Released first and claimed again page by page: the unique index, not memory, finds
-    // two records that now share a value.
-    for (key, _) in checked {
-        unique_values::delete_unique_values_for_key(txn, workspace_id, object_id, key.as_str())
-            .await?;
-    }
-    let mut blocking: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = records::scan_live(txn, definition, after.as_deref(), SCAN_PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
-        let mut rewrites: Vec<Record> = Vec::new();
-        let mut claims: Vec<(&str, String, String)> = Vec::new();
-        for mut record in page {
-            let mut changed = false;
-            for (key, attribute) in checked {
-                let key = key.as_str();
-                match record.attributes.get(key) {
-                    None if attribute.required => *blocking.entry(key).or_default() += 1,
-                    None => {}
-                    Some(value) => match normalize(&attribute.kind, value) {
-                        Err(_) => *blocking.entry(key).or_default() += 1,
-                        Ok(normal) => {
-                            if attribute.unique {
-                                claims.push((
-                                    key,
-                                    unique_key(&attribute.kind, &normal),
-                                    record.id.clone(),
-                                ));
-                            }
-                            if normal != *value {
-                                record.attributes.insert(key.to_owned(), normal);
-                                changed = true;
-                            }
-                        }
-                    },
-                }
-            }
-            if changed {
-                rewrites.push(record);
-            }
+    before: &ObjectDefinition,
+    updated: &ObjectDefinition,
+    now: DateTime<Utc>,
+) -> Result<bool, ObjectsError> {
+    let (workspace_id, object_id) = (&before.workspace_id, &before.id);
+    let mut removed = false;
+    for (key, attribute) in &before.attributes {
+        let after = updated.attributes.get(key);
+        if attribute.unique && !after.is_some_and(|a| a.unique) {
+            unique_values::delete_unique_values_for_key(txn, workspace_id, object_id, key.as_str())
+                .await?;
         }
-        // Once the change is refused, the rest of the scan only counts.
-        if !blocking.is_empty() {
-            continue;
-        }
-        let rewrites: Vec<&Record> = rewrites.iter().collect();
-        records::update_records(txn, workspace_id, object_id, &rewrites).await?;
-        for (key, _) in checked {
-            let rows: Vec<UniqueValue> = claims
-                .iter()
-                .filter(|(k, _, _)| k == &key.as_str())
-                .map(|(attribute, value, record_id)| UniqueValue {
-                    attribute,
-                    value: value.clone(),
-                    record_id,
-                })
-                .collect();
-            let claimed =
-                unique_values::claim_unique_values(txn, workspace_id, object_id, &rows).await?;
-            let duplicates = rows.len() as u64 - claimed;
-            if duplicates > 0 {
-                *blocking.entry(key.as_str()).or_default() += duplicates;
-            }
+        if after.is_none() {
+            attribute_sweeps::request(txn, workspace_id, object_id, key, now).await?;
+            removed = true;
         }
     }
-    if !blocking.is_empty() {
-        let detail = blocking
-            .iter()
-            .map(|(key, n)| format!("{n} record(s) block the change of `{key}`"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(ObjectsError::RecordsBlockChange(detail));
-    }
-    Ok(())
+    store::objects::update_definition(txn, updated).await?;
+    Ok(removed)
 }

@@ -6,6 +6,7 @@ pub mod attribute;
 pub mod attribute_value;
 pub mod batch;
 pub mod cache;
+pub mod change;
 pub mod define;
 pub mod definition;
 pub mod error;
@@ -17,3 +18,4 @@ pub mod sweep;
 #[cfg(test)]
 mod testing;
 pub mod view;
+pub mod worker;

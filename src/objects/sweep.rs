@@ -8,52 +8,14 @@
 //! A sweep cut short (a crash, a restart) resumes at the next start; adding the attribute
 //! again is refused until its sweep is done, so no old value can come back.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use sea_orm::DatabaseConnection;
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
+use super::worker::PAUSE;
 use crate::store::attribute_sweeps::{self, Sweep};
 use crate::store::{self, StoreError, records};
 
 /// Records whose value one step removes.
 const STEP: u64 = 1_000;
-/// Between steps, so writers waiting for the object get their turn.
-const PAUSE: Duration = Duration::from_millis(10);
-/// How often pending sweeps are looked for without being woken: a sweep another server
-/// recorded and did not finish (it stopped) is picked up within this.
-const POLL: Duration = Duration::from_secs(30);
-
-/// Runs the sweeps of this server's database; woken when a removal commits here.
-#[derive(Clone, Default)]
-pub struct Sweeper {
-    wake: Arc<Notify>,
-}
-
-impl Sweeper {
-    /// A removal committed: sweep now rather than at the next poll.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Sweeps what is pending at once, then whenever woken or every [`POLL`].
-    pub fn spawn(&self, db: DatabaseConnection) -> JoinHandle<()> {
-        let wake = Arc::clone(&self.wake);
-        tokio::spawn(async move {
-            loop {
-                if let Err(error) = sweep_pending(&db).await {
-                    tracing::warn!(%error, "removing attribute values from records failed; retrying later");
-                }
-                tokio::select! {
-                    () = wake.notified() => {}
-                    () = tokio::time::sleep(POLL) => {}
-                }
-            }
-        })
-    }
-}
 
 /// Runs every pending sweep to its end.
 pub async fn sweep_pending(db: &DatabaseConnection) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod attribute_indexes;
 pub mod attribute_sweeps;
+pub mod definition_changes;
 pub mod entity;
 pub mod idempotency;
 pub mod key_events;

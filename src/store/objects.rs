@@ -154,3 +154,17 @@ pub async fn delete_definition(
         .await?;
     Ok(())
 }
+
+pub async fn find_definition_by_id(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<ObjectDefinition>, StoreError> {
+    object_definition::Entity::find()
+        .filter(object_definition::Column::WorkspaceId.eq(workspace_id))
+        .filter(object_definition::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .map(to_domain)
+        .transpose()
+}

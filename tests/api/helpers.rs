@@ -176,6 +176,11 @@ impl TestAppBuilder {
 
     /// A second server on `app`'s database, with its own pool and caches, as when several
     /// servers share one PostgreSQL.
+    pub fn background_poll(mut self, poll: Duration) -> TestAppBuilder {
+        self.config.background_poll = poll;
+        self
+    }
+
     pub fn database_of(mut self, app: &TestApp) -> TestAppBuilder {
         self.database = Some(Arc::clone(&app.database));
         self
