@@ -19,6 +19,7 @@ mod console_api;
 mod create_object;
 mod decision_log;
 mod definition_cache;
+mod definition_changes;
 mod etags;
 mod filterable;
 mod helpers;

@@ -55,6 +55,15 @@ impl Setup {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// Upserts records into `items` and returns the answer's status.
+    pub async fn upsert_status(&self, body: Value) -> u16 {
+        self.app
+            .post_json("/api/objects/items/data/upsert-many", &self.key, &body)
+            .await
+            .status()
+            .as_u16()
+    }
+
     /// POSTs a query and returns the page; panics unless the answer is 200.
     pub async fn query(&self, handle: &str, body: Value) -> Value {
         let response = self
