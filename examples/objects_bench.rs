@@ -38,7 +38,7 @@ use andi::keys::secret::Environment;
 use andi::objects::handle::ObjectHandle;
 use andi::objects::query::RecordFilter;
 use andi::store;
-use andi::store::attribute_sweeps;
+use andi::store::{attribute_sweeps, definition_changes};
 use andi::workspace::WorkspaceHandle;
 use chrono::{SubsecRound, Utc};
 use sea_orm::sea_query::{Alias, Query};
@@ -131,8 +131,8 @@ async fn main() -> anyhow::Result<()> {
         Limits::default(),
         &KeyCacheConfig::default(),
     );
-    // The sweeper removes a removed attribute's values from the records after the change.
-    state.sweeper.spawn(db.clone());
+    // Definition changes and removed attributes' sweeps run in steps after the request.
+    state.spawn_object_workers(andi::objects::worker::DEFAULT_POLL);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move {
@@ -258,9 +258,19 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // A definition change over the largest object: every live record is checked (a select
-    // becomes a required string), then an attribute is removed from every record.
+    // becomes a required string), then an attribute is removed from every record. Both run
+    // in steps after the request; meanwhile one writer upserts a record every 20 ms, and its
+    // latencies show how long the steps hold the object's writers.
     let largest = format!("events-{}", sizes[sizes.len() - 1]);
-    for (what, change) in [
+    let object_id = store::objects::find_definition_by_handle(
+        &db,
+        &workspace.id,
+        &ObjectHandle::parse(&largest).map_err(anyhow::Error::msg)?,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("no object {largest}"))?
+    .id;
+    for (round, (what, change)) in [
         (
             "change `plain_kind` to a required string",
             json!({"attributes": {"plain_kind": {"type": "string", "required": true}}}),
@@ -269,10 +279,21 @@ async fn main() -> anyhow::Result<()> {
             "remove `plain_amount`",
             json!({"attributes": {"plain_amount": null}}),
         ),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let resident_before = memory_kib("VmRSS");
         // Resets the peak resident size, so the peak below is this change's (Linux).
         let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let writer = tokio::spawn(write_meanwhile(
+            client.clone(),
+            format!("{base}/api/objects/{largest}/data/upsert-many"),
+            key.clone(),
+            10_000_000 * (round + 1),
+            stopped,
+        ));
         let started = Instant::now();
         let response = client
             .patch(format!("{base}/api/objects/{largest}"))
@@ -280,33 +301,44 @@ async fn main() -> anyhow::Result<()> {
             .json(&change)
             .send()
             .await?;
+        let status = response.status();
         anyhow::ensure!(
-            response.status() == 200,
+            status == 200 || status == 202,
             "{what}: {}",
             response.text().await?
         );
-        let secs = started.elapsed().as_secs_f64();
-        // A removal answers once the definition changed; the values leave the records
-        // afterwards, in steps that each hold the object's writers briefly.
-        let swept = Instant::now();
-        while !attribute_sweeps::pending(&db).await?.is_empty() {
+        let answered = started.elapsed().as_secs_f64();
+        // A 202 is followed to the change's end; a removal answers once the definition
+        // changed, and the values leave the records afterwards.
+        loop {
+            let change = definition_changes::find_pending(&db, &object_id).await?;
+            let sweeping = !attribute_sweeps::pending(&db).await?.is_empty();
+            if change.is_none() && !sweeping {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let swept = swept.elapsed().as_secs_f64();
+        let done = started.elapsed().as_secs_f64();
+        // The writer may have stopped on an error, which `await` gives.
+        let _ = stop.send(true);
+        let mut latencies = writer.await??;
+        let (p50, p99) = (
+            ms(percentile(&mut latencies, 0.5)),
+            ms(percentile(&mut latencies, 0.99)),
+        );
         println!(
-            "definition change on {largest}, {what}: {secs:.1} s{}; resident {} MiB before, peak {} MiB during{}",
-            if swept >= 0.1 {
-                format!(" (then {swept:.1} s removing the values from the records in steps)")
-            } else {
-                String::new()
-            },
+            "definition change on {largest}, {what}: answered {status} in {answered:.1} s, done in {done:.1} s; resident {} MiB before, peak {} MiB during{}; a writer meanwhile: {} upserts, p50 {} ms, p99 {} ms, max {} ms",
             resident_before.map_or("?".into(), |k| (k / 1024).to_string()),
             memory_kib("VmHWM").map_or("?".into(), |k| (k / 1024).to_string()),
             if reset {
                 ""
             } else {
                 " (peak of the whole run)"
-            }
+            },
+            latencies.len(),
+            p50.round(),
+            p99.round(),
+            ms(latencies.last().copied().unwrap_or_default()).round(),
         );
     }
 
@@ -315,6 +347,40 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// The ceiling: the rows Andi would write for `range`, in one transaction of two multi-row
+/// Upserts one record every 20 ms until `stop`; returns each upsert's time.
+async fn write_meanwhile(
+    client: reqwest::Client,
+    url: String,
+    key: String,
+    first: usize,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut latencies = Vec::new();
+    for i in first.. {
+        if *stop.borrow() {
+            break;
+        }
+        // Without the attribute the second change removes.
+        let mut record = attributes(i);
+        record.as_object_mut().map(|r| r.remove("plain_amount"));
+        let started = Instant::now();
+        let response = client
+            .post(&url)
+            .bearer_auth(&key)
+            .json(&json!({"records": [{"attributes": record}]}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == 200,
+            "an upsert during the change: {}",
+            response.text().await?
+        );
+        latencies.push(started.elapsed());
+        let _ = tokio::time::timeout(Duration::from_millis(20), stop.changed()).await;
+    }
+    Ok(latencies)
+}
+
 /// INSERTs, without parsing, checking or deciding anything.
 async fn bare_insert(
     db: &DatabaseConnection,

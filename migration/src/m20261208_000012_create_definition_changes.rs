@@ -42,7 +42,11 @@ impl MigrationTrait for Migration {
                             .big_integer()
                             .not_null(),
                     )
-                    .col(ColumnDef::new(DefinitionChanges::Blocking).text().not_null())
+                    .col(
+                        ColumnDef::new(DefinitionChanges::Blocking)
+                            .text()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(DefinitionChanges::RequestedAt)
                             .timestamp_with_time_zone()

@@ -13,7 +13,6 @@ use crate::config::ServeConfig;
 use crate::http::app::router;
 use crate::http::connections::{self, ConnectionLimits};
 use crate::http::state::AppState;
-use crate::objects::{change, sweep};
 use crate::store;
 
 /// How often the database pool's gauges are sampled.
@@ -104,16 +103,7 @@ impl Application {
                 .spawn_flusher(db, config.last_used_interval),
         );
         tasks.push(spawn_pool_sampler(state.clone()));
-        let (db, poll) = (state.db.clone(), config.background_poll);
-        tasks.push(state.sweeper.spawn("attribute sweeps", poll, move || {
-            let db = db.clone();
-            async move { sweep::sweep_pending(&db).await }
-        }));
-        let (db, sweeper) = (state.db.clone(), state.sweeper.clone());
-        tasks.push(state.changes.spawn("definition changes", poll, move || {
-            let (db, sweeper) = (db.clone(), sweeper.clone());
-            async move { change::run_pending(&db, &sweeper).await }
-        }));
+        tasks.extend(state.spawn_object_workers(config.background_poll));
         let reload_tasks = start_policy_reload(&state.authz, &config);
         Ok(Application {
             listener,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
+use tokio::task::JoinHandle;
 
 use super::cors::CorsOrigins;
 use super::limits::Limits;
@@ -22,6 +23,7 @@ use crate::keys::lifecycle::{self, Actor, Audit, KeyError};
 use crate::keys::secret::KeySecret;
 use crate::objects::cache::{DEFAULT_DEFINITION_CACHE_TTL, DefinitionCache};
 use crate::objects::worker::Worker;
+use crate::objects::{change, sweep};
 
 /// What every handler can reach. One reference count to clone: layers and extractors clone
 /// the state several times a request, and cloning each field (the pool and eight `Arc`s)
@@ -111,6 +113,22 @@ impl AppState {
     pub fn with_cors_origins(mut self, origins: CorsOrigins) -> AppState {
         Arc::make_mut(&mut self.0).cors_origins = Arc::new(origins);
         self
+    }
+
+    /// Starts the background work on objects: definition changes and attribute sweeps,
+    /// each looking for work other servers left every `poll`.
+    pub fn spawn_object_workers(&self, poll: Duration) -> [JoinHandle<()>; 2] {
+        let db = self.db.clone();
+        let sweeps = self.sweeper.spawn("attribute sweeps", poll, move || {
+            let db = db.clone();
+            async move { sweep::sweep_pending(&db).await }
+        });
+        let (db, sweeper) = (self.db.clone(), self.sweeper.clone());
+        let changes = self.changes.spawn("definition changes", poll, move || {
+            let (db, sweeper) = (db.clone(), sweeper.clone());
+            async move { change::run_pending(&db, &sweeper).await }
+        });
+        [sweeps, changes]
     }
 
     /// Where `actor`'s key events are recorded: this server's decision log, if it has one.

@@ -291,10 +291,11 @@ pub async fn step(
         txn.commit().await.map_err(StoreError::from)?;
         return Ok(Stepped::Idle);
     };
-    let page =
-        records::scan_live(&txn, &definition, change.after_id.as_deref(), records).await?;
+    let page = records::scan_live(&txn, &definition, change.after_id.as_deref(), records).await?;
     let checks = checks_of(&definition, &change.checked, &change.attributes);
     let stepped = match (change.phase, page.last()) {
+        // `find_pending` gives only pending changes.
+        (Phase::Applied | Phase::Refused, _) => Stepped::Idle,
         (Phase::Checking, Some(last)) => {
             let after_id = last.id.clone();
             check_page(&txn, &definition, &checks, &page, &mut change.blocking).await?;
@@ -343,7 +344,6 @@ pub async fn step(
                 removed,
             }
         }
-        (Phase::Applied | Phase::Refused, Some(_)) => unreachable!("a finished change is not pending"),
     };
     definition_changes::save_progress(&txn, &change).await?;
     txn.commit().await.map_err(StoreError::from)?;
@@ -410,7 +410,9 @@ async fn rewrite(
             if let Fit::Fits(normal) = check.fit(record)
                 && record.attributes.get(check.key.as_str()) != Some(&normal)
             {
-                record.attributes.insert(check.key.as_str().to_owned(), normal);
+                record
+                    .attributes
+                    .insert(check.key.as_str().to_owned(), normal);
                 *changed = true;
             }
         }

@@ -42,7 +42,9 @@ pub async fn apply_patch(
         .await?
         .is_some()
     {
-        return Err(ObjectsError::ChangeInProgress(definition.handle.to_string()));
+        return Err(ObjectsError::ChangeInProgress(
+            definition.handle.to_string(),
+        ));
     }
     let mut updated = definition.clone();
     if let Some(name) = patch.name {

@@ -174,7 +174,11 @@ pub async fn find(
         .from(DefinitionChanges::Table)
         .and_where(Expr::col(DefinitionChanges::ObjectId).eq(object_id))
         .take();
-    db.query_one(&select).await?.as_ref().map(from_row).transpose()
+    db.query_one(&select)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 /// The object's change if one is pending.

@@ -15,7 +15,7 @@ use andi::objects::change::{self, Stepped};
 use andi::objects::definition::parse_definition_patch;
 use andi::objects::evolve::{self, Patched};
 use andi::objects::handle::ObjectHandle;
-use andi::store::{self, definition_changes};
+use andi::store;
 use chrono::{SubsecRound, Utc};
 use serde_json::{Value, json};
 
@@ -82,14 +82,20 @@ async fn records(s: &Setup) -> Vec<(String, Value)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["attributes"].clone()))
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["attributes"].clone(),
+            )
+        })
         .collect();
     records.sort_by(|a, b| a.0.cmp(&b.0));
     records
 }
 
 async fn patch_records(s: &Setup, body: Value) -> reqwest::Response {
-    s.patch_json("/api/objects/items/data/patch-many", &body).await
+    s.patch_json("/api/objects/items/data/patch-many", &body)
+        .await
 }
 
 async fn change_of(s: &Setup) -> Value {
@@ -225,7 +231,10 @@ async fn a_change_cut_short_resumes_when_a_server_starts() {
     )
     .await;
     assert!(matches!(step(&s, &object_id, 2).await, Stepped::Progress));
-    assert_eq!(definition(&s).await["attributes"]["amount"]["type"], "number");
+    assert_eq!(
+        definition(&s).await["attributes"]["amount"]["type"],
+        "number"
+    );
 
     let restarted = TestApp::builder()
         .background_poll(Duration::from_secs(3_600))
