@@ -314,10 +314,8 @@ async fn await_change(
     wait: Duration,
 ) -> Result<DefinitionChange, ApiError> {
     let deadline = Instant::now() + wait;
+    let mut runs = state.changes.runs();
     loop {
-        let finished = state.changes.finished().notified();
-        tokio::pin!(finished);
-        finished.as_mut().enable();
         let change = definition_changes::find(&state.db, &definition.id)
             .await?
             .ok_or_else(|| object_not_found(definition.handle.as_str()))?;
@@ -326,7 +324,7 @@ async fn await_change(
             return Ok(change);
         }
         // Another server may be the one carrying it out, and notifies no one here.
-        let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), finished).await;
+        let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), runs.changed()).await;
     }
 }
 

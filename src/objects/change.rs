@@ -20,7 +20,7 @@
 //! ([`hold_writes`]); records it has yet to reach are checked when it reaches them. A crash
 //! leaves the change pending with its place saved; it resumes at the next start.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
@@ -442,9 +442,18 @@ pub async fn hold_writes(
         return Ok(());
     }
     let checks = checks_of(definition, &change.checked, &change.attributes);
-    let passed = |id: &str| {
-        change.phase == Phase::Rewriting || change.after_id.as_deref().is_some_and(|a| id <= a)
+    let passed: HashSet<String> = match (change.phase, change.after_id.as_deref()) {
+        (Phase::Rewriting, _) => written.iter().map(|r| r.id.clone()).collect(),
+        (_, Some(last)) => {
+            let ids: Vec<&str> = written.iter().map(|r| r.id.as_str()).collect();
+            records::live_ids_up_to(txn, &definition.workspace_id, &definition.id, &ids, last)
+                .await?
+                .into_iter()
+                .collect()
+        }
+        (_, None) => HashSet::new(),
     };
+    let passed = |id: &str| passed.contains(id);
     let mut issues = Vec::new();
     for (index, record) in written.iter().enumerate() {
         if !passed(&record.id) {

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 /// Between steps, so writers waiting for the object get their turn.
@@ -18,10 +18,20 @@ pub const PAUSE: Duration = Duration::from_millis(10);
 pub const DEFAULT_POLL: Duration = Duration::from_secs(30);
 
 /// One kind of background work: wake it, or wait until a run of it ends.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Worker {
     wake: Arc<Notify>,
-    finished: Arc<Notify>,
+    /// How many runs have ended.
+    runs: watch::Sender<u64>,
+}
+
+impl Default for Worker {
+    fn default() -> Self {
+        Worker {
+            wake: Arc::default(),
+            runs: watch::Sender::new(0),
+        }
+    }
 }
 
 impl Worker {
@@ -30,10 +40,11 @@ impl Worker {
         self.wake.notify_one();
     }
 
-    /// Notified each time a run ends, for a caller that awaits work's outcome (it then
-    /// reads the outcome from the database, which is where another server's run leaves it).
-    pub fn finished(&self) -> &Notify {
-        &self.finished
+    /// The count of runs ended, which changes as each ends: for a caller that awaits work's
+    /// outcome (it then reads the outcome from the database, which is where another
+    /// server's run leaves it), or the end of the first run after the start.
+    pub fn runs(&self) -> watch::Receiver<u64> {
+        self.runs.subscribe()
     }
 
     /// Runs `run` at once, then whenever woken or every `poll`.
@@ -43,13 +54,13 @@ impl Worker {
         Fut: Future<Output = Result<(), E>> + Send,
         E: Display,
     {
-        let (wake, finished) = (Arc::clone(&self.wake), Arc::clone(&self.finished));
+        let (wake, runs) = (Arc::clone(&self.wake), self.runs.clone());
         tokio::spawn(async move {
             loop {
                 if let Err(error) = run().await {
                     tracing::warn!(%error, what, "background work failed; retrying later");
                 }
-                finished.notify_waiters();
+                runs.send_modify(|n| *n += 1);
                 tokio::select! {
                     () = wake.notified() => {}
                     () = tokio::time::sleep(poll) => {}

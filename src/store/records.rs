@@ -319,6 +319,32 @@ pub async fn live_ids_after(
         .collect()
 }
 
+/// Which of the live records `ids` come at or before `last` in the order of
+/// [`live_in_id_order`]: the database compares, as it does for the scan (its collation
+/// need not be byte order).
+pub async fn live_ids_up_to(
+    db: &impl ConnectionTrait,
+    workspace_id: &str,
+    object_id: &str,
+    ids: &[&str],
+    last: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let select = Query::select()
+            .column(Records::Id)
+            .from(Records::Table)
+            .cond_where(live(workspace_id, object_id))
+            .and_where(Expr::col(Records::Id).is_in(chunk.iter().copied()))
+            .and_where(Expr::col(Records::Id).lte(last))
+            .take();
+        for row in db.query_all(&select).await? {
+            found.push(row.try_get("", "id")?);
+        }
+    }
+    Ok(found)
+}
+
 /// Live records of `definition` in id order after `after`, for scans over a whole object.
 pub async fn scan_live(
     db: &impl ConnectionTrait,

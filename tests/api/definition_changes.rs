@@ -27,6 +27,7 @@ async fn setup_without_polling() -> Setup {
         .background_poll(Duration::from_secs(3_600))
         .spawn()
         .await;
+    started(&app).await;
     let workspace = app.create_workspace("acme").await;
     let (key, _) = app.create_key(&workspace, Some(Role::Admin), &[]).await;
     Setup {
@@ -34,6 +35,17 @@ async fn setup_without_polling() -> Setup {
         workspace,
         key,
     }
+}
+
+/// Waits for the end of the server's first run of definition changes, which it makes as it
+/// starts: after it, only a `PATCH` through the server (or an hour) starts another.
+async fn started(app: &TestApp) {
+    app.state
+        .changes
+        .runs()
+        .wait_for(|runs| *runs >= 1)
+        .await
+        .unwrap();
 }
 
 /// Six items, `code` c0…c5 and `amount` 0.0…5.0 (numbers with a fraction part in JSON).
