@@ -254,10 +254,10 @@ pub async fn object_patch(
     let updated = match patched {
         Patched::Applied {
             definition: updated,
-            removed,
+            swept,
         } => {
             state.definitions.changed(&definition.workspace_id);
-            if removed {
+            if swept {
                 state.sweeper.wake();
             }
             // After the commit, so the build holds neither the definition's lock nor its
@@ -274,7 +274,7 @@ pub async fn object_patch(
             state.changes.wake();
             let change = await_change(&state, &definition, change_wait(&state)).await?;
             match change.phase {
-                Phase::Checking | Phase::Rewriting => {
+                Phase::Checking | Phase::Rewriting | Phase::Releasing => {
                     let location = format!("/api/objects/{}/change", definition.handle);
                     return Ok((
                         StatusCode::ACCEPTED,
@@ -333,7 +333,7 @@ async fn await_change(
     path = "/api/objects/{handle}/change",
     operation_id = "getObjectChange",
     tag = "objects",
-    description = "The object's latest definition change that had to be checked against its records (a new type, a newly required or unique attribute): its progress while pending (`checking`, then `rewriting` for a new integer or datetime type) and its outcome (`applied` or `refused`, with the records that block it). Needs `objects.read` (action `getObject`).",
+    description = "The object's latest definition change that had to be checked against its records (a new type, a newly required or unique attribute): its progress while pending (`checking`, then `rewriting` for a new integer or datetime type, or `releasing` the unique values it claimed once records block it) and its outcome (`applied` or `refused`, with the records that block it). Needs `objects.read` (action `getObject`).",
     params(("handle" = String, Path, description = "The object's handle")),
     responses(
         (status = 200, body = DefinitionChangeView),

@@ -132,6 +132,10 @@ impl From<ObjectsError> for ApiError {
                 code: "attribute_being_removed",
                 detail: error.to_string(),
             },
+            error @ ObjectsError::UniqueValuesBeingReleased(_) => ApiError::Conflict {
+                code: "unique_values_being_released",
+                detail: error.to_string(),
+            },
             error @ ObjectsError::ChangeInProgress(_) => ApiError::Conflict {
                 code: "definition_change_in_progress",
                 detail: error.to_string(),

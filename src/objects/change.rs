@@ -11,9 +11,10 @@
 //!    from what other types store): every value is rewritten into the new normal form, a
 //!    page a step. Both forms are valid under both types (`5.0` and `5` are numbers, any
 //!    datetime is a string), so the object stays consistent between steps.
-//! 3. The definition becomes the changed one in the last step's transaction; or, if some
-//!    records did not fit, the change is refused with their count and the definition is as
-//!    it was (the claims it made are released).
+//! 3. The definition becomes the changed one in the last step's transaction. If some
+//!    records did not fit, the change is refused instead, with their count, and the
+//!    definition is as it was; first, the unique values it claimed are released, a page a
+//!    step (**releasing**), so the change can be asked for again as soon as it is refused.
 //!
 //! While a change is pending, writes of records the check has passed (id at most its
 //! place, or any record once it is rewriting) must fit the changed attributes as well
@@ -183,7 +184,7 @@ pub async fn run_pending(db: &DatabaseConnection, sweeper: &Worker) -> Result<()
                 Stepped::Applied {
                     before,
                     after,
-                    removed,
+                    swept,
                 } => {
                     store::attribute_indexes::sync_attribute_indexes(
                         db,
@@ -191,7 +192,7 @@ pub async fn run_pending(db: &DatabaseConnection, sweeper: &Worker) -> Result<()
                         Some(&after),
                     )
                     .await?;
-                    if removed {
+                    if swept {
                         sweeper.wake();
                     }
                     tracing::info!(object = %change.object_id, "definition change applied");
@@ -212,7 +213,7 @@ pub async fn run_pending(db: &DatabaseConnection, sweeper: &Worker) -> Result<()
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DefinitionChangeView {
-    /// `checking` and `rewriting` while pending, then `applied` or `refused`.
+    /// `checking`, `rewriting` or `releasing` while pending, then `applied` or `refused`.
     #[schema(example = "checking")]
     pub state: &'static str,
     /// The attributes the records are checked against, as the change defines them.
@@ -255,11 +256,12 @@ impl From<&DefinitionChange> for DefinitionChangeView {
 pub enum Stepped {
     /// There is more to do.
     Progress,
-    /// The change is applied: the definition was `before` and is `after`.
+    /// The change is applied: the definition was `before` and is `after`; `swept` says
+    /// whether it left values to sweep (`commit_patch`).
     Applied {
         before: Box<ObjectDefinition>,
         after: Box<ObjectDefinition>,
-        removed: bool,
+        swept: bool,
     },
     /// Records did not fit; nothing changed.
     Refused,
@@ -304,15 +306,32 @@ pub async fn step(
             Stepped::Progress
         }
         (Phase::Checking, None) if !change.blocking.is_empty() => {
+            if checks.iter().any(Check::claims) {
+                change.phase = Phase::Releasing;
+                change.after_id = None;
+                Stepped::Progress
+            } else {
+                change.phase = Phase::Refused;
+                change.finished_at = Some(now);
+                Stepped::Refused
+            }
+        }
+        (Phase::Releasing, Some(last)) => {
+            let ids: Vec<String> = page.iter().map(|record| record.id.clone()).collect();
             for check in checks.iter().filter(|check| check.claims()) {
-                unique_values::delete_unique_values_for_key(
+                unique_values::delete_unique_values_of_key(
                     &txn,
                     workspace_id,
                     object_id,
                     check.key.as_str(),
+                    &ids,
                 )
                 .await?;
             }
+            change.after_id = Some(last.id.clone());
+            Stepped::Progress
+        }
+        (Phase::Releasing, None) => {
             change.phase = Phase::Refused;
             change.finished_at = Some(now);
             Stepped::Refused
@@ -335,13 +354,13 @@ pub async fn step(
             after.description = change.description.clone();
             after.attributes = change.attributes.clone();
             after.updated_at = now;
-            let removed = commit_patch(&txn, &definition, &after, now).await?;
+            let swept = commit_patch(&txn, &definition, &after, now).await?;
             change.phase = Phase::Applied;
             change.finished_at = Some(now);
             Stepped::Applied {
                 before: Box::new(definition.clone()),
                 after: Box::new(after),
-                removed,
+                swept,
             }
         }
     };
@@ -426,7 +445,7 @@ async fn rewrite(
 }
 
 /// Holds records a batch has just written (in `txn`, in batch order) to the object's pending
-/// change, if it has one: those the check has passed must fit the changed attributes, claim
+/// change, if it has one and no record blocks it yet: those the check has passed must fit the changed attributes, claim
 /// the values of newly unique ones, and, once the change is rewriting, take the new normal
 /// forms. A record that does not fit fails the batch with an issue at its path.
 pub async fn hold_writes(

@@ -26,6 +26,12 @@ pub enum ObjectsError {
         "attribute `{0}` was removed and its values are still being removed from the records; add it again once that is done (retry in a minute)"
     )]
     AttributeBeingRemoved(String),
+    /// The attribute's unique values (it was made not unique, or a change that made it
+    /// unique was refused) are still being released from the records.
+    #[error(
+        "the unique values of `{0}` are still being released from the records after an earlier change; make it unique again or remove it once that is done (retry in a minute)"
+    )]
+    UniqueValuesBeingReleased(String),
     /// Another change of the definition is still being checked against its records.
     #[error(
         "a change of `{0}` is still being checked against its records; GET /api/objects/{0}/change shows its progress, retry once it is finished"

@@ -16,15 +16,14 @@ use crate::issue::{Issue, PathSegment};
 use crate::store;
 use crate::store::attribute_sweeps;
 use crate::store::definition_changes;
-use crate::store::unique_values;
 
 /// What a definition patch did.
 pub enum Patched {
-    /// The definition is the patched one; `removed` says whether it lost attributes (whose
-    /// values are now to be swept from the records).
+    /// The definition is the patched one; `swept` says whether attributes it lost, or that
+    /// are no longer unique, left values to sweep from the records.
     Applied {
         definition: ObjectDefinition,
-        removed: bool,
+        swept: bool,
     },
     /// The records must be checked first: the change is recorded, pending (`change`).
     Pending,
@@ -59,18 +58,30 @@ pub async fn apply_patch(
     let mut checked: Vec<AttributeKey> = Vec::new();
     for (key, change) in patch.attributes {
         let path = vec![PathSegment::from("attributes"), key.as_str().into()];
+        let sweeping = attribute_sweeps::is_pending(txn, &definition.id, &key).await?;
+        let before = definition.attributes.get(&key);
         match change {
+            None if sweeping && before.is_some() => {
+                return Err(ObjectsError::UniqueValuesBeingReleased(
+                    key.as_str().to_owned(),
+                ));
+            }
             None if updated.attributes.remove(&key).is_some() => {}
             None => issues.push(Issue::new(
                 path,
                 format!("there is no attribute `{}` to remove", key.as_str()),
             )),
+            Some(_) if sweeping && before.is_none() => {
+                return Err(ObjectsError::AttributeBeingRemoved(key.as_str().to_owned()));
+            }
+            Some(attribute)
+                if sweeping && attribute.unique && !before.is_some_and(|b| b.unique) =>
+            {
+                return Err(ObjectsError::UniqueValuesBeingReleased(
+                    key.as_str().to_owned(),
+                ));
+            }
             Some(attribute) => {
-                if !definition.attributes.contains_key(&key)
-                    && attribute_sweeps::is_pending(txn, &definition.id, &key).await?
-                {
-                    return Err(ObjectsError::AttributeBeingRemoved(key.as_str().to_owned()));
-                }
                 if let AttributeKind::Relationship { object } = &attribute.kind
                     && *object != definition.handle
                     && store::objects::find_definition_by_handle(
@@ -86,7 +97,6 @@ pub async fn apply_patch(
                         format!("no object `{object}` in this workspace; create it first"),
                     ));
                 }
-                let before = definition.attributes.get(&key);
                 if let Some(before) = before
                     && before.unique
                     && attribute.unique
@@ -120,39 +130,34 @@ pub async fn apply_patch(
     }
 
     if checked.is_empty() {
-        let removed = commit_patch(txn, definition, &updated, now).await?;
+        let swept = commit_patch(txn, definition, &updated, now).await?;
         return Ok(Patched::Applied {
             definition: updated,
-            removed,
+            swept,
         });
     }
     definition_changes::save(txn, &requested(definition, &updated, checked, now)).await?;
     Ok(Patched::Pending)
 }
 
-/// Makes `updated` the definition (which was `before`, locked in `txn`): releases the
-/// unique values of attributes that are gone or no longer unique, and records a sweep for
-/// each removed attribute, whose values the records keep until it runs. Says whether any
-/// attribute was removed.
+/// Makes `updated` the definition (which was `before`, locked in `txn`) and records a sweep
+/// for each attribute that is gone (its values) or no longer unique (its unique values):
+/// the records keep them until the sweep runs, and no read or write sees them meanwhile.
+/// Says whether it recorded any.
 pub async fn commit_patch(
     txn: &DatabaseTransaction,
     before: &ObjectDefinition,
     updated: &ObjectDefinition,
     now: DateTime<Utc>,
 ) -> Result<bool, ObjectsError> {
-    let (workspace_id, object_id) = (&before.workspace_id, &before.id);
-    let mut removed = false;
+    let mut swept = false;
     for (key, attribute) in &before.attributes {
         let after = updated.attributes.get(key);
-        if attribute.unique && !after.is_some_and(|a| a.unique) {
-            unique_values::delete_unique_values_for_key(txn, workspace_id, object_id, key.as_str())
-                .await?;
-        }
-        if after.is_none() {
-            attribute_sweeps::request(txn, workspace_id, object_id, key, now).await?;
-            removed = true;
+        if after.is_none() || (attribute.unique && !after.is_some_and(|a| a.unique)) {
+            attribute_sweeps::request(txn, &before.workspace_id, &before.id, key, now).await?;
+            swept = true;
         }
     }
     store::objects::update_definition(txn, updated).await?;
-    Ok(removed)
+    Ok(swept)
 }

@@ -31,14 +31,16 @@ enum DefinitionChanges {
     FinishedAt,
 }
 
-/// Where a change stands. The first two are pending: writers of the object are held to the
-/// changed attributes too.
+/// Where a change stands. The first three are pending; while checking or rewriting, writers
+/// of the object are held to the changed attributes too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Records are read in id order and checked against the changed attributes.
     Checking,
     /// Every record fits; values are being rewritten into the new types' normal forms.
     Rewriting,
+    /// Some records do not fit; the unique values the check claimed are being released.
+    Releasing,
     /// The definition now is the changed one.
     Applied,
     /// Some records did not fit; the definition is as it was.
@@ -50,6 +52,7 @@ impl Phase {
         match self {
             Phase::Checking => "checking",
             Phase::Rewriting => "rewriting",
+            Phase::Releasing => "releasing",
             Phase::Applied => "applied",
             Phase::Refused => "refused",
         }
@@ -59,6 +62,7 @@ impl Phase {
         match text {
             "checking" => Ok(Phase::Checking),
             "rewriting" => Ok(Phase::Rewriting),
+            "releasing" => Ok(Phase::Releasing),
             "applied" => Ok(Phase::Applied),
             "refused" => Ok(Phase::Refused),
             other => Err(StoreError::Corrupt(format!(
@@ -68,7 +72,7 @@ impl Phase {
     }
 
     pub fn is_pending(self) -> bool {
-        matches!(self, Phase::Checking | Phase::Rewriting)
+        matches!(self, Phase::Checking | Phase::Rewriting | Phase::Releasing)
     }
 }
 
@@ -196,10 +200,11 @@ pub async fn pending(db: &impl ConnectionTrait) -> Result<Vec<DefinitionChange>,
     let select = Query::select()
         .columns(COLUMNS)
         .from(DefinitionChanges::Table)
-        .and_where(
-            Expr::col(DefinitionChanges::Phase)
-                .is_in([Phase::Checking.as_str(), Phase::Rewriting.as_str()]),
-        )
+        .and_where(Expr::col(DefinitionChanges::Phase).is_in([
+            Phase::Checking.as_str(),
+            Phase::Rewriting.as_str(),
+            Phase::Releasing.as_str(),
+        ]))
         .order_by(DefinitionChanges::RequestedAt, Order::Asc)
         .take();
     db.query_all(&select).await?.iter().map(from_row).collect()

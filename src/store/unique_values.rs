@@ -138,18 +138,23 @@ pub async fn delete_unique_values(
     Ok(())
 }
 
-/// Releases every value of one attribute (it is no longer unique, or is gone).
-pub async fn delete_unique_values_for_key(
+/// Releases the values of one attribute (no longer unique, or gone) that the given records
+/// hold; by record, so each call costs its records, not the whole attribute.
+pub async fn delete_unique_values_of_key(
     db: &impl ConnectionTrait,
     workspace_id: &str,
     object_id: &str,
     attribute: &str,
+    record_ids: &[String],
 ) -> Result<(), StoreError> {
-    let delete = Query::delete()
-        .from_table(RecordUniqueValues::Table)
-        .cond_where(of_object(workspace_id, object_id))
-        .and_where(Expr::col(RecordUniqueValues::AttributeKey).eq(attribute))
-        .take();
-    db.execute(&delete).await?;
+    for chunk in record_ids.chunks(IN_CHUNK) {
+        let delete = Query::delete()
+            .from_table(RecordUniqueValues::Table)
+            .cond_where(of_object(workspace_id, object_id))
+            .and_where(Expr::col(RecordUniqueValues::RecordId).is_in(chunk))
+            .and_where(Expr::col(RecordUniqueValues::AttributeKey).eq(attribute))
+            .take();
+        db.execute(&delete).await?;
+    }
     Ok(())
 }

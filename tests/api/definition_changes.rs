@@ -15,8 +15,10 @@ use andi::objects::change::{self, Stepped};
 use andi::objects::definition::parse_definition_patch;
 use andi::objects::evolve::{self, Patched};
 use andi::objects::handle::ObjectHandle;
+use andi::objects::sweep;
 use andi::store;
 use chrono::{SubsecRound, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem};
@@ -269,5 +271,105 @@ async fn a_change_cut_short_resumes_when_a_server_starts() {
     assert!(
         records(&s).await.iter().all(|(_, a)| a["amount"].is_u64()),
         "every amount is rewritten"
+    );
+}
+
+/// How many unique values of `key` the object's records hold.
+async fn claims_of(s: &Setup, object_id: &str, key: &str) -> i64 {
+    let backend = s.app.db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM record_unique_values WHERE object_id = $1 AND attribute_key = $2"
+        }
+        _ => {
+            "SELECT COUNT(*) AS n FROM record_unique_values WHERE object_id = ? AND attribute_key = ?"
+        }
+    };
+    let row = s
+        .app
+        .db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [object_id.into(), key.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn unique_values_of_an_attribute_made_not_unique_are_released_in_steps_first() {
+    let s = setup_without_polling().await;
+    let object_id = items(&s).await;
+    let response = s
+        .patch_json(
+            "/api/objects/items",
+            &json!({"attributes": {"code": {"type": "string", "unique": true}}}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(claims_of(&s, &object_id, "code").await, 6);
+
+    // As `PATCH` makes it not unique, without waking the server's sweeper.
+    let handle = ObjectHandle::parse("items").unwrap();
+    let txn = store::begin_write(&s.app.db).await.unwrap();
+    let definition = store::objects::find_definition_by_handle(&txn, &s.workspace.id, &handle)
+        .await
+        .unwrap()
+        .unwrap();
+    let patch = parse_definition_patch(&json!({"attributes": {"code": {"type": "string"}}}));
+    let patched = evolve::apply_patch(
+        &txn,
+        &definition,
+        patch.unwrap(),
+        100,
+        Utc::now().trunc_subsecs(6),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(patched, Patched::Applied { swept: true, .. }));
+    txn.commit().await.unwrap();
+    assert_eq!(
+        s.upsert_status(json!({"records": [{"attributes": {"code": "c1"}}]}))
+            .await,
+        200,
+        "`code` is not unique: its claims, still stored, are not consulted"
+    );
+
+    for (change, code) in [
+        (
+            json!({"attributes": {"code": {"type": "string", "unique": true}}}),
+            "unique_values_being_released",
+        ),
+        (
+            json!({"attributes": {"code": null}}),
+            "unique_values_being_released",
+        ),
+    ] {
+        let response = s.patch_json("/api/objects/items", &change).await;
+        assert_problem(response, 409, code, &change.to_string()).await;
+    }
+    sweep::sweep_pending(&s.app.db).await.unwrap();
+    assert_eq!(claims_of(&s, &object_id, "code").await, 0);
+    let response = s
+        .patch_json(
+            "/api/objects/items",
+            &json!({"attributes": {"code": {"type": "string", "unique": true}}}),
+        )
+        .await;
+    let problem = assert_problem(response, 409, "records_block_change", "c1 twice").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 record(s) block the change of `code`"),
+        "{problem}"
+    );
+    assert_eq!(
+        claims_of(&s, &object_id, "code").await,
+        0,
+        "the refused change released what it claimed"
     );
 }
