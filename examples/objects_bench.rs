@@ -5,9 +5,10 @@
 //! transaction): the database's ceiling for those rows in those tables. Then it times a
 //! query on filterable attributes, the same query on attributes that are not filterable,
 //! and page 50 by cursor, and prints the query plan of the filterable query. Last, it
-//! changes the definition of the largest object (a check of every record, then the removal
-//! of an attribute, whose values then leave every record in steps) and prints the times
-//! and the peak resident memory.
+//! changes the definition of the largest object (a check of every record; a unique
+//! attribute made not unique, then unique again; the removal of an attribute), each
+//! carried out in steps, and prints the times, the peak resident memory and the latencies
+//! of a writer of the same object meanwhile.
 //!
 //! SQLite (a fresh temporary file):
 //!   cargo run --release --example objects_bench
@@ -257,9 +258,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    // A definition change over the largest object: every live record is checked (a select
-    // becomes a required string), then an attribute is removed from every record. Both run
-    // in steps after the request; meanwhile one writer upserts a record every 20 ms, and its
+    // Definition changes over the largest object: every live record is checked (a select
+    // becomes a required string); a unique attribute's values are released, then claimed
+    // again; an attribute is removed from every record. All run in steps after the request; meanwhile one writer upserts a record every 20 ms, and its
     // latencies show how long the steps hold the object's writers.
     let largest = format!("events-{}", sizes[sizes.len() - 1]);
     let object_id = store::objects::find_definition_by_handle(
@@ -274,6 +275,14 @@ async fn main() -> anyhow::Result<()> {
         (
             "change `plain_kind` to a required string",
             json!({"attributes": {"plain_kind": {"type": "string", "required": true}}}),
+        ),
+        (
+            "make `code` not unique",
+            json!({"attributes": {"code": {"type": "string", "required": true}}}),
+        ),
+        (
+            "make `code` unique again",
+            json!({"attributes": {"code": {"type": "string", "required": true, "unique": true}}}),
         ),
         (
             "remove `plain_amount`",
