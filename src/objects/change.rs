@@ -10,7 +10,9 @@
 //! 2. **Rewriting** (only for a new `integer` or `datetime` type, whose normal forms differ
 //!    from what other types store): every value is rewritten into the new normal form, a
 //!    page a step. Both forms are valid under both types (`5.0` and `5` are numbers, any
-//!    datetime is a string), so the object stays consistent between steps.
+//!    datetime is a string), so the object stays consistent between steps; the exception
+//!    is a `select` whose options are datetimes written another way, whose rewritten
+//!    values are not among its options until the change applies.
 //! 3. The definition becomes the changed one in the last step's transaction. If some
 //!    records did not fit, the change is refused instead, with their count, and the
 //!    definition is as it was; first, the unique values it claimed are released, a page a
