@@ -83,6 +83,9 @@ struct Measured {
     andi_secs: f64,
     bare_secs: f64,
     filterable: (Duration, Duration),
+    /// The filterable query with `limit` 1: one row at every size, so what grows with the
+    /// object is the index alone, not the answer (up to 50 rows at 10⁶, one at 10⁴).
+    single: Duration,
     plain: (Duration, Duration),
     page: Duration,
 }
@@ -205,6 +208,8 @@ async fn main() -> anyhow::Result<()> {
         let plain = json!({"where": {"plain_amount": {"eq": 500}}, "limit": 50});
         let path = format!("/api/objects/{andi}/query");
         let filterable_times = time_query(&post, &path, &filterable, QUERY_RUNS).await?;
+        let single = json!({"where": {"amount": {"eq": 500}}, "limit": 1});
+        let single_times = time_query(&post, &path, &single, QUERY_RUNS).await?;
         let plain_times = time_query(&post, &path, &plain, QUERY_RUNS).await?;
 
         let mut cursor = Value::Null;
@@ -230,28 +235,30 @@ async fn main() -> anyhow::Result<()> {
             andi_secs,
             bare_secs,
             filterable: p50_p99(filterable_times),
+            single: p50_p99(single_times).0,
             plain: p50_p99(plain_times),
             page: p50_p99(page_times).0,
         });
     }
 
     println!(
-        "objects_bench on {backend}: upsert-many in batches of {BATCH}; query `amount = 500` (limit 50; one record in 10,000 matches) on a filterable attribute and on the same values in one that is not, {QUERY_RUNS} runs each (or as many as fit in {}s, at least 10); page 50 by cursor, {PAGE_RUNS} runs",
+        "objects_bench on {backend}: upsert-many in batches of {BATCH}; query `amount = 500` (limit 50; one record in 10,000 matches, so 1, 10 and 50 rows at 10⁴, 10⁵ and 10⁶) on a filterable attribute, the same with limit 1, and on the same values in one that is not filterable, {QUERY_RUNS} runs each (or as many as fit in {}s, at least 10); page 50 by cursor, {PAGE_RUNS} runs",
         RUNS_BUDGET.as_secs()
     );
     println!(
-        "| records | upsert-many records/s | bare insert rows/s | ratio | filterable query p50 / p99 ms | not filterable p50 / p99 ms | page 50 p50 ms |"
+        "| records | upsert-many records/s | bare insert rows/s | ratio | filterable query p50 / p99 ms | filterable, limit 1, p50 ms | not filterable p50 / p99 ms | page 50 p50 ms |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for m in &results {
         let andi_rate = m.records as f64 / m.andi_secs;
         let bare_rate = m.records as f64 / m.bare_secs;
         println!(
-            "| {} | {andi_rate:.0} | {bare_rate:.0} | {:.2} | {:.2} / {:.2} | {:.2} / {:.2} | {:.2} |",
+            "| {} | {andi_rate:.0} | {bare_rate:.0} | {:.2} | {:.2} / {:.2} | {:.2} | {:.2} / {:.2} | {:.2} |",
             m.records,
             andi_rate / bare_rate,
             ms(m.filterable.0),
             ms(m.filterable.1),
+            ms(m.single),
             ms(m.plain.0),
             ms(m.plain.1),
             ms(m.page)

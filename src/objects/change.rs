@@ -4,7 +4,8 @@
 //! transaction under the object's lock, so the object's readers and writers are never held
 //! for the whole run, whatever the number of records:
 //!
-//! 1. **Checking**: records are read in id order, a page a step, and checked against the
+//! 1. **Checking**: records are read in id order, a page a step (sized so a step takes
+//!    about 25 ms, `worker::Pace`), and checked against the
 //!    changed attributes; values of a newly unique attribute are claimed as they go, so the
 //!    unique index finds two records that share one.
 //! 2. **Rewriting** (only for a new `integer` or `datetime` type, whose normal forms differ
@@ -24,6 +25,7 @@
 //! leaves the change pending with its place saved; it resumes at the next start.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
@@ -38,14 +40,11 @@ use super::error::ObjectsError;
 use super::evolve::commit_patch;
 use super::handle::AttributeKey;
 use super::record::Record;
-use super::worker::{PAUSE, Worker};
+use super::worker::{PAUSE, Pace, Worker};
 use crate::issue::Issue;
 use crate::store::definition_changes::{self, DefinitionChange, Phase};
 use crate::store::unique_values::{self, UniqueValue};
 use crate::store::{self, StoreError, records};
-
-/// Records one step checks or rewrites.
-pub const STEP: u64 = 1_000;
 
 /// Whether records that satisfy `before` (none: a new attribute, which no record holds)
 /// must be checked against `after`: a loosened constraint or a new name never needs it.
@@ -178,11 +177,23 @@ pub fn refusal(change: &DefinitionChange) -> ObjectsError {
 /// change removed attributes.
 pub async fn run_pending(db: &DatabaseConnection, sweeper: &Worker) -> Result<(), ObjectsError> {
     for change in definition_changes::pending(db).await? {
+        let mut pace = Pace::new();
         loop {
             // Definition times are kept to the microsecond, as both databases store them.
             let now = Utc::now().trunc_subsecs(6);
-            match step(db, &change.workspace_id, &change.object_id, STEP, now).await? {
-                Stepped::Progress => tokio::time::sleep(PAUSE).await,
+            let started = Instant::now();
+            let stepped = step(
+                db,
+                &change.workspace_id,
+                &change.object_id,
+                pace.records(),
+                now,
+            );
+            match stepped.await? {
+                Stepped::Progress => {
+                    pace.took(started.elapsed());
+                    tokio::time::sleep(PAUSE).await;
+                }
                 Stepped::Applied {
                     before,
                     after,

@@ -5,20 +5,19 @@
 //! `PATCH /api/objects/{handle}` records a sweep in the transaction of the change: from its
 //! commit on, every read sees the object without the attribute, because records are read
 //! as their definition has them (`store::records`), and no write consults the claims of an
-//! attribute that is not unique. What is stored is then removed here, a thousand records a
-//! step, each step a transaction of its own that holds the object's writers only while it
-//! runs. A sweep cut short (a crash, a restart) resumes at the next start. Until it is done,
+//! attribute that is not unique. What is stored is then removed here, a page of records a
+//! step (sized so a step takes about 25 ms, `worker::Pace`), each step a transaction of
+//! its own that holds the object's writers only while it runs. A sweep cut short (a crash, a restart) resumes at the next start. Until it is done,
 //! adding the attribute again, making it unique again or removing it is refused, so no old
 //! value comes back and no released claim stands in the way of a new one.
 
 use sea_orm::DatabaseConnection;
 
-use super::worker::PAUSE;
+use std::time::Instant;
+
+use super::worker::{PAUSE, Pace};
 use crate::store::attribute_sweeps::{self, Sweep};
 use crate::store::{self, StoreError, records, unique_values};
-
-/// Records one step sweeps.
-const STEP: u64 = 1_000;
 
 /// Runs every pending sweep to its end.
 pub async fn sweep_pending(db: &DatabaseConnection) -> Result<(), StoreError> {
@@ -39,7 +38,9 @@ async fn run(db: &DatabaseConnection, sweep: &Sweep) -> Result<u64, StoreError> 
     let (workspace_id, object_id) = (&sweep.workspace_id, &sweep.object_id);
     let mut after: Option<String> = None;
     let mut removed = 0;
+    let mut pace = Pace::new();
     loop {
+        let started = Instant::now();
         let txn = store::begin_write(db).await?;
         // The definition's lock orders each step with the object's writers and changes: a
         // change that adds the key again waits for the step, then finds the sweep pending.
@@ -55,7 +56,8 @@ async fn run(db: &DatabaseConnection, sweep: &Sweep) -> Result<u64, StoreError> 
         };
         let ids = match &definition {
             Some(_) => {
-                records::live_ids_after(&txn, workspace_id, object_id, after.as_deref(), STEP)
+                let limit = pace.records();
+                records::live_ids_after(&txn, workspace_id, object_id, after.as_deref(), limit)
                     .await?
             }
             None => Vec::new(),
@@ -81,6 +83,7 @@ async fn run(db: &DatabaseConnection, sweep: &Sweep) -> Result<u64, StoreError> 
         }
         txn.commit().await?;
         after = Some(last);
+        pace.took(started.elapsed());
         tokio::time::sleep(PAUSE).await;
     }
 }
