@@ -35,6 +35,7 @@ use utoipa::ToSchema;
 
 use super::attribute::{Attribute, AttributeKind, Attributes, attributes_to_json};
 use super::attribute_value::{normalize, unique_key};
+use super::batch::attribute_path;
 use super::definition::ObjectDefinition;
 use super::error::ObjectsError;
 use super::evolve::commit_patch;
@@ -494,12 +495,7 @@ pub async fn hold_writes(
         for check in &checks {
             if let Fit::Misfit(message) = check.fit(record) {
                 issues.push(Issue::new(
-                    vec![
-                        "records".into(),
-                        index.into(),
-                        "attributes".into(),
-                        check.key.as_str().into(),
-                    ],
+                    attribute_path(index, check.key.as_str()),
                     format!(
                         "{message}: `{}` is changing to {} (GET /api/objects/{}/change), and written records must fit the change",
                         check.key.as_str(),
@@ -537,12 +533,7 @@ pub async fn hold_writes(
         for (index, claim) in &claims {
             if let Some(owner) = owners.get(&claim.value).filter(|o| *o != claim.record_id) {
                 issues.push(Issue::new(
-                    vec![
-                        "records".into(),
-                        (*index).into(),
-                        "attributes".into(),
-                        check.key.as_str().into(),
-                    ],
+                    attribute_path(*index, check.key.as_str()),
                     format!(
                         "record `{owner}` holds this value, and `{}` is becoming unique (GET /api/objects/{}/change)",
                         check.key.as_str(),

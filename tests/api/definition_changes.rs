@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use andi::keys::grant::Role;
 use andi::objects::change::{self, Stepped};
 use andi::objects::definition::parse_definition_patch;
 use andi::objects::evolve::{self, Patched};
@@ -22,7 +21,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem};
-use crate::object_support::{Setup, issue_paths};
+use crate::object_support::{Setup, issue_paths, setup_on};
 
 async fn setup_without_polling() -> Setup {
     let app = TestApp::builder()
@@ -30,13 +29,7 @@ async fn setup_without_polling() -> Setup {
         .spawn()
         .await;
     started(&app).await;
-    let workspace = app.create_workspace("acme").await;
-    let (key, _) = app.create_key(&workspace, Some(Role::Admin), &[]).await;
-    Setup {
-        app,
-        workspace,
-        key,
-    }
+    setup_on(app).await
 }
 
 /// Waits for the end of the server's first run of definition changes, which it makes as it
@@ -65,8 +58,8 @@ async fn items(s: &Setup) -> String {
     created["id"].as_str().unwrap().to_owned()
 }
 
-/// Records the change as `PATCH /api/objects/items` would, without waking any worker.
-async fn request_change(s: &Setup, patch: Value) {
+/// Patches `items` as `PATCH /api/objects/items` does, without waking any worker.
+async fn patch_quietly(s: &Setup, patch: Value) -> Patched {
     let handle = ObjectHandle::parse("items").unwrap();
     let txn = store::begin_write(&s.app.db).await.unwrap();
     let definition = store::objects::find_definition_by_handle(&txn, &s.workspace.id, &handle)
@@ -78,8 +71,14 @@ async fn request_change(s: &Setup, patch: Value) {
     let patched = evolve::apply_patch(&txn, &definition, patch, 100, now)
         .await
         .unwrap();
-    assert!(matches!(patched, Patched::Pending), "the change is pending");
     txn.commit().await.unwrap();
+    patched
+}
+
+/// Records a change the records must fit, pending until the test steps it.
+async fn request_change(s: &Setup, patch: Value) {
+    let patched = patch_quietly(s, patch).await;
+    assert!(matches!(patched, Patched::Pending), "the change is pending");
 }
 
 async fn step(s: &Setup, object_id: &str, records: u64) -> Stepped {
@@ -312,25 +311,9 @@ async fn unique_values_of_an_attribute_made_not_unique_are_released_in_steps_fir
     assert_eq!(response.status(), 200);
     assert_eq!(claims_of(&s, &object_id, "code").await, 6);
 
-    // As `PATCH` makes it not unique, without waking the server's sweeper.
-    let handle = ObjectHandle::parse("items").unwrap();
-    let txn = store::begin_write(&s.app.db).await.unwrap();
-    let definition = store::objects::find_definition_by_handle(&txn, &s.workspace.id, &handle)
-        .await
-        .unwrap()
-        .unwrap();
-    let patch = parse_definition_patch(&json!({"attributes": {"code": {"type": "string"}}}));
-    let patched = evolve::apply_patch(
-        &txn,
-        &definition,
-        patch.unwrap(),
-        100,
-        Utc::now().trunc_subsecs(6),
-    )
-    .await
-    .unwrap();
+    // Not unique, without waking the server's sweeper.
+    let patched = patch_quietly(&s, json!({"attributes": {"code": {"type": "string"}}})).await;
     assert!(matches!(patched, Patched::Applied { swept: true, .. }));
-    txn.commit().await.unwrap();
     assert_eq!(
         s.upsert_status(json!({"records": [{"attributes": {"code": "c1"}}]}))
             .await,

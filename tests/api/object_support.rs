@@ -14,7 +14,11 @@ pub struct Setup {
 }
 
 pub async fn setup() -> Setup {
-    let app = spawn_app().await;
+    setup_on(spawn_app().await).await
+}
+
+/// The same on an app spawned otherwise.
+pub async fn setup_on(app: TestApp) -> Setup {
     let workspace = app.create_workspace("acme").await;
     let (key, _) = app.create_key(&workspace, Some(Role::Admin), &[]).await;
     Setup {

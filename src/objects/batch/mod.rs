@@ -17,5 +17,6 @@ mod write;
 
 pub use self::context::{BatchContext, Change, Decide};
 pub use self::delete::delete_many;
+pub use self::parse::attribute_path;
 pub use self::patch::patch_many;
 pub use self::upsert::{Upserted, upsert_many};

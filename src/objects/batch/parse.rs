@@ -12,7 +12,8 @@ pub(super) fn record_path(index: usize) -> Vec<PathSegment> {
     vec!["records".into(), index.into()]
 }
 
-pub(super) fn attribute_path(index: usize, key: &str) -> Vec<PathSegment> {
+/// Where a record's attribute is in a batch body: `records[index].attributes.key`.
+pub fn attribute_path(index: usize, key: &str) -> Vec<PathSegment> {
     vec![
         "records".into(),
         index.into(),
