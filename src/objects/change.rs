@@ -47,28 +47,6 @@ use crate::store::definition_changes::{self, DefinitionChange, Phase};
 use crate::store::unique_values::{self, UniqueValue};
 use crate::store::{self, StoreError, records};
 
-/// Whether records that satisfy `before` (none: a new attribute, which no record holds)
-/// must be checked against `after`: a loosened constraint or a new name never needs it.
-pub fn needs_check(before: Option<&Attribute>, after: &Attribute) -> bool {
-    match before {
-        None => after.required,
-        Some(before) => {
-            before.kind != after.kind
-                || (after.required && !before.required)
-                || (after.unique && !before.unique)
-        }
-    }
-}
-
-/// Whether values that are unique as `before` are compared alike as `after`, so the
-/// claims already held stay right: e-mail addresses compare without case, and datetimes
-/// as instants rather than as the text another type stored.
-pub fn unique_values_compare_alike(before: &AttributeKind, after: &AttributeKind) -> bool {
-    let email = |kind: &AttributeKind| matches!(kind, AttributeKind::Email);
-    let datetime = |kind: &AttributeKind| matches!(kind, AttributeKind::Datetime);
-    email(before) == email(after) && (datetime(before) || !datetime(after))
-}
-
 /// One changed attribute the records are checked against.
 struct Check<'a> {
     key: &'a AttributeKey,
@@ -138,29 +116,6 @@ fn checks_of<'a>(
             })
         })
         .collect()
-}
-
-/// The change a definition patch asks for, to be checked against the records.
-pub fn requested(
-    definition: &ObjectDefinition,
-    updated: &ObjectDefinition,
-    checked: Vec<AttributeKey>,
-    now: DateTime<Utc>,
-) -> DefinitionChange {
-    DefinitionChange {
-        workspace_id: definition.workspace_id.clone(),
-        object_id: definition.id.clone(),
-        name: updated.name.clone(),
-        description: updated.description.clone(),
-        attributes: updated.attributes.clone(),
-        checked,
-        phase: Phase::Checking,
-        after_id: None,
-        records_checked: 0,
-        blocking: BTreeMap::new(),
-        requested_at: now,
-        finished_at: None,
-    }
 }
 
 /// Why a refused change was refused, as its 409 says it.

@@ -4,18 +4,19 @@
 //! attribute) is recorded and carried out in steps (`change`). A removed attribute leaves
 //! the definition at once; its values leave the records in steps afterwards (`sweep`).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 
-use super::attribute::AttributeKind;
-use super::change::{needs_check, requested, unique_values_compare_alike};
+use super::attribute::{Attribute, AttributeKind};
 use super::definition::{DefinitionPatch, ObjectDefinition};
 use super::error::ObjectsError;
 use super::handle::AttributeKey;
 use crate::issue::{Issue, PathSegment};
 use crate::store;
 use crate::store::attribute_sweeps;
-use crate::store::definition_changes;
+use crate::store::definition_changes::{self, DefinitionChange, Phase};
 
 /// What a definition patch did.
 pub enum Patched {
@@ -160,4 +161,49 @@ pub async fn commit_patch(
     }
     store::objects::update_definition(txn, updated).await?;
     Ok(swept)
+}
+
+/// Whether records that satisfy `before` (none: a new attribute, which no record holds)
+/// must be checked against `after`: a loosened constraint or a new name never needs it.
+fn needs_check(before: Option<&Attribute>, after: &Attribute) -> bool {
+    match before {
+        None => after.required,
+        Some(before) => {
+            before.kind != after.kind
+                || (after.required && !before.required)
+                || (after.unique && !before.unique)
+        }
+    }
+}
+
+/// Whether values that are unique as `before` are compared alike as `after`, so the
+/// claims already held stay right: e-mail addresses compare without case, and datetimes
+/// as instants rather than as the text another type stored.
+fn unique_values_compare_alike(before: &AttributeKind, after: &AttributeKind) -> bool {
+    let email = |kind: &AttributeKind| matches!(kind, AttributeKind::Email);
+    let datetime = |kind: &AttributeKind| matches!(kind, AttributeKind::Datetime);
+    email(before) == email(after) && (datetime(before) || !datetime(after))
+}
+
+/// The change a definition patch asks for, to be checked against the records.
+fn requested(
+    definition: &ObjectDefinition,
+    updated: &ObjectDefinition,
+    checked: Vec<AttributeKey>,
+    now: DateTime<Utc>,
+) -> DefinitionChange {
+    DefinitionChange {
+        workspace_id: definition.workspace_id.clone(),
+        object_id: definition.id.clone(),
+        name: updated.name.clone(),
+        description: updated.description.clone(),
+        attributes: updated.attributes.clone(),
+        checked,
+        phase: Phase::Checking,
+        after_id: None,
+        records_checked: 0,
+        blocking: BTreeMap::new(),
+        requested_at: now,
+        finished_at: None,
+    }
 }

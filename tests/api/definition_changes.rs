@@ -356,3 +356,30 @@ async fn unique_values_of_an_attribute_made_not_unique_are_released_in_steps_fir
         "the refused change released what it claimed"
     );
 }
+
+#[tokio::test]
+async fn a_unique_attribute_cannot_change_to_a_type_that_compares_values_otherwise() {
+    let s = setup_without_polling().await;
+    s.define(json!({"name": "Items", "attributes": {
+        "contact": {"type": "string", "unique": true},
+        "at": {"type": "text", "unique": true}
+    }}))
+    .await;
+    for (key, kind) in [("contact", "email"), ("at", "datetime")] {
+        let response = s
+            .patch_json(
+                "/api/objects/items",
+                &json!({"attributes": {key: {"type": kind, "unique": true}}}),
+            )
+            .await;
+        let problem = assert_problem(response, 400, "validation_failed", kind).await;
+        assert_eq!(issue_paths(&problem), vec![json!(["attributes", key])]);
+        let response = s
+            .patch_json(
+                "/api/objects/items",
+                &json!({"attributes": {key: {"type": kind}}}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{key}: the same type, not unique");
+    }
+}
