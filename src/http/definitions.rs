@@ -1,13 +1,12 @@
 //! The object definition routes: list, create, get, patch and delete.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{SubsecRound, Utc};
-
-use std::time::Duration;
-
 use tokio::time::Instant;
 
 use super::object_access::{authorized_object, object_not_found, placeholder_id, relock};

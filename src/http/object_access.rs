@@ -58,14 +58,7 @@ pub async fn relock(
     txn: &sea_orm::DatabaseTransaction,
     definition: &ObjectDefinition,
 ) -> Result<ObjectDefinition, ApiError> {
-    let locked =
-        store::objects::lock_definition(txn, &definition.workspace_id, &definition.id).await?;
-    let fresh = if locked {
-        store::objects::find_definition_by_handle(txn, &definition.workspace_id, &definition.handle)
-            .await?
-            .filter(|d| d.id == definition.id)
-    } else {
-        None
-    };
-    fresh.ok_or_else(|| object_not_found(definition.handle.as_str()))
+    store::objects::lock_definition(txn, &definition.workspace_id, &definition.id)
+        .await?
+        .ok_or_else(|| object_not_found(definition.handle.as_str()))
 }

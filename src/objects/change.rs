@@ -130,7 +130,7 @@ pub fn refusal(change: &DefinitionChange) -> ObjectsError {
 }
 
 /// Carries every pending change to its end, oldest first; wakes `sweeper` when an applied
-/// change removed attributes.
+/// change left values to sweep.
 pub async fn run_pending(db: &DatabaseConnection, sweeper: &Worker) -> Result<(), ObjectsError> {
     for change in definition_changes::pending(db).await? {
         let mut pace = Pace::new();
@@ -248,14 +248,10 @@ pub async fn step(
     now: DateTime<Utc>,
 ) -> Result<Stepped, ObjectsError> {
     let txn = store::begin_write(db).await?;
-    let exists = store::objects::lock_definition(&txn, workspace_id, object_id).await?;
+    let definition = store::objects::lock_definition(&txn, workspace_id, object_id).await?;
     let Some(mut change) = definition_changes::find_pending(&txn, object_id).await? else {
         txn.commit().await.map_err(StoreError::from)?;
         return Ok(Stepped::Idle);
-    };
-    let definition = match exists {
-        true => store::objects::find_definition_by_id(&txn, workspace_id, object_id).await?,
-        false => None,
     };
     let Some(definition) = definition else {
         definition_changes::delete(&txn, object_id).await?;
@@ -347,9 +343,10 @@ async fn check_page(
     page: &[Record],
     blocking: &mut BTreeMap<String, u64>,
 ) -> Result<(), StoreError> {
-    let mut claims: Vec<UniqueValue<'_>> = Vec::new();
+    // One list of claims for each check, empty for those that claim nothing.
+    let mut claims: Vec<Vec<UniqueValue<'_>>> = checks.iter().map(|_| Vec::new()).collect();
     for record in page {
-        for check in checks {
+        for (check, claims) in checks.iter().zip(&mut claims) {
             match check.fit(record) {
                 Fit::Misfit(_) => *blocking.entry(check.key.as_str().to_owned()).or_default() += 1,
                 Fit::Fits(normal) if check.claims() => claims.push(check.claim(record, &normal)),
@@ -360,24 +357,15 @@ async fn check_page(
     if !blocking.is_empty() {
         return Ok(());
     }
-    for check in checks.iter().filter(|check| check.claims()) {
-        let mine: Vec<UniqueValue<'_>> = claims
-            .iter()
-            .filter(|claim| claim.attribute == check.key.as_str())
-            .map(|claim| UniqueValue {
-                attribute: claim.attribute,
-                value: claim.value.clone(),
-                record_id: claim.record_id,
-            })
-            .collect();
+    for (check, claims) in checks.iter().zip(&claims) {
         let claimed = unique_values::claim_unique_values(
             txn,
             &definition.workspace_id,
             &definition.id,
-            &mine,
+            claims,
         )
         .await?;
-        let taken = mine.len() as u64 - claimed;
+        let taken = claims.len() as u64 - claimed;
         if taken > 0 {
             *blocking.entry(check.key.as_str().to_owned()).or_default() += taken;
         }
@@ -414,9 +402,10 @@ async fn rewrite(
 }
 
 /// Holds records a batch has just written (in `txn`, in batch order) to the object's pending
-/// change, if it has one and no record blocks it yet: those the check has passed must fit the changed attributes, claim
-/// the values of newly unique ones, and, once the change is rewriting, take the new normal
-/// forms. A record that does not fit fails the batch with an issue at its path.
+/// change, if it has one and no record blocks it yet: those the check has passed must fit
+/// the changed attributes, claim the values of newly unique ones, and, once the change is
+/// rewriting, take the new normal forms. A record that does not fit fails the batch with an
+/// issue at its path.
 pub async fn hold_writes(
     txn: &DatabaseTransaction,
     definition: &ObjectDefinition,
@@ -441,15 +430,17 @@ pub async fn hold_writes(
         }
         (_, None) => HashSet::new(),
     };
-    let passed = |id: &str| passed.contains(id);
     let mut issues = Vec::new();
+    // One list of claims for each check, each with its record's place in the batch.
+    let mut claims: Vec<Vec<(usize, UniqueValue<'_>)>> =
+        checks.iter().map(|_| Vec::new()).collect();
     for (index, record) in written.iter().enumerate() {
-        if !passed(&record.id) {
+        if !passed.contains(&record.id) {
             continue;
         }
-        for check in &checks {
-            if let Fit::Misfit(message) = check.fit(record) {
-                issues.push(Issue::new(
+        for (check, claims) in checks.iter().zip(&mut claims) {
+            match check.fit(record) {
+                Fit::Misfit(message) => issues.push(Issue::new(
                     attribute_path(index, check.key.as_str()),
                     format!(
                         "{message}: `{}` is changing to {} (GET /api/objects/{}/change), and written records must fit the change",
@@ -457,23 +448,18 @@ pub async fn hold_writes(
                         describe(check.after),
                         definition.handle
                     ),
-                ));
+                )),
+                Fit::Fits(normal) if check.claims() => {
+                    claims.push((index, check.claim(record, &normal)));
+                }
+                Fit::Fits(_) | Fit::Absent => {}
             }
         }
     }
     if !issues.is_empty() {
         return Err(ObjectsError::Invalid(issues));
     }
-    for check in checks.iter().filter(|check| check.claims()) {
-        let claims: Vec<(usize, UniqueValue<'_>)> = written
-            .iter()
-            .enumerate()
-            .filter(|(_, record)| passed(&record.id))
-            .filter_map(|(index, record)| match check.fit(record) {
-                Fit::Fits(normal) => Some((index, check.claim(record, &normal))),
-                Fit::Absent | Fit::Misfit(_) => None,
-            })
-            .collect();
+    for (check, claims) in checks.iter().zip(claims).filter(|(_, c)| !c.is_empty()) {
         let values: Vec<String> = claims.iter().map(|(_, c)| c.value.clone()).collect();
         let owners: BTreeMap<String, String> = unique_values::find_unique_owners(
             txn,

@@ -44,16 +44,12 @@ async fn run(db: &DatabaseConnection, sweep: &Sweep) -> Result<u64, StoreError> 
         let txn = store::begin_write(db).await?;
         // The definition's lock orders each step with the object's writers and changes: a
         // change that adds the key again waits for the step, then finds the sweep pending.
-        let exists = store::objects::lock_definition(&txn, workspace_id, object_id).await?;
+        let definition = store::objects::lock_definition(&txn, workspace_id, object_id).await?;
         if !attribute_sweeps::is_pending(&txn, object_id, &sweep.key).await? {
             // Another server finished it.
             txn.commit().await?;
             return Ok(removed);
         }
-        let definition = match exists {
-            true => store::objects::find_definition_by_id(&txn, workspace_id, object_id).await?,
-            false => None,
-        };
         let ids = match &definition {
             Some(_) => {
                 let limit = pace.records();

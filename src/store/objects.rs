@@ -91,25 +91,24 @@ pub async fn find_definition_by_handle(
         .transpose()
 }
 
-/// Locks an object definition for the rest of the transaction, so writers of one object's
-/// records and changes to its definition take turns; false if it no longer exists. SQLite
-/// has no row locks (sea-query leaves `FOR UPDATE` out there): its write transaction
+/// Locks an object definition for the rest of the transaction and reads it as it is, so
+/// writers of one object's records and changes to its definition take turns, each seeing
+/// the definition the last one left; none if it no longer exists. SQLite has no row locks
+/// (sea-query leaves `FOR UPDATE` out there): its write transaction
 /// ([`super::begin_write`]) already holds the database's one write lock.
 pub async fn lock_definition(
     txn: &DatabaseTransaction,
     workspace_id: &str,
     object_id: &str,
-) -> Result<bool, StoreError> {
-    let locked: Option<String> = object_definition::Entity::find()
-        .select_only()
-        .column(object_definition::Column::Id)
+) -> Result<Option<ObjectDefinition>, StoreError> {
+    object_definition::Entity::find()
         .filter(object_definition::Column::WorkspaceId.eq(workspace_id))
         .filter(object_definition::Column::Id.eq(object_id))
         .lock_exclusive()
-        .into_tuple()
         .one(txn)
-        .await?;
-    Ok(locked.is_some())
+        .await?
+        .map(to_domain)
+        .transpose()
 }
 
 /// Saves a definition's name, description, attributes and update time.
