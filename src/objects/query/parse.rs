@@ -119,6 +119,12 @@ pub fn parse_query_body(
                 for (field, ops) in fields {
                     let field_path = vec!["where".into(), PathSegment::from(field.as_str())];
                     match ops {
+                        // With no operator, the field would never be checked and the
+                        // condition would match every record.
+                        Value::Object(ops) if ops.is_empty() => issues.push(Issue::new(
+                            field_path,
+                            format!("a condition needs at least one operator, e.g. {{\"gt\": 100}}; operators: {OPS}"),
+                        )),
                         Value::Object(ops) => raw.filters.extend(ops.iter().map(|(op, v)| {
                             let mut path = field_path.clone();
                             path.push(PathSegment::from(op.as_str()));
@@ -667,6 +673,18 @@ mod tests {
             assert!(found.contains(&path), "missing {path:?} in {issues:?}");
         }
         assert_eq!(found.len(), 2, "{issues:?}");
+    }
+
+    #[test]
+    fn a_condition_without_operators_is_an_issue_not_a_match_of_everything() {
+        for field in ["amount", "x-unknown"] {
+            let issues = from_body(json!({"where": {field: {}}})).expect_err(field);
+            assert_eq!(paths(&issues), vec![vec!["where".into(), field.into()]]);
+            assert!(
+                issues[0].message.contains("at least one operator"),
+                "{issues:?}"
+            );
+        }
     }
 
     #[test]
